@@ -1,0 +1,172 @@
+# Copyright: contributors to pinotops.k8s
+# Apache License 2.0 (see LICENSE)
+"""The one client for the Pinot controller REST API."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - exercised by ansible-test import sanity
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = exc
+
+PINOT_CONNECTION_ARGS = dict(
+    controller_url=dict(type="str", required=True, fallback=(env_fallback, ["PINOT_CONTROLLER_URL"])),
+    username=dict(type="str", fallback=(env_fallback, ["PINOT_USERNAME"])),
+    password=dict(type="str", no_log=True, fallback=(env_fallback, ["PINOT_PASSWORD"])),
+    token=dict(type="str", no_log=True, fallback=(env_fallback, ["PINOT_TOKEN"])),
+    validate_certs=dict(type="bool", default=True),
+    ca_cert=dict(type="path"),
+    client_cert=dict(type="path"),
+    client_key=dict(type="path", no_log=False),
+    timeout=dict(type="float", default=30.0),
+    retries=dict(type="int", default=4),
+)
+
+IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
+RETRYABLE_STATUS = frozenset((502, 503, 504))
+
+
+class PinotError(Exception):
+    """A failed controller call: method, path, HTTP status and Pinot's own message."""
+
+    def __init__(self, method, path, status=None, reason=""):
+        self.method = method
+        self.path = path
+        self.status = status
+        self.reason = reason
+        where = f"{method} {path}"
+        if status is None:
+            super().__init__(f"{where} failed: {reason}")
+        else:
+            super().__init__(f"{where} failed: HTTP {status}: {reason}")
+
+
+def error_text(response):
+    """Pinot's error message from a response ({"code", "error"} JSON, or the raw text)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:2000] or response.reason
+    if isinstance(body, dict):
+        return str(body.get("error") or body.get("status") or body)
+    return str(body)
+
+
+def _was_not_sent(exc):
+    """True when the request never reached the server, so any method may be retried."""
+    return isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in repr(exc)
+
+
+class PinotClient:
+    """Talks to one controller; records every write so modules can report exactly what they did."""
+
+    def __init__(self, controller_url, username=None, password=None, token=None, validate_certs=True,
+                 ca_cert=None, client_cert=None, client_key=None, timeout=30.0, retries=4, backoff=0.5):
+        self.base_url = controller_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.executed_requests = []
+        self.read_count = 0
+        self.session = requests.Session()
+        # Enough pooled connections for the bulk path's concurrent reads.
+        self.session.mount("http://", HTTPAdapter(pool_maxsize=16))
+        self.session.mount("https://", HTTPAdapter(pool_maxsize=16))
+        if token:
+            self.session.headers["Authorization"] = token
+        elif username is not None:
+            self.session.auth = (username, password or "")
+        self.session.verify = ca_cert if (validate_certs and ca_cert) else bool(validate_certs)
+        if client_cert:
+            self.session.cert = (client_cert, client_key) if client_key else client_cert
+
+    @classmethod
+    def from_params(cls, params):
+        return cls(**{key: params.get(key) for key in PINOT_CONNECTION_ARGS})
+
+    def request(self, method, path, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
+        """Send one request and return the parsed body (None for 404 when missing_ok).
+
+        Retries connection failures and 502/503/504 for idempotent methods only; a POST is retried
+        only when it provably never reached the server, or when `retry_if(status, message)` says the
+        server refused it without acting (e.g. the 409 while a deleted table's external view drains).
+        """
+        method = method.upper()
+        url = self.base_url + path
+        kwargs = {"params": params, "timeout": self.timeout}
+        if body is not None:
+            kwargs["data"] = json.dumps(body)
+            kwargs["headers"] = {"Content-Type": "application/json"}
+        display = path + _query_string(params)
+        if read_only is None:
+            read_only = method == "GET"
+        if read_only:
+            self.read_count += 1
+        else:
+            self.executed_requests.append(f"{method} {display}")
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                response = self.session.request(method, url, **kwargs)
+            except requests.exceptions.RequestException as exc:
+                if not last and (read_only or method in IDEMPOTENT_METHODS or _was_not_sent(exc)):
+                    self._sleep(attempt)
+                    continue
+                raise PinotError(method, display, reason=f"cannot reach the controller at {self.base_url}: "
+                                 f"{type(exc).__name__}") from None
+            if response.status_code == 404 and missing_ok:
+                return None
+            if response.ok:
+                return _parse(response)
+            message = error_text(response)
+            retryable = (response.status_code in RETRYABLE_STATUS and (read_only or method in IDEMPOTENT_METHODS)) or (
+                retry_if is not None and retry_if(response.status_code, message))
+            if retryable and not last:
+                self._sleep(attempt)
+                continue
+            raise PinotError(method, display, response.status_code, message)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _sleep(self, attempt):
+        time.sleep(min(self.backoff * (2 ** attempt), 8.0))
+
+    def get(self, path, params=None, missing_ok=False):
+        return self.request("GET", path, params=params, missing_ok=missing_ok)
+
+    def validate(self, path, body, params=None):
+        """A POST to a read-only validate endpoint: counted as a read, safe to retry."""
+        return self.request("POST", path, params=params, body=body, read_only=True)
+
+    def post(self, path, body=None, params=None, retry_if=None):
+        return self.request("POST", path, params=params, body=body, retry_if=retry_if)
+
+    def put(self, path, body=None, params=None):
+        return self.request("PUT", path, params=params, body=body)
+
+    def delete(self, path, params=None, retry_if=None):
+        return self.request("DELETE", path, params=params, retry_if=retry_if)
+
+
+def _query_string(params):
+    if not params:
+        return ""
+    return "?" + "&".join(f"{key}={value}" for key, value in params.items() if value is not None)
+
+
+def _parse(response):
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text

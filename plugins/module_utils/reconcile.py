@@ -1,0 +1,189 @@
+# Copyright: contributors to pinotops.k8s
+# Apache License 2.0 (see LICENSE)
+"""The reconcile engine: read live state, normalise, compare, write only the difference, re-read, report.
+
+A *handler* knows one kind of object (schema, table, tenant, ...). The engine owns the flow, check mode,
+diff and the honest `changed`, so every module behaves the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+from ansible.module_utils.common.text.converters import to_native
+
+SECRET_KEY_PATTERN = re.compile(
+    r"(password|passwd|secret|token|jaas|credential|auth\.user\.info|access[._-]?key|private[._-]?key|api[._-]?key)",
+    re.IGNORECASE,
+)
+REDACTED = "********"
+
+
+class SpecError(Exception):
+    """Bad input. The message names the offending field; nothing has been written."""
+
+    def __init__(self, field, message):
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class Handler:
+    """One kind of managed object. Subclasses implement the methods that raise NotImplementedError."""
+
+    kind = "object"
+
+    def __init__(self, client, name, check_mode=False):
+        self.client = client
+        self.name = name
+        self.check_mode = check_mode
+        self.extra_result = {}  # module-specific result keys, e.g. a rebalance or reload job
+
+    def read(self):
+        """The live object, or None when absent."""
+        raise NotImplementedError
+
+    def normalise(self, obj):
+        """A comparable form: what the server adds or rewrites on save is folded away."""
+        return obj
+
+    def validate(self, desired, live):
+        """Raise SpecError for input the server would reject or silently change. Read-only."""
+
+    def create(self, desired):
+        raise NotImplementedError
+
+    def update(self, desired, live):
+        raise NotImplementedError
+
+    def validate_delete(self, live):
+        """Raise SpecError when the server would refuse the delete (e.g. still in use). Read-only."""
+
+    def delete(self, live):
+        raise NotImplementedError
+
+
+def reconcile(handler, desired, state, check_mode):
+    """Bring one object to `state`; return changed, before/after (normalised), changes, warnings, object."""
+    live = handler.read()
+    before = handler.normalise(live) if live is not None else None
+    warnings = []
+    current = live
+    if state == "absent":
+        after = None
+        changed = live is not None
+        if changed:
+            handler.validate_delete(live)
+            if not check_mode:
+                handler.delete(live)
+            current = None
+    else:
+        target = handler.normalise(desired)
+        changed = before != target
+        after = target
+        if changed:
+            handler.validate(desired, live)
+            current = desired
+            if not check_mode:
+                if live is None:
+                    handler.create(desired)
+                else:
+                    handler.update(desired, live)
+                current = handler.read()
+                after = handler.normalise(current) if current is not None else None
+                if after != target:
+                    warnings.append(
+                        f"Pinot stored the {handler.kind} '{handler.name}' differently from the request at "
+                        f"{', '.join(diff_paths(target, after)[:5])}; the next run will report a change.")
+    return dict(
+        changed=changed,
+        before=before,
+        after=after,
+        changes=diff_paths(before, after) if changed else [],
+        warnings=warnings,
+        object=current,
+    )
+
+
+def diff_paths(before, after, prefix=""):
+    """Dotted paths where two JSON-like values differ: a readable 'what changed' list."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        paths = []
+        for key in sorted(set(before) | set(after), key=str):
+            sub = f"{prefix}.{key}" if prefix else str(key)
+            if key not in before:
+                paths.append(f"{sub} (added)")
+            elif key not in after:
+                paths.append(f"{sub} (removed)")
+            else:
+                paths.extend(diff_paths(before[key], after[key], sub))
+        return paths
+    if before == after:
+        return []
+    if before is None:
+        return [f"{prefix or '.'} (created)"]
+    if after is None:
+        return [f"{prefix or '.'} (deleted)"]
+    return [prefix or "."]
+
+
+def redact(obj, secrets=None):
+    """A copy with values under secret-looking keys (and any known secret value) masked."""
+    if isinstance(obj, dict):
+        return {key: (REDACTED if isinstance(key, str) and SECRET_KEY_PATTERN.search(key) and value not in (None, "")
+                      else redact(value, secrets))
+                for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [redact(value, secrets) for value in obj]
+    if isinstance(obj, str) and secrets:
+        for secret in secrets:
+            if secret and secret in obj:
+                obj = obj.replace(secret, REDACTED)
+    return obj
+
+
+def secret_values(obj):
+    """Every value stored under a secret-looking key, so the module can mask it everywhere (no_log)."""
+    found = set()
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if isinstance(key, str) and SECRET_KEY_PATTERN.search(key) and isinstance(value, (str, int, float)):
+                if str(value):
+                    found.add(str(value))
+            else:
+                found |= secret_values(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            found |= secret_values(value)
+    return found
+
+
+def load_definition(params, option, src_option="src"):
+    """The desired object from the `option` dict or the JSON/YAML file named by `src`."""
+    definition = params.get(option)
+    src = params.get(src_option)
+    if definition is None and src is None:
+        return None
+    if definition is not None:
+        return copy.deepcopy(definition)
+    try:
+        with open(src, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise SpecError(src_option, f"cannot read {src}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
+        raise SpecError(src_option, f"{src} is not valid JSON") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(src_option, f"{src} is neither valid JSON nor YAML: {to_native(exc)}") from None
+    if not isinstance(loaded, dict):
+        raise SpecError(src_option, f"{src} must hold one JSON/YAML object, not {type(loaded).__name__}")
+    return loaded

@@ -1,0 +1,283 @@
+# Copyright: contributors to pinotops.k8s
+# Apache License 2.0 (see LICENSE)
+"""Pinot schemas: normalisation (what the controller rewrites on save), validation and writes."""
+
+from __future__ import annotations
+
+import copy
+import math
+from urllib.parse import quote
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, SpecError, load_definition
+
+FIELD_LISTS = {
+    "dimensionFieldSpecs": "DIMENSION",
+    "metricFieldSpecs": "METRIC",
+    "dateTimeFieldSpecs": "DATE_TIME",
+    "complexFieldSpecs": "COMPLEX",
+}
+DATA_TYPES = frozenset((
+    "INT", "LONG", "FLOAT", "DOUBLE", "BIG_DECIMAL", "BOOLEAN", "TIMESTAMP", "STRING", "JSON", "BYTES",
+    "MAP", "LIST", "STRUCT",
+))
+NUMERIC_TYPES = frozenset(("INT", "LONG", "FLOAT", "DOUBLE", "BIG_DECIMAL"))
+# Pinot's default null values (FieldSpec.DEFAULT_*_NULL_VALUE_OF_*); GET omits a defaultNullValue equal to these.
+DIMENSION_DEFAULTS = {
+    "INT": -2147483648.0, "LONG": -9223372036854775808.0, "FLOAT": -math.inf, "DOUBLE": -math.inf,
+    "BIG_DECIMAL": 0.0, "BOOLEAN": False, "TIMESTAMP": 0.0, "STRING": "null", "JSON": "null", "BYTES": "",
+}
+METRIC_DEFAULTS = {"INT": 0.0, "LONG": 0.0, "FLOAT": 0.0, "DOUBLE": 0.0, "BIG_DECIMAL": 0.0, "BYTES": "",
+                   "STRING": "null"}
+DEFAULT_MAX_LENGTH = 512
+
+
+def _as_number(value):
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _as_bool(value):
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    if isinstance(value, (int, float)):
+        return bool(value)
+    return value
+
+
+def normalise_default_null(data_type, value):
+    """One representation per type: numbers as floats, booleans as bools, epoch-0 timestamps as 0."""
+    if data_type in NUMERIC_TYPES:
+        return _as_number(value)
+    if data_type == "BOOLEAN":
+        return _as_bool(value)
+    if data_type == "TIMESTAMP":
+        number = _as_number(value)
+        if isinstance(number, float):
+            return number
+        return 0.0 if str(value).startswith("1970-01-01 00:00:00") else value
+    return value
+
+
+def normalise_field(spec, field_type):
+    """Drop what the controller adds or omits when it equals Pinot's default."""
+    field = dict(spec)
+    field.pop("fieldType", None)
+    if field.get("singleValueField") is True:
+        del field["singleValueField"]
+    if field.get("notNull") is False:
+        del field["notNull"]
+    if field.get("maxLength") == DEFAULT_MAX_LENGTH:
+        del field["maxLength"]
+    data_type = field.get("dataType")
+    if "defaultNullValue" in field:
+        value = normalise_default_null(data_type, field["defaultNullValue"])
+        defaults = METRIC_DEFAULTS if field_type == "METRIC" else DIMENSION_DEFAULTS
+        if data_type in defaults and value == defaults[data_type]:
+            del field["defaultNullValue"]
+        else:
+            field["defaultNullValue"] = value
+    return field
+
+
+def normalise_schema(schema):
+    """Comparable form of a schema, applied to both the desired and the live object."""
+    result = {key: value for key, value in schema.items() if key not in FIELD_LISTS}
+    if result.get("enableColumnBasedNullHandling") is False:
+        del result["enableColumnBasedNullHandling"]
+    if not result.get("primaryKeyColumns"):
+        result.pop("primaryKeyColumns", None)
+    for list_key, field_type in FIELD_LISTS.items():
+        fields = [normalise_field(spec, field_type) for spec in schema.get(list_key) or []]
+        if fields:
+            # Schema.equals ignores field-spec order.
+            result[list_key] = sorted(fields, key=lambda spec: str(spec.get("name")))
+    for key in ("description", "tags"):
+        if not result.get(key):
+            result.pop(key, None)
+    return result
+
+
+def columns(schema):
+    """name -> (list key, field spec) for every column of a schema."""
+    found = {}
+    for list_key in FIELD_LISTS:
+        for spec in schema.get(list_key) or []:
+            found[spec.get("name")] = (list_key, spec)
+    time_spec = schema.get("timeFieldSpec")
+    if isinstance(time_spec, dict):
+        incoming = time_spec.get("incomingGranularitySpec") or {}
+        found[incoming.get("name")] = ("timeFieldSpec", incoming)
+    return found
+
+
+def incompatibilities(old, new):
+    """Pinot's backward-compatibility rule (Schema.isBackwardCompatibleWith, plus primary keys on 1.5+)."""
+    problems = []
+    old_columns, new_columns = columns(old), columns(new)
+    for name, (_, spec) in sorted(old_columns.items(), key=lambda item: str(item[0])):
+        if name not in new_columns:
+            problems.append(f"column '{name}' removed")
+            continue
+        new_spec = new_columns[name][1]
+        for key, default in (("dataType", None), ("singleValueField", True)):
+            if spec.get(key, default) != new_spec.get(key, default):
+                problems.append(f"column '{name}' {key} {spec.get(key, default)} -> {new_spec.get(key, default)}")
+    old_pks = old.get("primaryKeyColumns") or []
+    if old_pks and old_pks != (new.get("primaryKeyColumns") or []):
+        problems.append(f"primaryKeyColumns {old_pks} -> {new.get('primaryKeyColumns') or []}")
+    return problems
+
+
+def check_schema(schema, name):
+    """Local checks whose failures name the field; the server's validate endpoint does the rest."""
+    if not isinstance(schema, dict):
+        raise SpecError("schema", f"must be a JSON object, not {type(schema).__name__}")
+    schema_name = schema.get("schemaName")
+    if schema_name is None and name:
+        schema["schemaName"] = schema_name = name
+    if not isinstance(schema_name, str) or not schema_name:
+        raise SpecError("schema.schemaName", "is required")
+    if name and name != schema_name:
+        raise SpecError("name", f"'{name}' does not match schema.schemaName '{schema_name}'")
+    if "__" in schema_name:
+        raise SpecError("schema.schemaName", f"'{schema_name}' must not contain '__'")
+    seen = set()
+    for list_key in FIELD_LISTS:
+        specs = schema.get(list_key, [])
+        if not isinstance(specs, list):
+            raise SpecError(f"schema.{list_key}", "must be a list of field specs")
+        for index, spec in enumerate(specs):
+            where = f"schema.{list_key}[{index}]"
+            if not isinstance(spec, dict):
+                raise SpecError(where, "must be an object")
+            column = spec.get("name")
+            if not isinstance(column, str) or not column or any(char.isspace() for char in column):
+                raise SpecError(f"{where}.name", f"invalid column name {column!r}")
+            if column in seen:
+                raise SpecError(f"{where}.name", f"duplicate column '{column}'")
+            seen.add(column)
+            if spec.get("dataType") not in DATA_TYPES:
+                raise SpecError(f"{where}.dataType",
+                                f"{spec.get('dataType')!r} is not one of {', '.join(sorted(DATA_TYPES))}")
+            if list_key == "dateTimeFieldSpecs":
+                for key in ("format", "granularity"):
+                    if not spec.get(key):
+                        raise SpecError(f"{where}.{key}", "is required for a DATE_TIME column")
+    for index, column in enumerate(schema.get("primaryKeyColumns") or []):
+        if column not in seen:
+            raise SpecError(f"schema.primaryKeyColumns[{index}]", f"'{column}' is not a column of the schema")
+    return schema
+
+
+def pointer_to_field(pointer):
+    """'/dimensionFieldSpecs/0/foo' -> 'schema.dimensionFieldSpecs[0].foo'."""
+    parts = [part for part in pointer.split("/") if part]
+    text = "schema"
+    for part in parts:
+        text += f"[{part}]" if part.isdigit() else f".{part}"
+    return text
+
+
+def resolve_pointer(obj, pointer):
+    for part in [part for part in pointer.split("/") if part]:
+        obj = obj[int(part)] if isinstance(obj, list) else obj[part]
+    return obj
+
+
+class SchemaHandler(Handler):
+    kind = "schema"
+
+    def __init__(self, client, name, check_mode=False, force=False, reload=False):
+        super().__init__(client, name, check_mode)
+        self.force = force
+        self.reload = reload
+
+    @property
+    def path(self):
+        return "/schemas/" + quote(self.name, safe="")
+
+    def read(self):
+        return self.client.get(self.path, missing_ok=True)
+
+    def normalise(self, obj):
+        return normalise_schema(obj)
+
+    def validate(self, desired, live):
+        self._validate_on_server(desired)
+        if live is not None and not self.force:
+            problems = incompatibilities(live, desired)
+            if problems:
+                raise SpecError("schema", "backward-incompatible change to schema "
+                                f"'{self.name}' ({'; '.join(problems)}); Pinot only allows adding columns "
+                                "and changing defaults. Set force: true to apply it anyway.")
+
+    def _validate_on_server(self, desired):
+        try:
+            verdict = self.client.validate("/schemas/validate", desired)
+        except PinotError as exc:
+            if exc.status == 400:
+                raise SpecError("schema", f"Pinot rejects the schema: {exc.reason}") from None
+            raise
+        normalised = normalise_schema(desired)
+        for pointer in sorted((verdict or {}).get("unrecognizedProperties") or {}):
+            # 1.5 reports default-valued keys it omits on output; those are not unknown keys.
+            if not self._dropped_by_normalisation(desired, normalised, pointer):
+                raise SpecError(pointer_to_field(pointer), "is not a schema property this Pinot version knows; "
+                                "Pinot would silently drop it")
+
+    @staticmethod
+    def _dropped_by_normalisation(desired, normalised, pointer):
+        parts = [part for part in pointer.split("/") if part]
+        if len(parts) == 3 and parts[0] in FIELD_LISTS:
+            try:
+                spec = resolve_pointer(desired, "/".join(parts[:2]))
+            except (KeyError, IndexError, ValueError):
+                return False
+            return parts[2] not in normalise_field(spec, FIELD_LISTS[parts[0]])
+        return len(parts) == 1 and parts[0] in desired and parts[0] not in normalised
+
+    def create(self, desired):
+        self.client.post("/schemas", body=desired, params={"override": "false"})
+
+    def update(self, desired, live):
+        params = {"reload": "true" if self.reload else "false"}
+        if self.force:
+            params["force"] = "true"
+        try:
+            response = self.client.put(self.path, body=desired, params=params)
+        except PinotError as exc:
+            if exc.status == 404 and self.reload and "reload" in exc.reason:
+                # The schema is written before Pinot looks for tables to reload: nothing uses it yet.
+                self.extra_result["reload"] = {"status": "skipped", "reason": exc.reason}
+                return
+            raise
+        if self.reload:
+            self.extra_result["reload"] = {"status": "requested", "response": response}
+
+    def validate_delete(self, live):
+        tables = self.client.get("/tables/" + quote(self.name, safe=""), missing_ok=True)
+        if tables:  # 404 on 1.4+, {} before
+            raise SpecError("state", f"schema '{self.name}' is still used by table(s) "
+                            f"{', '.join(sorted(tables))} named '{self.name}'; delete them first")
+
+    def delete(self, live):
+        self.client.delete(self.path)
+
+
+def build(client, params, check_mode):
+    desired = load_definition(params, "schema")
+    if desired is None:
+        if params["state"] == "present":
+            raise SpecError("schema", "one of schema or src is required with state=present")
+        if not params.get("name"):
+            raise SpecError("name", "is required with state=absent")
+        desired = {"schemaName": params["name"]}
+    desired = check_schema(copy.deepcopy(desired), params.get("name"))
+    handler = SchemaHandler(client, desired["schemaName"], check_mode, force=params.get("force", False),
+                            reload=params.get("reload", False))
+    return handler, desired

@@ -1,0 +1,132 @@
+#!/usr/bin/python
+# Copyright: contributors to pinotops.k8s
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pinot_schema
+short_description: Create, update or delete an Apache Pinot schema
+version_added: 1.0.0
+description:
+  - Makes a schema on the Pinot controller match a definition, writing only when the live schema differs.
+  - The comparison folds away what Pinot adds or rewrites on save (field types, default null values,
+    C(singleValueField), C(enableColumnBasedNullHandling), field order), so a second run sends no write.
+  - The definition is validated by the controller's C(/schemas/validate) endpoint before any write;
+    keys Pinot would silently drop are refused and named.
+  - A backward-incompatible change (a removed column, a changed data type or single/multi-value, changed
+    primary keys on Pinot 1.5+) fails clearly unless O(force=true).
+author:
+  - pinotops maintainers
+options:
+  name:
+    description:
+      - Schema name. Defaults to C(schemaName) of the definition; if both are given they must match.
+      - Required with O(state=absent) when no definition is given.
+    type: str
+  schema:
+    description:
+      - The schema as Pinot's JSON object (C(schemaName), C(dimensionFieldSpecs), C(metricFieldSpecs),
+        C(dateTimeFieldSpecs), C(primaryKeyColumns), ...).
+      - Mutually exclusive with O(src).
+    type: dict
+    aliases: [definition]
+  src:
+    description:
+      - Path to a JSON or YAML file holding the schema. Mutually exclusive with O(schema).
+    type: path
+  force:
+    description:
+      - Apply a backward-incompatible change. Existing segments keep their old columns until reloaded or
+        rebuilt; use with care. Needs Pinot 1.4 or later for updates.
+    type: bool
+    default: false
+  reload:
+    description:
+      - After an update, ask Pinot to reload the segments of the tables that use the schema, so new
+        columns become queryable at once. Only sent when the schema really changed.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - pinotops.k8s.pinot
+  - pinotops.k8s.pinot.STATE
+"""
+
+EXAMPLES = r"""
+- name: Schema for the events table
+  pinotops.k8s.pinot_schema:
+    controller_url: http://localhost:9000
+    schema:
+      schemaName: events
+      dimensionFieldSpecs:
+        - name: country
+          dataType: STRING
+      metricFieldSpecs:
+        - name: clicks
+          dataType: LONG
+      dateTimeFieldSpecs:
+        - name: ts
+          dataType: TIMESTAMP
+          format: "1:MILLISECONDS:TIMESTAMP"
+          granularity: "1:MILLISECONDS"
+
+- name: Same schema from a file, reloading tables after an update
+  pinotops.k8s.pinot_schema:
+    controller_url: http://localhost:9000
+    src: files/events-schema.json
+    reload: true
+
+- name: Remove the schema (fails while a table still uses it)
+  pinotops.k8s.pinot_schema:
+    controller_url: http://localhost:9000
+    name: events
+    state: absent
+"""
+
+RETURN = r"""
+schema:
+  description: The schema as Pinot stores it after the run (predicted in check mode); null when absent.
+  returned: always
+  type: dict
+changes:
+  description: Dotted paths of the normalised schema that changed (or would change in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["dimensionFieldSpecs (added)"]
+executed_requests:
+  description: Every write request sent to the controller, as C(METHOD /path?query). Empty when nothing changed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["PUT /schemas/events?reload=false"]
+reload:
+  description: Outcome of the segment reload requested with O(reload).
+  returned: when O(reload=true) and the schema was updated
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import run_reconcile
+from ansible_collections.pinotops.k8s.plugins.module_utils.schema import build
+
+
+def main():
+    argument_spec = dict(
+        PINOT_CONNECTION_ARGS,
+        name=dict(type="str"),
+        schema=dict(type="dict", aliases=["definition"]),
+        src=dict(type="path"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        force=dict(type="bool", default=False),
+        reload=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=[("schema", "src")],
+                           supports_check_mode=True)
+    run_reconcile(module, build)
+
+
+if __name__ == "__main__":
+    main()
