@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import env_fallback
 
@@ -142,6 +143,13 @@ class PinotClient:
 
     def get(self, path, params=None, missing_ok=False):
         return self.request("GET", path, params=params, missing_ok=missing_ok)
+
+    def get_many(self, paths, missing_ok=True, workers=8):
+        """GET several paths concurrently; results in the order of `paths`."""
+        if len(paths) <= 1:
+            return [self.get(path, missing_ok=missing_ok) for path in paths]
+        with ThreadPoolExecutor(max_workers=min(workers, len(paths))) as pool:
+            return list(pool.map(lambda path: self.get(path, missing_ok=missing_ok), paths))
 
     def validate(self, path, body, params=None):
         """A POST to a read-only validate endpoint: counted as a read, safe to retry."""

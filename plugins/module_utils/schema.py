@@ -281,3 +281,11 @@ def build(client, params, check_mode):
     handler = SchemaHandler(client, desired["schemaName"], check_mode, force=params.get("force", False),
                             reload=params.get("reload", False))
     return handler, desired
+
+
+def read_info(client, params):
+    if params.get("name"):
+        return {"schema": client.get("/schemas/" + quote(params["name"], safe=""), missing_ok=True)}
+    names = sorted(client.get("/schemas") or [])
+    found = client.get_many(["/schemas/" + quote(name, safe="") for name in names])
+    return {"schemas": {name: schema for name, schema in zip(names, found) if schema is not None}}

@@ -1,0 +1,71 @@
+# pinotops.k8s — every entry point sets up what it needs (virtualenv, caches) on a fresh machine.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3.11
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+COLLECTION_LINK := $(CURDIR)/collections/ansible_collections/pinotops/k8s
+SANITY_TREE := $(CURDIR)/build/ansible_collections/pinotops/k8s
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
+export PINOTOPS_TESTBED_CACHE ?= $(HOME)/.cache/pinotops-testbed
+PYTEST := $(BIN)/pytest -p no:cacheprovider
+
+.PHONY: help venv demo test lint sanity ansible-lint test-unit test-integration testbed-up testbed-down testbed-status bench clean
+
+help:
+	@echo "make demo | test | lint | sanity | ansible-lint | test-unit | test-integration | testbed-up | testbed-down | bench"
+
+$(BIN)/.installed: requirements.txt test-requirements.txt
+	command -v $(PYTHON) >/dev/null || PYTHON=python3
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt -r test-requirements.txt
+	touch $@
+
+venv: $(BIN)/.installed $(COLLECTION_LINK)
+
+# Ansible finds the collection (and pytest-ansible its modules) through this link to the work tree.
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+demo: venv
+	$(BIN)/python -m tests.testbed demo
+
+test: lint sanity ansible-lint test-unit test-integration
+
+lint: venv
+	$(BIN)/ruff check plugins tests
+	$(BIN)/yamllint -s .
+
+# ansible-test needs the collection at .../ansible_collections/pinotops/k8s: copy the tracked tree there.
+sanity: venv
+	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(SANITY_TREE)
+	cd $(SANITY_TREE) && git init -q && git add -A && \
+	  $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+ansible-lint: venv
+	$(BIN)/ansible-lint --profile production
+
+test-unit: venv
+	$(PYTEST) tests/unit
+
+test-integration: venv
+	$(PYTEST) -m integration tests/integration
+
+testbed-up: venv
+	$(BIN)/python -m tests.testbed up
+
+testbed-down: venv
+	$(BIN)/python -m tests.testbed down
+
+testbed-status: venv
+	$(BIN)/python -m tests.testbed status
+
+bench: venv
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf build collections .pytest_cache

@@ -1,0 +1,286 @@
+# Copyright: contributors to pinotops.k8s
+# Apache License 2.0 (see LICENSE)
+"""Pinot table configs: normalisation, validation, writes, and an optional rebalance after a change."""
+
+from __future__ import annotations
+
+import copy
+import time
+from urllib.parse import quote
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, SpecError, load_definition
+
+TABLE_TYPES = ("OFFLINE", "REALTIME")
+DEFAULT_TENANT = "DefaultTenant"
+# Values Pinot stores as strings even when given as numbers.
+STRING_FIELDS = {
+    ("segmentsConfig", "replication"),
+    ("segmentsConfig", "replicasPerPartition"),
+    ("segmentsConfig", "retentionTimeValue"),
+}
+# Non-false defaults the controller writes into every stored config (by key path; "*" = any list index).
+# Other keys absent from a definition are compared as Pinot's default: false, 0, empty or null.
+KNOWN_DEFAULTS = {
+    ("tableIndexConfig", "rangeIndexVersion"): 2,
+    ("tableIndexConfig", "noDictionarySizeRatioThreshold"): 0.85,
+    ("tableIndexConfig", "columnMajorSegmentBuilderEnabled"): True,
+    ("ingestionConfig", "segmentTimeValueCheck"): True,
+    ("ingestionConfig", "ingestionExceptionLogRateLimitPerMin"): 5,
+}
+# Sections compared as unordered sets of names (Pinot keeps them as given, but order has no meaning).
+UNORDERED_NAME_LISTS = {
+    ("tableIndexConfig", "invertedIndexColumns"),
+    ("tableIndexConfig", "noDictionaryColumns"),
+    ("tableIndexConfig", "bloomFilterColumns"),
+    ("tableIndexConfig", "rangeIndexColumns"),
+    ("tableIndexConfig", "onHeapDictionaryColumns"),
+    ("tableIndexConfig", "varLengthDictionaryColumns"),
+    ("tableIndexConfig", "jsonIndexColumns"),
+}
+SANITISED_LISTS = UNORDERED_NAME_LISTS | {("tableIndexConfig", "sortedColumn")}
+EXTERNAL_VIEW_PENDING = "still exists"
+REBALANCE_DONE = {"DONE", "NO_OP"}
+REBALANCE_FAILED = {"FAILED", "ABORTED", "CANCELLED", "UNKNOWN_ERROR"}
+
+
+def is_default(path, value):
+    for pattern, default in KNOWN_DEFAULTS.items():
+        if len(pattern) == len(path) and all(part in ("*", key) for part, key in zip(pattern, path)):
+            return value == default and type(value) is type(default)
+    if isinstance(value, bool):
+        return value is False
+    if isinstance(value, (int, float)):
+        return value == 0
+    return value is None or value in ({}, [], "")
+
+
+def _strip_defaults(value, path=()):
+    """Remove leaves equal to Pinot's default for their path, and containers left empty."""
+    if isinstance(value, dict):
+        result = {}
+        for key, item in value.items():
+            sub = path + (key,)
+            if sub in SANITISED_LISTS and isinstance(item, list):
+                item = [column for column in item if column != ""]
+                if sub in UNORDERED_NAME_LISTS:
+                    item = sorted(item, key=str)
+            item = _strip_defaults(item, sub)
+            if not is_default(sub, item):
+                result[key] = item
+        return result
+    if isinstance(value, list):
+        return [_strip_defaults(item, path + ("*",)) for item in value]
+    return value
+
+
+def normalise_table(config):
+    """Comparable form of a table config, applied to both the desired and the live object."""
+    result = copy.deepcopy(config)
+    table_type = str(result.get("tableType", "")).upper()
+    result["tableType"] = table_type
+    name = str(result.get("tableName", ""))
+    if table_type and not name.endswith("_" + table_type):
+        result["tableName"] = f"{name}_{table_type}"
+    for section, key in STRING_FIELDS:
+        if isinstance(result.get(section), dict) and isinstance(result[section].get(key), (int, float)):
+            result[section][key] = str(result[section][key])
+    tenants = result.get("tenants") if isinstance(result.get("tenants"), dict) else {}
+    result["tenants"] = dict(tenants, broker=tenants.get("broker") or DEFAULT_TENANT,
+                             server=tenants.get("server") or DEFAULT_TENANT)
+    return _strip_defaults(result)
+
+
+def raw_name(name):
+    for table_type in TABLE_TYPES:
+        if name.endswith("_" + table_type):
+            return name[: -len(table_type) - 1]
+    return name
+
+
+def check_table(config, name, table_type):
+    """Local checks whose failures name the field; returns (raw name, table type)."""
+    if not isinstance(config, dict):
+        raise SpecError("table", f"must be a JSON object, not {type(config).__name__}")
+    config_type = config.get("tableType")
+    if config_type is None and table_type:
+        config["tableType"] = config_type = table_type
+    if not isinstance(config_type, str) or config_type.upper() not in TABLE_TYPES:
+        raise SpecError("table.tableType", f"{config_type!r} is not one of OFFLINE, REALTIME")
+    config_type = config_type.upper()
+    if table_type and table_type != config_type:
+        raise SpecError("table_type", f"{table_type} does not match table.tableType {config_type}")
+    config_name = config.get("tableName")
+    if config_name is None and name:
+        config["tableName"] = config_name = name
+    if not isinstance(config_name, str) or not config_name:
+        raise SpecError("table.tableName", "is required")
+    raw = raw_name(config_name)
+    if config_name != raw and not config_name.endswith("_" + config_type):
+        raise SpecError("table.tableName", f"'{config_name}' has a type suffix that is not {config_type}")
+    if name and raw_name(name) != raw:
+        raise SpecError("name", f"'{name}' does not match table.tableName '{config_name}'")
+    if "__" in raw:
+        raise SpecError("table.tableName", f"'{raw}' must not contain '__'")
+    for section in ("segmentsConfig", "tableIndexConfig"):
+        if not isinstance(config.get(section, {}), dict):
+            raise SpecError(f"table.{section}", "must be an object")
+        config.setdefault(section, {})
+    tenants = config.setdefault("tenants", {})
+    if not isinstance(tenants, dict):
+        raise SpecError("table.tenants", "must be an object")
+    # Pinot 1.0-1.2 require metadata; later versions accept it.
+    config.setdefault("metadata", {})
+    replication = config["segmentsConfig"].get("replication")
+    if replication is not None and not str(replication).isdigit():
+        raise SpecError("table.segmentsConfig.replication", f"{replication!r} is not a whole number")
+    if config_type == "REALTIME":
+        stream = (config.get("ingestionConfig") or {}).get("streamIngestionConfig") or \
+            config["tableIndexConfig"].get("streamConfigs")
+        if not stream:
+            raise SpecError("table.ingestionConfig.streamIngestionConfig",
+                            "a REALTIME table needs a stream configuration")
+    return raw, config_type
+
+
+class TableHandler(Handler):
+    kind = "table"
+
+    def __init__(self, client, name, table_type, check_mode=False, force=False, rebalance=None,
+                 delete_retention=None):
+        super().__init__(client, name, check_mode)
+        self.table_type = table_type
+        self.force = force
+        self.rebalance = rebalance
+        self.delete_retention = delete_retention
+
+    @property
+    def path(self):
+        return "/tables/" + quote(self.name, safe="")
+
+    @property
+    def name_with_type(self):
+        return f"{self.name}_{self.table_type}"
+
+    def read(self):
+        found = self.client.get(self.path, params={"type": self.table_type.lower()}, missing_ok=True)
+        return (found or {}).get(self.table_type)  # 404 on 1.4+, {} on 1.0-1.3
+
+    def normalise(self, obj):
+        return normalise_table(obj)
+
+    def validate(self, desired, live):
+        if live is None:
+            if self.client.get("/schemas/" + quote(self.name, safe=""), missing_ok=True) is None:
+                raise SpecError("table.tableName", f"no schema named '{self.name}' exists; create the schema "
+                                "(pinotops.k8s.pinot_schema) before the table")
+            tenants = desired.get("tenants") or {}
+            for role, key in (("broker", "broker"), ("server", "server")):
+                tenant = tenants.get(key) or DEFAULT_TENANT
+                if self.client.get("/tenants/" + quote(tenant, safe=""), params={"type": role},
+                                   missing_ok=True) is None:
+                    raise SpecError(f"table.tenants.{key}", f"{role} tenant '{tenant}' has no instances; "
+                                    "create it first (pinotops.k8s.pinot_tenant)")
+        try:
+            verdict = self.client.validate("/tables/validate", desired)
+        except PinotError as exc:
+            if exc.status == 400:
+                raise SpecError("table", f"Pinot rejects the table config: {exc.reason}") from None
+            raise
+        unknown = sorted((verdict or {}).get("unrecognizedProperties") or {})
+        if unknown:
+            fields = ", ".join("table" + pointer.replace("/", ".") for pointer in unknown)
+            raise SpecError(fields, "not a table config property this Pinot version knows; "
+                            "Pinot would silently drop it")
+
+    def create(self, desired):
+        self.client.post("/tables", body=desired,
+                         retry_if=lambda status, message: status == 409 and EXTERNAL_VIEW_PENDING in message)
+        self._rebalance()
+
+    def update(self, desired, live):
+        params = {"force": "true"} if self.force else None
+        self.client.put(self.path, body=desired, params=params)
+        self._rebalance()
+
+    def delete(self, live):
+        params = {"type": self.table_type.lower()}
+        if self.delete_retention:
+            params["retention"] = self.delete_retention
+        self.client.delete(self.path, params=params)
+
+    def _rebalance(self):
+        options = self.rebalance
+        if options is None:
+            return
+        params = {
+            "type": self.table_type,
+            "downtime": str(options.get("downtime", False)).lower(),
+            "minAvailableReplicas": str(options.get("min_available_replicas", 1)),
+            "includeConsuming": str(options.get("include_consuming", True)).lower(),
+            "reassignInstances": str(options.get("reassign_instances", True)).lower(),
+        }
+        path = self.path + "/rebalance"
+        dry_run = self.client.validate(path, None, params=dict(params, dryRun="true"))
+        report = {"dry_run": _summary(dry_run)}
+        self.extra_result["rebalance"] = report
+        if (dry_run or {}).get("status") in REBALANCE_FAILED:
+            raise PinotError("POST", path, reason=f"rebalance dry run failed: {dry_run.get('description')}")
+        if (dry_run or {}).get("status") == "NO_OP":
+            report["status"] = "NO_OP"
+            return
+        result = self.client.post(path, params=dict(params, dryRun="false")) or {}
+        report.update(status=result.get("status"), job_id=result.get("jobId"),
+                      description=result.get("description"))
+        if result.get("status") == "IN_PROGRESS" and options.get("wait", True):
+            report["status"] = self._wait_for_rebalance(result.get("jobId"), options.get("timeout", 600))
+
+    def _wait_for_rebalance(self, job_id, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            progress = self.client.get("/rebalanceStatus/" + quote(str(job_id), safe=""), missing_ok=True) or {}
+            status = (progress.get("tableRebalanceProgressStats") or {}).get("status")
+            if status in REBALANCE_DONE:
+                return status
+            if status in REBALANCE_FAILED:
+                raise PinotError("GET", f"/rebalanceStatus/{job_id}", reason=f"rebalance ended {status}: "
+                                 f"{(progress.get('tableRebalanceProgressStats') or {}).get('completionStatusMsg')}")
+            if time.monotonic() > deadline:
+                raise PinotError("GET", f"/rebalanceStatus/{job_id}",
+                                 reason=f"rebalance still {status} after {timeout}s (job {job_id})")
+            time.sleep(2)
+
+
+def _summary(result):
+    result = result or {}
+    return {key: result.get(key) for key in ("status", "description", "jobId") if key in result}
+
+
+def build(client, params, check_mode):
+    desired = load_definition(params, "table")
+    table_type = params.get("table_type")
+    if desired is None:
+        if params["state"] == "present":
+            raise SpecError("table", "one of table or src is required with state=present")
+        if not params.get("name") or not table_type:
+            raise SpecError("name", "name and table_type are required with state=absent and no definition")
+        desired = {"tableName": params["name"], "tableType": table_type, "segmentsConfig": {},
+                   "tableIndexConfig": {}}
+        raw = raw_name(params["name"])
+    else:
+        raw, table_type = check_table(desired, params.get("name"), table_type)
+    handler = TableHandler(client, raw, table_type, check_mode, force=params.get("force", False),
+                           rebalance=params.get("rebalance"), delete_retention=params.get("delete_retention"))
+    return handler, desired
+
+
+def read_info(client, params):
+    table_type = params.get("table_type")
+    type_param = {"type": table_type.lower()} if table_type else None
+    if params.get("name"):
+        found = client.get("/tables/" + quote(raw_name(params["name"]), safe=""), params=type_param,
+                           missing_ok=True) or {}
+        return {"table": found}
+    names = sorted((client.get("/tables", params=type_param) or {}).get("tables") or [])
+    found = client.get_many(["/tables/" + quote(raw_name(name), safe="") for name in names])
+    return {"tables": {raw_name(name): table for name, table in zip(names, found) if table}}

@@ -1,0 +1,175 @@
+#!/usr/bin/python
+# Copyright: contributors to pinotops.k8s
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pinot_table
+short_description: Create, update or delete an Apache Pinot table (OFFLINE or REALTIME)
+version_added: 1.0.0
+description:
+  - Makes one table type (OFFLINE or REALTIME) of a Pinot table match a config, writing only when the live
+    config differs. A hybrid table is two tasks, one per O(table_type).
+  - The comparison folds away what Pinot adds on save (type suffix, default tenants, stringified numbers,
+    default-valued index and ingestion settings), so a second run sends no write. Keys removed from the
+    definition are removed from the live table.
+  - Before any write the config goes through the controller's C(/tables/validate); keys Pinot would silently
+    drop are refused and named. A new table needs its schema and its tenants to exist.
+  - Optionally rebalances the table after a change and waits for the rebalance job.
+author:
+  - pinotops maintainers
+options:
+  name:
+    description:
+      - Raw table name (without C(_OFFLINE)/C(_REALTIME)). Defaults to C(tableName) of the definition.
+    type: str
+  table_type:
+    description:
+      - Which physical table to manage. Defaults to C(tableType) of the definition.
+      - Required with O(state=absent) when no definition is given.
+    type: str
+    choices: [OFFLINE, REALTIME]
+  table:
+    description:
+      - The table config as Pinot's JSON object. Numbers may be given for string fields such as
+        C(segmentsConfig.replication). Mutually exclusive with O(src).
+    type: dict
+    aliases: [definition]
+  src:
+    description:
+      - Path to a JSON or YAML file holding the table config. Mutually exclusive with O(table).
+    type: path
+  force:
+    description:
+      - Pinot 1.5+ only. Allow changes to upsert and dedup settings that Pinot otherwise refuses.
+    type: bool
+    default: false
+  rebalance:
+    description:
+      - Rebalance the table after it was created or changed. A dry run goes first; its result is returned.
+      - Not run when nothing changed.
+    type: dict
+    suboptions:
+      downtime:
+        description: Allow all replicas of a segment to move at once (faster, queries may fail meanwhile).
+        type: bool
+        default: false
+      min_available_replicas:
+        description: Replicas of every segment that stay serving during a no-downtime rebalance.
+        type: int
+        default: 1
+      include_consuming:
+        description: Also move consuming segments of a REALTIME table.
+        type: bool
+        default: true
+      reassign_instances:
+        description: Recompute the instance assignment from the table's tenants and instance config.
+        type: bool
+        default: true
+      wait:
+        description: Wait until the rebalance job ends.
+        type: bool
+        default: true
+      timeout:
+        description: Seconds to wait for the rebalance job.
+        type: int
+        default: 600
+  delete_retention:
+    description:
+      - With O(state=absent), how long Pinot keeps the deleted segments, for example V(0d) (delete now) or V(7d).
+        Defaults to the cluster setting.
+    type: str
+extends_documentation_fragment:
+  - pinotops.k8s.pinot
+  - pinotops.k8s.pinot.STATE
+"""
+
+EXAMPLES = r"""
+- name: OFFLINE events table
+  pinotops.k8s.pinot_table:
+    controller_url: http://localhost:9000
+    table:
+      tableName: events
+      tableType: OFFLINE
+      segmentsConfig:
+        timeColumnName: ts
+        replication: 1
+        retentionTimeUnit: DAYS
+        retentionTimeValue: 30
+      tenants: {}
+      tableIndexConfig:
+        invertedIndexColumns: [country]
+
+- name: Change replication and rebalance without downtime
+  pinotops.k8s.pinot_table:
+    controller_url: http://localhost:9000
+    src: files/events-offline.json
+    rebalance:
+      min_available_replicas: 1
+
+- name: Drop the REALTIME half of a hybrid table, deleting its segments now
+  pinotops.k8s.pinot_table:
+    controller_url: http://localhost:9000
+    name: events
+    table_type: REALTIME
+    state: absent
+    delete_retention: 0d
+"""
+
+RETURN = r"""
+table:
+  description: The table config as Pinot stores it after the run (predicted in check mode); null when absent.
+  returned: always
+  type: dict
+changes:
+  description: Dotted paths of the normalised config that changed (or would change in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["segmentsConfig.replication"]
+executed_requests:
+  description: Every write request sent to the controller, as C(METHOD /path?query). Empty when nothing changed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["PUT /tables/events"]
+rebalance:
+  description: Dry-run summary, status and job id of the rebalance requested with O(rebalance).
+  returned: when O(rebalance) is set and the table changed (not in check mode)
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import run_reconcile
+from ansible_collections.pinotops.k8s.plugins.module_utils.table import build
+
+
+def main():
+    argument_spec = dict(
+        PINOT_CONNECTION_ARGS,
+        name=dict(type="str"),
+        table_type=dict(type="str", choices=["OFFLINE", "REALTIME"]),
+        table=dict(type="dict", aliases=["definition"]),
+        src=dict(type="path"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        force=dict(type="bool", default=False),
+        rebalance=dict(type="dict", options=dict(
+            downtime=dict(type="bool", default=False),
+            min_available_replicas=dict(type="int", default=1),
+            include_consuming=dict(type="bool", default=True),
+            reassign_instances=dict(type="bool", default=True),
+            wait=dict(type="bool", default=True),
+            timeout=dict(type="int", default=600),
+        )),
+        delete_retention=dict(type="str"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=[("table", "src")],
+                           supports_check_mode=True)
+    run_reconcile(module, build)
+
+
+if __name__ == "__main__":
+    main()
