@@ -71,7 +71,7 @@ def _was_not_sent(exc):
 class PinotClient:
     """Talks to one controller; records every write so modules can report exactly what they did."""
 
-    def __init__(self, controller_url, username=None, password=None, token=None, validate_certs=True,
+    def __init__(self, controller_url, *, username=None, password=None, token=None, validate_certs=True,
                  ca_cert=None, client_cert=None, client_key=None, timeout=30.0, retries=4, backoff=0.5):
         self.base_url = controller_url.rstrip("/")
         self.timeout = timeout
@@ -95,7 +95,7 @@ class PinotClient:
     def from_params(cls, params):
         return cls(**{key: params.get(key) for key in PINOT_CONNECTION_ARGS})
 
-    def request(self, method, path, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
+    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
         """Send one request and return the parsed body (None for 404 when missing_ok).
 
         Retries connection failures and 502/503/504 for idempotent methods only; a POST is retried

@@ -14,6 +14,11 @@ import re
 
 from ansible.module_utils.common.text.converters import to_native
 
+try:
+    import yaml
+except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
+    yaml = None
+
 SECRET_KEY_PATTERN = re.compile(
     r"(password|passwd|secret|token|jaas|credential|auth\.user\.info|access[._-]?key|private[._-]?key|api[._-]?key)",
     re.IGNORECASE,
@@ -176,10 +181,8 @@ def load_definition(params, option, src_option="src"):
         return json.loads(text)
     except ValueError:
         pass
-    try:
-        import yaml
-    except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
-        raise SpecError(src_option, f"{src} is not valid JSON") from None
+    if yaml is None:  # pragma: no cover
+        raise SpecError(src_option, f"{src} is not valid JSON")
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:

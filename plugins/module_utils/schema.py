@@ -192,7 +192,7 @@ def resolve_pointer(obj, pointer):
 class SchemaHandler(Handler):
     kind = "schema"
 
-    def __init__(self, client, name, check_mode=False, force=False, reload=False):
+    def __init__(self, client, name, *, check_mode=False, force=False, reload=False):
         super().__init__(client, name, check_mode)
         self.force = force
         self.reload = reload
@@ -278,7 +278,7 @@ def build(client, params, check_mode):
             raise SpecError("name", "is required with state=absent")
         desired = {"schemaName": params["name"]}
     desired = check_schema(copy.deepcopy(desired), params.get("name"))
-    handler = SchemaHandler(client, desired["schemaName"], check_mode, force=params.get("force", False),
+    handler = SchemaHandler(client, desired["schemaName"], check_mode=check_mode, force=params.get("force", False),
                             reload=params.get("reload", False))
     return handler, desired
 
@@ -288,4 +288,4 @@ def read_info(client, params):
         return {"schema": client.get("/schemas/" + quote(params["name"], safe=""), missing_ok=True)}
     names = sorted(client.get("/schemas") or [])
     found = client.get_many(["/schemas/" + quote(name, safe="") for name in names])
-    return {"schemas": {name: schema for name, schema in zip(names, found) if schema is not None}}
+    return {"schemas": {name: schema for name, schema in zip(names, found, strict=True) if schema is not None}}

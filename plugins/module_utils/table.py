@@ -46,7 +46,7 @@ REBALANCE_FAILED = {"FAILED", "ABORTED", "CANCELLED", "UNKNOWN_ERROR"}
 
 def is_default(path, value):
     for pattern, default in KNOWN_DEFAULTS.items():
-        if len(pattern) == len(path) and all(part in ("*", key) for part, key in zip(pattern, path)):
+        if len(pattern) == len(path) and all(part in ("*", key) for part, key in zip(pattern, path, strict=True)):
             return value == default and type(value) is type(default)
     if isinstance(value, bool):
         return value is False
@@ -146,7 +146,7 @@ def check_table(config, name, table_type):
 class TableHandler(Handler):
     kind = "table"
 
-    def __init__(self, client, name, table_type, check_mode=False, force=False, rebalance=None,
+    def __init__(self, client, name, table_type, *, check_mode=False, force=False, rebalance=None,
                  delete_retention=None):
         super().__init__(client, name, check_mode)
         self.table_type = table_type
@@ -269,7 +269,7 @@ def build(client, params, check_mode):
         raw = raw_name(params["name"])
     else:
         raw, table_type = check_table(desired, params.get("name"), table_type)
-    handler = TableHandler(client, raw, table_type, check_mode, force=params.get("force", False),
+    handler = TableHandler(client, raw, table_type, check_mode=check_mode, force=params.get("force", False),
                            rebalance=params.get("rebalance"), delete_retention=params.get("delete_retention"))
     return handler, desired
 
@@ -283,4 +283,4 @@ def read_info(client, params):
         return {"table": found}
     names = sorted((client.get("/tables", params=type_param) or {}).get("tables") or [])
     found = client.get_many(["/tables/" + quote(raw_name(name), safe="") for name in names])
-    return {"tables": {raw_name(name): table for name, table in zip(names, found) if table}}
+    return {"tables": {raw_name(name): table for name, table in zip(names, found, strict=True) if table}}

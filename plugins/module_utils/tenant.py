@@ -20,7 +20,7 @@ def tenant_tags(name, role):
 class TenantHandler(Handler):
     kind = "tenant"
 
-    def __init__(self, client, name, role, check_mode=False, explicit_instances=False):
+    def __init__(self, client, name, role, *, check_mode=False, explicit_instances=False):
         super().__init__(client, name, check_mode)
         self.role = role
         self.explicit_instances = explicit_instances
@@ -164,7 +164,7 @@ def build(client, params, check_mode):
             for key in ("offline_instances", "realtime_instances"):
                 if params.get(key) is not None:
                     raise SpecError(key, "applies to SERVER tenants only")
-    return TenantHandler(client, name, role, check_mode, explicit_instances=explicit), desired
+    return TenantHandler(client, name, role, check_mode=check_mode, explicit_instances=explicit), desired
 
 
 def read_info(client, params):
