@@ -1,0 +1,94 @@
+"""pinot_tenant and pinot_tenant_info against the real Pinot controller of each tested version.
+
+The shared test bed tags every instance into DefaultTenant, as a default Pinot cluster does; tests that move a
+server restore its tags afterwards so other tests keep two DefaultTenant servers.
+"""
+
+import pytest
+import requests
+
+from tests.support.modules import run_module
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def second_server(pinot):
+    """The name of the second server; its DefaultTenant tags are restored after the test."""
+    servers = sorted(name for name in requests.get(pinot.controller_url + "/instances", timeout=10).json()["instances"]
+                     if name.startswith("Server_"))
+    assert len(servers) == 2, servers
+    yield servers[1]
+    response = requests.put(f"{pinot.controller_url}/instances/{servers[1]}/updateTags",
+                            params={"tags": "DefaultTenant_OFFLINE,DefaultTenant_REALTIME"}, timeout=10)
+    response.raise_for_status()
+
+
+def tenant_module(pinot, check=False, **args):
+    return run_module("pinot_tenant", dict(controller_url=pinot.controller_url, **args), check=check, diff=True)
+
+
+def test_count_based_tenant_explains_missing_capacity(pinot):
+    result = tenant_module(pinot, name="nocapacity", role="SERVER", instance_count=1)
+    assert result["failed"] is True
+    assert result["field"] == "instance_count"
+    assert "needs 1 more untagged live server instance(s) but 0 are available" in result["msg"]
+    assert "DefaultTenant_OFFLINE" in result["msg"]
+    assert result["executed_requests"] == []
+
+
+def test_named_instances_then_count_based_tenant(pinot, second_server):
+    predicted = tenant_module(pinot, name="hot", role="SERVER", instances=[second_server], check=True)
+    assert (predicted["changed"], predicted["executed_requests"]) == (True, [])
+    assert predicted["diff"]["after"]["instanceNames"] == [second_server]
+
+    placed = tenant_module(pinot, name="hot", role="SERVER", instances=[second_server])
+    assert placed["changed"] is True
+    assert placed["executed_requests"] == [
+        f"PUT /instances/{second_server}/updateTags?tags=hot_OFFLINE,hot_REALTIME"]
+    assert placed["tenant"]["instances"] == [second_server]
+    again = tenant_module(pinot, name="hot", role="SERVER", instances=[second_server])
+    assert (again["changed"], again["executed_requests"]) == (False, [])
+
+    removed = tenant_module(pinot, name="hot", role="SERVER", state="absent")
+    assert removed["executed_requests"] == ["DELETE /tenants/hot?type=SERVER"]
+    missing = tenant_module(pinot, name="hot", role="SERVER", state="absent")
+    assert (missing["changed"], missing["executed_requests"]) == (False, [])
+
+    # The server is untagged now, so Pinot itself can pick it for a tenant by count.
+    created = tenant_module(pinot, name="warm", role="SERVER", instance_count=1)
+    assert created["executed_requests"] == ["POST /tenants"], created
+    assert created["tenant"]["instances"] == [second_server]
+    assert tenant_module(pinot, name="warm", role="SERVER", instance_count=1)["changed"] is False
+    shrink = tenant_module(pinot, name="warm", role="SERVER", instance_count=2)
+    assert shrink["failed"] is True and shrink["field"] == "instance_count"
+    listing = run_module("pinot_tenant_info", {"controller_url": pinot.controller_url})
+    assert "warm" in listing["tenants"]["SERVER"]
+    assert tenant_module(pinot, name="warm", role="SERVER", state="absent")["changed"] is True
+
+
+def test_tenant_in_use_cannot_be_deleted(pinot):
+    if not requests.get(pinot.controller_url + "/tenants/DefaultTenant/tables", params={"type": "server"},
+                        timeout=10).json().get("tables"):
+        run_module("pinot_schema", {"controller_url": pinot.controller_url, "schema": {
+            "schemaName": "tenantuse", "dimensionFieldSpecs": [{"name": "d", "dataType": "STRING"}]}})
+        run_module("pinot_table", {"controller_url": pinot.controller_url, "table": {
+            "tableName": "tenantuse", "tableType": "OFFLINE", "segmentsConfig": {"replication": 1}}})
+    refused = tenant_module(pinot, name="DefaultTenant", role="SERVER", state="absent")
+    assert refused["failed"] is True
+    assert "still serves tables" in refused["msg"]
+    assert refused["executed_requests"] == []
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    ({"instance_count": 0}, "instance_count"),
+    ({"instance_count": 2, "offline_instances": 3}, "offline_instances"),
+    ({"instances": ["Broker_x_8099"]}, "instances[0]"),
+    ({"instances": ["Server_nosuch_8098"]}, "instances[0]"),
+    ({"instances": ["a", "a"]}, "instances"),
+])
+def test_bad_input_names_the_field(pinot, args, field):
+    result = tenant_module(pinot, name="bad", role="SERVER", **args)
+    assert result["failed"] is True
+    assert result["field"] == field, result["msg"]
+    assert result["executed_requests"] == []

@@ -1,0 +1,20 @@
+"""Run a collection module in-process exactly as Ansible would (argument parsing, no_log masking, exit JSON)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+
+from ansible.module_utils.testing import patch_module_args
+
+
+def run_module(name: str, args: dict, check: bool = False, diff: bool = False) -> dict:
+    """The module's result dict; `failed` is set when it called fail_json."""
+    module = importlib.import_module(f"ansible_collections.pinotops.k8s.plugins.modules.{name}")
+    out = io.StringIO()
+    full_args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+    with patch_module_args(full_args), contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        module.main()
+    return json.loads(out.getvalue())
