@@ -40,7 +40,10 @@ lint: venv
 	$(BIN)/yamllint -s .
 
 # ansible-test needs the collection at .../ansible_collections/pinotops/k8s: copy the tracked tree there.
+# Its pip bootstrap script (pip 24.2 in ansible-core 2.19) comes from a host this network cannot reach.
 sanity: venv
+	mkdir -p $(HOME)/.ansible/test/cache
+	cp tests/sanity/bootstrap_pip.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(SANITY_TREE)
 	cd $(SANITY_TREE) && git init -q && git add -A && \

@@ -1,5 +1,5 @@
 # Copyright: contributors to pinotops.k8s
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one client for the Pinot controller REST API."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 # Copyright: contributors to pinotops.k8s
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The reconcile engine: read live state, normalise, compare, write only the difference, re-read, report.
 
 A *handler* knows one kind of object (schema, table, tenant, ...). The engine owns the flow, check mode,

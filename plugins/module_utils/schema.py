@@ -1,5 +1,5 @@
 # Copyright: contributors to pinotops.k8s
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pinot schemas: normalisation (what the controller rewrites on save), validation and writes."""
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def incompatibilities(old, new):
     """Pinot's backward-compatibility rule (Schema.isBackwardCompatibleWith, plus primary keys on 1.5+)."""
     problems = []
     old_columns, new_columns = columns(old), columns(new)
-    for name, (_, spec) in sorted(old_columns.items(), key=lambda item: str(item[0])):
+    for name, (_list_key, spec) in sorted(old_columns.items(), key=lambda item: str(item[0])):
         if name not in new_columns:
             problems.append(f"column '{name}' removed")
             continue

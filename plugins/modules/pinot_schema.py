@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: contributors to pinotops.k8s
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ description:
   - A backward-incompatible change (a removed column, a changed data type or single/multi-value, changed
     primary keys on Pinot 1.5+) fails clearly unless O(force=true).
 author:
-  - pinotops maintainers
+  - pinotops maintainers (@pinotops)
 options:
   name:
     description:

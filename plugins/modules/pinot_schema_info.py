@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: contributors to pinotops.k8s
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ version_added: 1.0.0
 description:
   - Returns one schema, or every schema of the cluster, exactly as the controller stores them.
 author:
-  - pinotops maintainers
+  - pinotops maintainers (@pinotops)
 options:
   name:
     description: Schema to read. Without it, every schema is returned.

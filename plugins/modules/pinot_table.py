@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: contributors to pinotops.k8s
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ description:
     drop are refused and named. A new table needs its schema and its tenants to exist.
   - Optionally rebalances the table after a change and waits for the rebalance job.
 author:
-  - pinotops maintainers
+  - pinotops maintainers (@pinotops)
 options:
   name:
     description:

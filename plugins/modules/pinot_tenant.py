@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: contributors to pinotops.k8s
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ description:
     back to the untagged pool. Server instances serve both OFFLINE and REALTIME tables of the tenant.
   - Deleting refuses clearly while tables use the tenant, and reports C(changed=false) when it does not exist.
 author:
-  - pinotops maintainers
+  - pinotops maintainers (@pinotops)
 options:
   name:
     description: Tenant name.

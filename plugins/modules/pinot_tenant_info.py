@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: contributors to pinotops.k8s
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ version_added: 1.0.0
 description:
   - Returns one tenant with its instances, or the names of every broker and server tenant.
 author:
-  - pinotops maintainers
+  - pinotops maintainers (@pinotops)
 options:
   name:
     description: Tenant to read (needs O(role)). Without it, every tenant name is returned.
