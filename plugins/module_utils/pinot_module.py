@@ -13,8 +13,10 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import (
     PinotError,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import (
+    Plan,
     SpecError,
     reconcile,
+    reconcile_many,
     redact,
     secret_values,
 )
@@ -26,28 +28,67 @@ def connect(module):
     return PinotClient.from_params(module.params)
 
 
-def run_reconcile(module, build):
-    """`build(client, params, check_mode)` returns (handler, desired); the rest is common to every module."""
+def run_reconcile(module, build, bulk_option=None):
+    """`build(client, params, check_mode)` returns (handler, desired); the rest is common to every module.
+
+    With `definitions` set (bulk path), `bulk_option` names the single-object option each definition fills.
+    """
     client = connect(module)
+    if bulk_option and module.params.get("definitions") is not None:
+        run_bulk(module, client, build, bulk_option)
     try:
         handler, desired = build(client, module.params, module.check_mode)
-        for value in secret_values(desired):
-            module.no_log_values.add(value)
+        mask_secrets(module, desired)
         outcome = reconcile(handler, desired, module.params["state"], module.check_mode)
     except (SpecError, PinotError) as exc:
         fail(module, client, exc)
     for warning in outcome["warnings"]:
         module.warn(warning)
-    result = dict(
-        changed=outcome["changed"],
-        changes=outcome["changes"],
-        executed_requests=client.executed_requests,
-    )
+    result = dict(changed=outcome["changed"], changes=outcome["changes"],
+                  executed_requests=client.executed_requests)
     result[handler.kind] = redact(outcome["object"])
     result.update(handler.extra_result)
     if module._diff:
         result["diff"] = dict(before=redact(outcome["before"]) or {}, after=redact(outcome["after"]) or {})
     module.exit_json(**result)
+
+
+def run_bulk(module, client, build, option):
+    """Many objects in one execution: every definition is read (concurrently) and validated before any write."""
+    plans = []
+    for index, definition in enumerate(module.params["definitions"]):
+        params = dict(module.params, name=None, src=None, **{option: definition})
+        try:
+            handler, desired = build(client, params, module.check_mode)
+        except SpecError as exc:
+            fail(module, client, exc.within(f"definitions[{index}]"))
+        mask_secrets(module, desired)
+        plans.append(Plan(handler, desired, module.params["state"]))
+    names = [plan.handler.name for plan in plans]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        fail(module, client, SpecError("definitions", f"names {', '.join(duplicates)} more than once"))
+    try:
+        outcomes = reconcile_many(plans, module.check_mode)
+    except (SpecError, PinotError) as exc:
+        fail(module, client, exc)
+    results = []
+    for outcome in outcomes:
+        for warning in outcome["warnings"]:
+            module.warn(warning)
+        results.append(dict(name=outcome["name"], changed=outcome["changed"], changes=outcome["changes"]))
+    result = dict(changed=any(item["changed"] for item in results), results=results,
+                  executed_requests=client.executed_requests)
+    if module._diff:
+        changed = [outcome for outcome in outcomes if outcome["changed"]]
+        result["diff"] = dict(before={item["name"]: redact(item["before"]) for item in changed},
+                              after={item["name"]: redact(item["after"]) for item in changed})
+    module.exit_json(**result)
+
+
+def mask_secrets(module, desired):
+    for value in secret_values(desired):
+        module.no_log_values.add(value)
 
 
 def fail(module, client, exc):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.text.converters import to_native
 
@@ -31,7 +32,12 @@ class SpecError(Exception):
 
     def __init__(self, field, message):
         self.field = field
+        self.message = message
         super().__init__(f"{field}: {message}" if field else message)
+
+    def within(self, prefix):
+        """The same error for an object nested under `prefix` (e.g. one of several definitions)."""
+        return SpecError(f"{prefix}.{self.field}" if self.field else prefix, self.message)
 
 
 class Handler:
@@ -69,46 +75,86 @@ class Handler:
         raise NotImplementedError
 
 
-def reconcile(handler, desired, state, check_mode):
-    """Bring one object to `state`; return changed, before/after (normalised), changes, warnings, object."""
-    live = handler.read()
-    before = handler.normalise(live) if live is not None else None
-    warnings = []
-    current = live
-    if state == "absent":
-        after = None
-        changed = live is not None
-        if changed:
-            handler.validate_delete(live)
+class Plan:
+    """One object's reconcile, in phases, so a bulk run can read everything and validate everything
+    before its first write."""
+
+    def __init__(self, handler, desired, state):
+        self.handler = handler
+        self.desired = desired
+        self.state = state
+        self.live = self.before = self.target = None
+        self.changed = False
+        self.warnings = []
+
+    def read(self):
+        handler = self.handler
+        self.live = handler.read()
+        self.before = handler.normalise(self.live) if self.live is not None else None
+        if self.state == "absent":
+            self.changed = self.live is not None
+        else:
+            self.target = handler.normalise(self.desired)
+            self.changed = self.before != self.target
+        return self
+
+    def check(self):
+        """Read-only validation of what apply() would send; raises SpecError."""
+        if self.changed:
+            if self.state == "absent":
+                self.handler.validate_delete(self.live)
+            else:
+                self.handler.validate(self.desired, self.live)
+
+    def apply(self, check_mode):
+        """Write the difference (unless check mode); return the result of this object."""
+        handler = self.handler
+        current, after = self.live, self.target
+        if self.changed and self.state == "absent":
             if not check_mode:
-                handler.delete(live)
+                handler.delete(self.live)
             current = None
-    else:
-        target = handler.normalise(desired)
-        changed = before != target
-        after = target
-        if changed:
-            handler.validate(desired, live)
-            current = desired
+        elif self.changed:
+            current = self.desired
             if not check_mode:
-                if live is None:
-                    handler.create(desired)
+                if self.live is None:
+                    handler.create(self.desired)
                 else:
-                    handler.update(desired, live)
+                    handler.update(self.desired, self.live)
                 current = handler.read()
                 after = handler.normalise(current) if current is not None else None
-                if after != target:
-                    warnings.append(
+                if after != self.target:
+                    self.warnings.append(
                         f"Pinot stored the {handler.kind} '{handler.name}' differently from the request at "
-                        f"{', '.join(diff_paths(target, after)[:5])}; the next run will report a change.")
-    return dict(
-        changed=changed,
-        before=before,
-        after=after,
-        changes=diff_paths(before, after) if changed else [],
-        warnings=warnings,
-        object=current,
-    )
+                        f"{', '.join(diff_paths(self.target, after)[:5])}; the next run will report a change.")
+        return dict(
+            name=handler.name,
+            changed=self.changed,
+            before=self.before,
+            after=after,
+            changes=diff_paths(self.before, after) if self.changed else [],
+            warnings=self.warnings,
+            object=current,
+        )
+
+
+def reconcile(handler, desired, state, check_mode):
+    """Bring one object to `state`: read, compare, validate, write only the difference, re-read."""
+    plan = Plan(handler, desired, state).read()
+    plan.check()
+    return plan.apply(check_mode)
+
+
+def reconcile_many(plans, check_mode, label="definitions", workers=8):
+    """Bulk path: concurrent reads, then every validation, then the writes in order."""
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(plans)))) as pool:
+        list(pool.map(Plan.read, plans))
+    for index, plan in enumerate(plans):
+        try:
+            plan.check()
+        except SpecError as exc:
+            raise exc.within(f"{label}[{index}]") from None
+    return [plan.apply(check_mode) for plan in plans]
 
 
 def diff_paths(before, after, prefix=""):

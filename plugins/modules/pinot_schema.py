@@ -31,6 +31,13 @@ options:
       - Mutually exclusive with O(src).
     type: dict
     aliases: [definition]
+  definitions:
+    description:
+      - Many schemas in one task, each a dict like O(schema). Every definition is read (concurrently) and
+        validated before the first write, so a bad one stops the task with nothing written.
+      - The fast path for scheduled reconciles of many objects. Mutually exclusive with O(name), O(schema) and O(src).
+    type: list
+    elements: dict
   src:
     description:
       - Path to a JSON or YAML file holding the schema. Mutually exclusive with O(schema).
@@ -86,14 +93,19 @@ EXAMPLES = r"""
 RETURN = r"""
 schema:
   description: The schema as Pinot stores it after the run (predicted in check mode); null when absent.
-  returned: always
+  returned: unless O(definitions) is given
   type: dict
 changes:
   description: Dotted paths of the normalised schema that changed (or would change in check mode).
-  returned: always
+  returned: unless O(definitions) is given
   type: list
   elements: str
   sample: ["dimensionFieldSpecs (added)"]
+results:
+  description: With O(definitions), one entry per definition with its C(name), C(changed) and C(changes).
+  returned: when O(definitions) is given
+  type: list
+  elements: dict
 executed_requests:
   description: Every write request sent to the controller, as C(METHOD /path?query). Empty when nothing changed.
   returned: always
@@ -118,14 +130,15 @@ def main():
         PINOT_CONNECTION_ARGS,
         name=dict(type="str"),
         schema=dict(type="dict", aliases=["definition"]),
+        definitions=dict(type="list", elements="dict"),
         src=dict(type="path"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         force=dict(type="bool", default=False),
         reload=dict(type="bool", default=False),
     )
-    module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=[("schema", "src")],
-                           supports_check_mode=True)
-    run_reconcile(module, build)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[("schema", "src", "definitions"), ("name", "definitions")])
+    run_reconcile(module, build, bulk_option="schema")
 
 
 if __name__ == "__main__":

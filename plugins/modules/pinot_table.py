@@ -36,6 +36,13 @@ options:
         C(segmentsConfig.replication). Mutually exclusive with O(src).
     type: dict
     aliases: [definition]
+  definitions:
+    description:
+      - Many table configs in one task, each a dict like O(table). Every definition is read (concurrently) and
+        validated before the first write, so a bad one stops the task with nothing written.
+      - The fast path for scheduled reconciles of many objects. Mutually exclusive with O(name), O(table) and O(src).
+    type: list
+    elements: dict
   src:
     description:
       - Path to a JSON or YAML file holding the table config. Mutually exclusive with O(table).
@@ -120,14 +127,19 @@ EXAMPLES = r"""
 RETURN = r"""
 table:
   description: The table config as Pinot stores it after the run (predicted in check mode); null when absent.
-  returned: always
+  returned: unless O(definitions) is given
   type: dict
 changes:
   description: Dotted paths of the normalised config that changed (or would change in check mode).
-  returned: always
+  returned: unless O(definitions) is given
   type: list
   elements: str
   sample: ["segmentsConfig.replication"]
+results:
+  description: With O(definitions), one entry per definition with its C(name), C(changed) and C(changes).
+  returned: when O(definitions) is given
+  type: list
+  elements: dict
 executed_requests:
   description: Every write request sent to the controller, as C(METHOD /path?query). Empty when nothing changed.
   returned: always
@@ -153,6 +165,7 @@ def main():
         name=dict(type="str"),
         table_type=dict(type="str", choices=["OFFLINE", "REALTIME"]),
         table=dict(type="dict", aliases=["definition"]),
+        definitions=dict(type="list", elements="dict"),
         src=dict(type="path"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         force=dict(type="bool", default=False),
@@ -166,9 +179,9 @@ def main():
         )),
         delete_retention=dict(type="str"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=[("table", "src")],
-                           supports_check_mode=True)
-    run_reconcile(module, build)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[("table", "src", "definitions"), ("name", "definitions")])
+    run_reconcile(module, build, bulk_option="table")
 
 
 if __name__ == "__main__":
