@@ -1,0 +1,446 @@
+# Copyright: contributors to pinotops.k8s
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure renderers: a normalised cluster description (cluster_spec.normalise_cluster) -> Kubernetes manifests.
+
+Nothing here talks to a cluster, so unit tests call these functions directly. The manifests hold only the
+fields pinotops declares (server-side apply owns exactly those); server defaults are left to the apiserver.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import ZONE_LABEL
+
+FIELD_MANAGER = "pinotops.k8s"
+MANAGED_BY = "pinotops.k8s"
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_VERSION = "app.kubernetes.io/version"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_PART_OF = "app.kubernetes.io/part-of"
+LABEL_GROUP = "pinotops.io/node-group"
+ANNOTATION_CONFIG_HASH = "pinotops.io/config-hash"
+ANNOTATION_TAGS = "pinotops.io/pinot-instance-tags"
+ANNOTATION_POOL = "pinotops.io/pinot-instance-pool"
+ZOOKEEPER = "zookeeper"
+
+# Role facts (Pinot 1.4 defaults; apache/pinot CommonConstants and the health resources of each role).
+PORTS = {
+    "controller": [("http", 9000)],
+    "broker": [("http", 8099)],
+    "server": [("netty", 8098), ("admin", 8097)],
+    "minion": [("http", 9514)],
+}
+HEALTH = {  # probe -> (path, port)
+    "controller": {"startup": ("/health", 9000), "readiness": ("/health", 9000), "liveness": ("/health", 9000)},
+    "broker": {"startup": ("/health", 8099), "readiness": ("/health", 8099), "liveness": ("/health", 8099)},
+    "server": {"startup": ("/health/liveness", 8097), "readiness": ("/health/readiness", 8097),
+               "liveness": ("/health/liveness", 8097)},
+    "minion": {"startup": ("/health", 9514), "readiness": ("/health", 9514), "liveness": ("/health", 9514)},
+}
+PROBE_TIMING = {
+    # Segment loading can take long: the startup probe allows 10 minutes before liveness starts counting.
+    "startup": {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 60},
+    "readiness": {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
+    "liveness": {"periodSeconds": 10, "timeoutSeconds": 10, "failureThreshold": 6},
+}
+START_COMMAND = {"controller": "StartController", "broker": "StartBroker", "server": "StartServer",
+                 "minion": "StartMinion"}
+DEFAULT_GRACE = {"controller": 60, "broker": 60, "server": 630, "minion": 60, ZOOKEEPER: 60}
+KIND_ORDER = {"ConfigMap": 0, "Service": 1, "PodDisruptionBudget": 2, "StatefulSet": 3}
+
+
+def config_dir(role):
+    return f"/var/pinot/{role}/config"
+
+
+def data_dir(role):
+    return f"/var/pinot/{role}/data"
+
+
+def conf_file(role):
+    return f"pinot-{role}.conf"
+
+
+def zookeeper_address(cluster):
+    if cluster["zookeeper"]["address"]:
+        return cluster["zookeeper"]["address"]
+    return f"{cluster['name']}-{ZOOKEEPER}:2181"
+
+
+def sts_name(cluster, group_name):
+    return f"{cluster['name']}-{group_name}"
+
+
+def version_of(image):
+    """The image tag as a label value (`apachepinot/pinot:1.4.0` -> `1.4.0`); None if it has none."""
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return None
+    tag = re.sub(r"[^A-Za-z0-9._-]", "", last.rsplit(":", 1)[1])[:63]
+    tag = tag.strip("._-")
+    return tag or None
+
+
+def instance_labels(cluster):
+    """Labels every object of the cluster carries; used to find them for pruning and `state: absent`."""
+    return {LABEL_NAME: "pinot", LABEL_INSTANCE: cluster["name"], LABEL_MANAGED_BY: MANAGED_BY}
+
+
+def selector_labels(cluster, component, group_name=None):
+    """Immutable labels only: never the version (selectors cannot change)."""
+    labels = {LABEL_NAME: "pinot", LABEL_INSTANCE: cluster["name"], LABEL_COMPONENT: component}
+    if group_name:
+        labels[LABEL_GROUP] = group_name
+    return labels
+
+
+def object_labels(cluster, component, group_name=None, image=None):
+    labels = selector_labels(cluster, component, group_name)
+    labels[LABEL_MANAGED_BY] = MANAGED_BY
+    labels[LABEL_PART_OF] = "pinot"
+    version = version_of(image) if image else None
+    if version:
+        labels[LABEL_VERSION] = version
+    return labels
+
+
+def _meta(cluster, name, labels, annotations=None):
+    meta = {"name": name, "namespace": cluster["namespace"], "labels": labels}
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def render_properties(cluster, group):
+    """The role's .conf as an ordered {key: value}: pinotops' defaults, the user's properties, then the managed
+    keys (ports, ZooKeeper, cluster name, instance id from hostname) which the description cannot override."""
+    role = group["role"]
+    zk = zookeeper_address(cluster)
+    defaults = {
+        "controller": {"controller.data.dir": data_dir("controller")},
+        "broker": {},
+        "server": {"pinot.server.instance.dataDir": f"{data_dir('server')}/index",
+                   "pinot.server.instance.segmentTarDir": f"{data_dir('server')}/segment"},
+        "minion": {"dataDir": data_dir("minion")},
+    }[role]
+    managed = {"pinot.set.instance.id.to.hostname": "true"}
+    if role == "controller":
+        managed.update({"controller.port": "9000", "controller.zk.str": zk,
+                        "controller.helix.cluster.name": cluster["helix_cluster_name"]})
+    elif role == "broker":
+        managed["pinot.broker.client.queryPort"] = "8099"
+        if group["tags"]:
+            # Initial tags of a broker joining for the first time (Pinot ignores it once the broker has tags).
+            defaults["pinot.broker.instance.tags"] = ",".join(group["tags"])
+    elif role == "server":
+        managed.update({"pinot.server.netty.port": "8098", "pinot.server.adminapi.port": "8097"})
+    elif role == "minion":
+        managed["pinot.minion.port"] = "9514"
+    result = dict(defaults)
+    result.update(group["properties"])
+    result.update(managed)
+    return dict(sorted(result.items()))
+
+
+def render_conf(properties, group_name):
+    lines = [f"# Rendered by pinotops.k8s for node group {group_name}; edit the cluster description instead."]
+    lines.extend(f"{key}={_escape(value)}" for key, value in properties.items())
+    return "\n".join(lines) + "\n"
+
+
+def _escape(value):
+    """Java .properties escaping for values (backslashes; leading blanks)."""
+    value = value.replace("\\", "\\\\")
+    if value[:1] in (" ", "\t"):
+        value = "\\" + value
+    return value
+
+
+def config_hash(data):
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def _probe(role, name, settings):
+    path, port = HEALTH[role][name]
+    probe = {"httpGet": {"path": path, "port": port, "scheme": "HTTP"}}
+    probe.update(PROBE_TIMING[name])
+    override = (settings.get("probes") or {}).get(name) or {}
+    return _merge(probe, override)
+
+
+def _merge(base, override):
+    result = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def _affinity(settings, zones):
+    affinity = copy.deepcopy(settings.get("affinity") or {})
+    if zones:
+        requirement = {"key": ZONE_LABEL, "operator": "In", "values": sorted(zones)}
+        node = affinity.setdefault("nodeAffinity", {})
+        required = node.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
+        terms = required.get("nodeSelectorTerms") or [{}]
+        # Terms are ORed, expressions inside a term ANDed: the zone requirement goes into every term.
+        required["nodeSelectorTerms"] = [
+            dict(term, matchExpressions=list(term.get("matchExpressions") or []) + [requirement]) for term in terms
+        ]
+    return affinity or None
+
+
+def _topology_spread(settings, zones, selector):
+    constraints = []
+    for item in settings.get("topology_spread") or []:
+        item = copy.deepcopy(item)
+        item.setdefault("maxSkew", 1)
+        item.setdefault("whenUnsatisfiable", "DoNotSchedule")
+        item.setdefault("labelSelector", {"matchLabels": dict(selector)})
+        constraints.append(item)
+    if len(zones) > 1 and not any(c.get("topologyKey") == ZONE_LABEL for c in constraints):
+        constraints.append({"maxSkew": 1, "topologyKey": ZONE_LABEL, "whenUnsatisfiable": "DoNotSchedule",
+                            "labelSelector": {"matchLabels": dict(selector)}})
+    return constraints
+
+
+def _pod_spec_common(cluster, settings, component, container, *, zones, selector, volumes):
+    spec = {"containers": [container]}
+    if volumes:
+        spec["volumes"] = volumes
+    affinity = _affinity(settings, zones)
+    if affinity:
+        spec["affinity"] = affinity
+    spread = _topology_spread(settings, zones, selector)
+    if spread:
+        spec["topologySpreadConstraints"] = spread
+    if settings.get("node_selector"):
+        spec["nodeSelector"] = dict(settings["node_selector"])
+    if settings.get("tolerations"):
+        spec["tolerations"] = copy.deepcopy(settings["tolerations"])
+    grace = settings.get("termination_grace_period_seconds")
+    spec["terminationGracePeriodSeconds"] = DEFAULT_GRACE[component] if grace is None else grace
+    if settings.get("pod_security_context"):
+        spec["securityContext"] = copy.deepcopy(settings["pod_security_context"])
+    if settings.get("service_account"):
+        spec["serviceAccountName"] = settings["service_account"]
+    if settings.get("priority_class_name"):
+        spec["priorityClassName"] = settings["priority_class_name"]
+    if cluster["image_pull_secrets"]:
+        spec["imagePullSecrets"] = [{"name": name} for name in cluster["image_pull_secrets"]]
+    return spec
+
+
+def _container_common(settings, container):
+    if settings.get("image_pull_policy"):
+        container["imagePullPolicy"] = settings["image_pull_policy"]
+    if settings.get("resources"):
+        container["resources"] = copy.deepcopy(settings["resources"])
+    if settings.get("security_context"):
+        container["securityContext"] = copy.deepcopy(settings["security_context"])
+    return container
+
+
+def _storage(settings, selector, mount_path):
+    """(volumes, volumeMounts, volumeClaimTemplates) for the data directory: a PVC when the profile gives
+    storage.size, else an emptyDir."""
+    storage = settings.get("storage") or {}
+    mounts = [{"name": "data", "mountPath": mount_path}]
+    if not storage.get("size"):
+        return [{"name": "data", "emptyDir": {}}], mounts, []
+    claim_spec = {"accessModes": list(storage.get("access_modes") or ["ReadWriteOnce"]),
+                  "resources": {"requests": {"storage": storage["size"]}}}
+    if storage.get("class"):
+        claim_spec["storageClassName"] = storage["class"]
+    template = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "data", "labels": dict(selector, **{LABEL_MANAGED_BY: MANAGED_BY})},
+                "spec": claim_spec}
+    return [], mounts, [template]
+
+
+def _env(group, settings):
+    env = [
+        {"name": "JAVA_OPTS", "value": java_opts(group)},
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+    ]
+    for item in group["secret_env"]:
+        ref = {"name": item["secret"], "key": item["key"]}
+        if item["optional"]:
+            ref["optional"] = True
+        env.append({"name": item["name"], "valueFrom": {"secretKeyRef": ref}})
+    for name, value in sorted((settings.get("env") or {}).items()):
+        env.append({"name": name, "value": value})
+    return env
+
+
+def java_opts(group):
+    role = group["role"]
+    parts = [group["jvm_opts"], f"-Dlog4j2.configurationFile=/opt/pinot/etc/conf/pinot-{role}-log4j2.xml",
+             "-Dplugins.dir=/opt/pinot/plugins"]
+    return " ".join(part for part in parts if part)
+
+
+def render_group(cluster, group, partition=None):
+    """ConfigMap, headless Service, PodDisruptionBudget and StatefulSet of one Pinot node group."""
+    role = group["role"]
+    name = sts_name(cluster, group["name"])
+    settings = group["settings"]
+    selector = selector_labels(cluster, role, group["name"])
+    labels = object_labels(cluster, role, group["name"], group["image"])
+    properties = render_properties(cluster, group)
+    data = {conf_file(role): render_conf(properties, group["name"])}
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(cluster, f"{name}-config", labels),
+                 "data": data}
+    ports = [{"name": pname, "port": port, "targetPort": port, "protocol": "TCP"} for pname, port in PORTS[role]]
+    headless = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(cluster, f"{name}-headless", labels),
+                "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": dict(selector),
+                         "ports": ports}}
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": _meta(cluster, name, labels),
+           "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)}}}
+
+    args = [START_COMMAND[role]]
+    if role != "controller":  # the controller reads cluster name and ZooKeeper from its .conf
+        args += ["-clusterName", cluster["helix_cluster_name"], "-zkAddress", zookeeper_address(cluster)]
+    args += ["-configFileName", f"{config_dir(role)}/{conf_file(role)}"]
+    volumes, mounts, claims = _storage(settings, selector, data_dir(role))
+    container = {
+        "name": "pinot",
+        "image": group["image"],
+        "args": args,
+        "env": _env(group, settings),
+        "ports": [{"name": pname, "containerPort": port, "protocol": "TCP"} for pname, port in PORTS[role]],
+        "volumeMounts": [{"name": "config", "mountPath": config_dir(role), "readOnly": True}] + mounts,
+        "startupProbe": _probe(role, "startup", settings),
+        "readinessProbe": _probe(role, "readiness", settings),
+        "livenessProbe": _probe(role, "liveness", settings),
+    }
+    _container_common(settings, container)
+    volumes = [{"name": "config", "configMap": {"name": f"{name}-config"}}] + volumes
+    pod_labels = dict(settings.get("pod_labels") or {})
+    pod_labels.update(labels)
+    pod_annotations = dict(settings.get("pod_annotations") or {})
+    pod_annotations[ANNOTATION_CONFIG_HASH] = config_hash(data)
+    template = {"metadata": {"labels": pod_labels, "annotations": pod_annotations},
+                "spec": _pod_spec_common(cluster, settings, role, container, zones=group["zones"], selector=selector,
+                                         volumes=volumes)}
+    update = {"type": "RollingUpdate"}
+    if partition is not None:
+        update["rollingUpdate"] = {"partition": partition}
+    spec = {}
+    if group["replicas"] is not None:
+        spec["replicas"] = group["replicas"]
+    spec.update({
+        "serviceName": f"{name}-headless",
+        "selector": {"matchLabels": dict(selector)},
+        "podManagementPolicy": "OrderedReady",
+        "updateStrategy": update,
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+        "template": template,
+    })
+    if claims:
+        spec["volumeClaimTemplates"] = claims
+    annotations = {}
+    if group["tags"] is not None:
+        annotations[ANNOTATION_TAGS] = ",".join(group["tags"])
+    if group["pool"] is not None:
+        annotations[ANNOTATION_POOL] = str(group["pool"])
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(cluster, name, labels, annotations),
+           "spec": spec}
+    return [configmap, headless, pdb, sts]
+
+
+def render_client_service(cluster, role):
+    """One Service per role, spanning all node groups of the role (selector without the group label)."""
+    groups = [g for g in cluster["node_groups"] if g["role"] == role]
+    service = groups[0]["settings"].get("service") or {}
+    labels = object_labels(cluster, role)
+    labels.update(service.get("labels") or {})
+    spec = {"type": service.get("type") or "ClusterIP", "selector": selector_labels(cluster, role),
+            "ports": [{"name": pname, "port": port, "targetPort": port, "protocol": "TCP"}
+                      for pname, port in PORTS[role]]}
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": _meta(cluster, f"{cluster['name']}-{role}", labels, dict(service.get("annotations") or {})),
+            "spec": spec}
+
+
+def render_zookeeper(cluster):
+    """A managed ZooKeeper ensemble (official `zookeeper` image) as StatefulSet + Services + PDB."""
+    managed = cluster["zookeeper"]["managed"]
+    if not managed:
+        return []
+    name = f"{cluster['name']}-{ZOOKEEPER}"
+    settings = cluster["profiles"].get(managed["profile"], {}) if managed["profile"] else {}
+    settings = dict(settings, storage={"size": managed["storage"]["size"], "class": managed["storage"]["class"]})
+    selector = selector_labels(cluster, ZOOKEEPER, ZOOKEEPER)
+    labels = object_labels(cluster, ZOOKEEPER, ZOOKEEPER, managed["image"])
+    ports = [("client", 2181), ("follower", 2888), ("election", 3888)]
+    service_ports = [{"name": pname, "port": port, "targetPort": port, "protocol": "TCP"} for pname, port in ports]
+    headless = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(cluster, f"{name}-headless", labels),
+                "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": dict(selector),
+                         "ports": service_ports}}
+    client = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(cluster, name, labels),
+              "spec": {"type": "ClusterIP", "selector": dict(selector), "ports": service_ports[:1]}}
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": _meta(cluster, name, labels),
+           "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)}}}
+    servers = " ".join(f"server.{i + 1}={name}-{i}.{name}-headless:2888:3888;2181" for i in range(managed["replicas"]))
+    volumes, mounts, claims = _storage(settings, selector, "/data")
+    tcp = {"tcpSocket": {"port": 2181}}
+    container = {
+        "name": ZOOKEEPER,
+        "image": managed["image"],
+        # The official image takes its id from ZOO_MY_ID: derive it from the StatefulSet ordinal.
+        "command": ["/bin/bash", "-c",
+                    'export ZOO_MY_ID=$((${HOSTNAME##*-}+1)); exec /docker-entrypoint.sh zkServer.sh start-foreground'],
+        "env": [{"name": "ZOO_SERVERS", "value": servers},
+                {"name": "ZOO_DATA_LOG_DIR", "value": "/data/log"},
+                {"name": "ZOO_4LW_COMMANDS_WHITELIST", "value": "srvr,ruok,mntr"}],
+        "ports": [{"name": pname, "containerPort": port, "protocol": "TCP"} for pname, port in ports],
+        "volumeMounts": mounts,
+        "readinessProbe": dict(tcp, **PROBE_TIMING["readiness"]),
+        "livenessProbe": dict(tcp, **PROBE_TIMING["liveness"]),
+    }
+    _container_common(settings, container)
+    pod_labels = dict(settings.get("pod_labels") or {})
+    pod_labels.update(labels)
+    template = {"metadata": {"labels": pod_labels},
+                "spec": _pod_spec_common(cluster, settings, ZOOKEEPER, container, zones=[], selector=selector,
+                                         volumes=volumes)}
+    if settings.get("pod_annotations"):
+        template["metadata"]["annotations"] = dict(settings["pod_annotations"])
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(cluster, name, labels), "spec": {
+        "replicas": managed["replicas"], "serviceName": f"{name}-headless",
+        "selector": {"matchLabels": dict(selector)}, "podManagementPolicy": "Parallel",
+        "updateStrategy": {"type": "RollingUpdate"},
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+        "template": template, "volumeClaimTemplates": claims}}
+    return [headless, client, pdb, sts]
+
+
+def render_cluster(cluster, groups=None, partitions=None):
+    """Every manifest, in apply order, as [(stage, [manifests])]: the managed ZooKeeper first (full runs only),
+    then one stage per role in `deployment_order`: ConfigMaps, Services, PDBs, then StatefulSets."""
+    partitions = partitions or {}
+    selected = cluster["node_groups"] if groups is None else groups
+    stages = []
+    if groups is None and cluster["zookeeper"]["managed"]:
+        stages.append((ZOOKEEPER, render_zookeeper(cluster)))
+    for role in cluster["deployment_order"]:
+        role_groups = [g for g in selected if g["role"] == role]
+        if not role_groups:
+            continue
+        manifests = [render_client_service(cluster, role)]
+        for group in role_groups:
+            manifests.extend(render_group(cluster, group, partitions.get(group["name"])))
+        manifests.sort(key=lambda m: KIND_ORDER[m["kind"]])  # stable: groups keep their order inside a kind
+        stages.append((role, manifests))
+    return stages

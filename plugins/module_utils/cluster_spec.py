@@ -1,0 +1,541 @@
+# Copyright: contributors to pinotops.k8s
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validation and defaulting of the `cluster` description (pure: no I/O).
+
+`normalise_cluster(raw)` returns a fully defaulted copy or raises SpecError naming the field, for example
+`cluster.node_groups[2].role`. Unknown keys are errors. Kubernetes pass-through values (resources, tolerations,
+affinity, topology spread, security contexts, probe fields) keep the Kubernetes (camelCase) spelling and are
+checked only for their outer type; the apiserver's dry run checks the rest before anything is written.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import SECRET_KEY_PATTERN, SpecError
+
+ROLES = ("controller", "broker", "server", "minion")
+DEFAULT_ORDER = list(ROLES)
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                       r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SECRET_KEY_NAME = re.compile(r"^[-._a-zA-Z0-9]+$")
+PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_][-A-Za-z0-9_.]*$")
+QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+BARE_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+# The longest name part: a StatefulSet's pods carry `controller-revision-hash: <sts>-<10 chars>`, a 63-char
+# label value, so `<cluster>-<group>` may be at most 52 characters.
+MAX_STS_NAME = 52
+
+# Properties pinotops renders itself: probes, Services and the start command depend on them.
+MANAGED_PROPERTIES = {
+    "controller": ("controller.port", "controller.zk.str", "controller.helix.cluster.name"),
+    "broker": ("pinot.broker.client.queryPort",),
+    "server": ("pinot.server.netty.port", "pinot.server.adminapi.port"),
+    "minion": ("pinot.minion.port",),
+}
+COMMON_MANAGED_PROPERTIES = ("pinot.set.instance.id.to.hostname",)
+# Built-in environment variables of every Pinot container (usable as ${env:NAME}).
+BUILTIN_ENV = ("JAVA_OPTS", "POD_NAME", "POD_NAMESPACE")
+
+PROFILE_KEYS = {
+    "resources": dict, "storage": dict, "node_selector": dict, "tolerations": list, "affinity": dict,
+    "topology_spread": list, "pod_labels": dict, "pod_annotations": dict, "service": dict, "probes": dict,
+    "termination_grace_period_seconds": int, "security_context": dict, "pod_security_context": dict,
+    "service_account": str, "priority_class_name": str, "env": dict, "image_pull_policy": str,
+}
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+PROBE_NAMES = ("startup", "readiness", "liveness")
+
+
+def _path(base, key):
+    if isinstance(key, int):
+        return f"{base}[{key}]"
+    return f"{base}.{key}" if base else str(key)
+
+
+def _check_keys(value, allowed, field, required=()):
+    if not isinstance(value, dict):
+        raise SpecError(field, f"must be a mapping, not {type(value).__name__}")
+    unknown = sorted(set(value) - set(allowed), key=str)
+    if unknown:
+        raise SpecError(_path(field, unknown[0]),
+                        f"unknown key; expected one of: {', '.join(sorted(allowed))}")
+    for key in required:
+        if value.get(key) is None:
+            raise SpecError(_path(field, key), "is required")
+
+
+def _type(value, expected, field):
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError(field, f"must be an integer, not {type(value).__name__}")
+    elif expected is str:
+        if not isinstance(value, str) or not value:
+            raise SpecError(field, "must be a non-empty string")
+    elif not isinstance(value, expected):
+        raise SpecError(field, f"must be a {'mapping' if expected is dict else 'list'}, not {type(value).__name__}")
+    return value
+
+
+def _dns_label(value, field, pattern=DNS1123_LABEL, what="a DNS-1123 label (lower-case letters, digits, '-')"):
+    if not isinstance(value, str) or not pattern.match(value) or len(value) > 63:
+        raise SpecError(field, f"{value!r} is not {what}")
+    return value
+
+
+def _string_map(value, field, keys=LABEL_KEY, values=None):
+    _type(value, dict, field)
+    for key, item in value.items():
+        if not isinstance(key, str) or not keys.match(key):
+            raise SpecError(_path(field, key), "is not a valid key")
+        if not isinstance(item, str):
+            raise SpecError(_path(field, key), f"must be a string, not {type(item).__name__} (quote it)")
+        if values is not None and (not values.match(item) or len(item) > 63):
+            raise SpecError(_path(field, key), f"{item!r} is not a valid label value")
+    return dict(value)
+
+
+def deep_merge(base, override):
+    """`override` merged over `base`: mappings recursively, everything else (lists too) replaced."""
+    result = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def parse_quantity(text):
+    """A Kubernetes quantity as a float (bytes for memory/storage), for comparisons."""
+    match = QUANTITY.match(str(text))
+    if not match:
+        raise ValueError(text)
+    number = float(match.group(1))
+    suffix = match.group(3) or ""
+    binary = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
+    decimal = {"m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+    if suffix in binary:
+        return number * binary[suffix]
+    if suffix in decimal:
+        return number * decimal[suffix]
+    return number * 10 ** int(suffix[1:])
+
+
+def _quantity(value, field):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or not QUANTITY.match(str(value)):
+        raise SpecError(field, f"{value!r} is not a Kubernetes quantity (e.g. 10Gi, 500m)")
+    return str(value)
+
+
+def _profile(raw, field):
+    """Check one profile (or an `overrides` block); returns a copy. Nothing is defaulted here."""
+    _check_keys(raw, PROFILE_KEYS, field)
+    profile = copy.deepcopy(raw)
+    for key, value in profile.items():
+        sub = _path(field, key)
+        if value is None:
+            continue
+        _type(value, PROFILE_KEYS[key], sub)
+        if key == "storage":
+            _check_keys(value, ("size", "class", "access_modes"), sub)
+            if value.get("size") is not None:
+                value["size"] = _quantity(value["size"], _path(sub, "size"))
+            if value.get("class") is not None:
+                _dns_label(value["class"], _path(sub, "class"), DNS1123_SUBDOMAIN, "a StorageClass name")
+            if value.get("access_modes") is not None:
+                modes = _type(value["access_modes"], list, _path(sub, "access_modes"))
+                allowed = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
+                for index, mode in enumerate(modes):
+                    if mode not in allowed:
+                        raise SpecError(_path(_path(sub, "access_modes"), index),
+                                        f"{mode!r} is not one of {', '.join(allowed)}")
+        elif key == "resources":
+            _check_keys(value, ("requests", "limits", "claims"), sub)
+            for part in ("requests", "limits"):
+                for res, qty in (value.get(part) or {}).items():
+                    _quantity(qty, f"{sub}.{part}.{res}")
+        elif key == "node_selector":
+            _string_map(value, sub, values=LABEL_VALUE)
+        elif key == "pod_labels":
+            _string_map(value, sub, values=LABEL_VALUE)
+            reserved = [k for k in value if k.startswith("app.kubernetes.io/") or k.startswith("pinotops.io/")]
+            if reserved:
+                raise SpecError(_path(sub, reserved[0]), "is set by pinotops and cannot be overridden")
+        elif key in ("pod_annotations",):
+            _string_map(value, sub)
+        elif key == "env":
+            for name, item in value.items():
+                if not isinstance(name, str) or not ENV_NAME.match(name):
+                    raise SpecError(_path(sub, name), "is not a valid environment variable name")
+                if name in BUILTIN_ENV:
+                    raise SpecError(_path(sub, name), "is set by pinotops (use pinot.*.jvm_opts for JAVA_OPTS)")
+                if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+                    raise SpecError(_path(sub, name), "must be a string")
+                if SECRET_KEY_PATTERN.search(name):
+                    raise SpecError(_path(sub, name), "looks like a credential: use cluster.secret_env so the "
+                                    "value comes from a Kubernetes Secret")
+                value[name] = str(item)
+        elif key == "service":
+            _check_keys(value, ("type", "annotations", "labels"), sub)
+            if value.get("type") is not None and value["type"] not in SERVICE_TYPES:
+                raise SpecError(_path(sub, "type"), f"{value['type']!r} is not one of {', '.join(SERVICE_TYPES)}")
+            if value.get("annotations") is not None:
+                _string_map(value["annotations"], _path(sub, "annotations"))
+            if value.get("labels") is not None:
+                _string_map(value["labels"], _path(sub, "labels"), values=LABEL_VALUE)
+        elif key == "probes":
+            _check_keys(value, PROBE_NAMES, sub)
+            for name, probe in value.items():
+                if probe is not None:
+                    _type(probe, dict, _path(sub, name))
+        elif key == "termination_grace_period_seconds" and value < 0:
+            raise SpecError(sub, "must be 0 or more")
+        elif key == "service_account":
+            _dns_label(value, sub, DNS1123_SUBDOMAIN, "a ServiceAccount name")
+        elif key == "image_pull_policy" and value not in PULL_POLICIES:
+            raise SpecError(sub, f"{value!r} is not one of {', '.join(PULL_POLICIES)}")
+        elif key == "tolerations":
+            for index, item in enumerate(value):
+                _type(item, dict, _path(sub, index))
+        elif key == "topology_spread":
+            for index, item in enumerate(value):
+                _type(item, dict, _path(sub, index))
+                if not item.get("topologyKey"):
+                    raise SpecError(_path(_path(sub, index), "topologyKey"), "is required")
+    return profile
+
+
+def _pinot_config(raw, field, role, secret_env_names, env_names):
+    """`{properties, jvm_opts}` of a role or group; values rendered as strings."""
+    _check_keys(raw, ("properties", "jvm_opts"), field)
+    result = {}
+    if raw.get("jvm_opts") is not None:
+        if not isinstance(raw["jvm_opts"], str):
+            raise SpecError(_path(field, "jvm_opts"), "must be a string")
+        result["jvm_opts"] = " ".join(raw["jvm_opts"].split())
+    props = raw.get("properties")
+    if props is not None:
+        _type(props, dict, _path(field, "properties"))
+        rendered = {}
+        managed = MANAGED_PROPERTIES[role] + COMMON_MANAGED_PROPERTIES
+        for key, value in props.items():
+            sub = f"{field}.properties[{key}]" if isinstance(key, str) else f"{field}.properties"
+            if not isinstance(key, str) or not PROPERTY_KEY.match(key):
+                raise SpecError(sub, f"{key!r} is not a valid property name")
+            if key in managed:
+                raise SpecError(sub, "is set by pinotops (ports, ZooKeeper address, cluster name and instance ids "
+                                "must agree with the probes and Services it renders)")
+            if isinstance(value, list):
+                if not all(isinstance(v, (str, int, float, bool)) for v in value):
+                    raise SpecError(sub, "a list must hold only strings or numbers")
+                text = ",".join(_scalar(v) for v in value)
+            elif isinstance(value, (str, int, float, bool)):
+                text = _scalar(value)
+            else:
+                raise SpecError(sub, f"must be a string, number, boolean or list, not {type(value).__name__}")
+            if "\n" in text or "\r" in text:
+                raise SpecError(sub, "must not contain line breaks")
+            bare = BARE_REFERENCE.match(text)
+            if bare and bare.group(1) in secret_env_names:
+                raise SpecError(sub, f"Pinot reads environment variables as ${{env:{bare.group(1)}}}, "
+                                f"not ${{{bare.group(1)}}}")
+            for ref in ENV_REFERENCE.findall(text):
+                if ref not in secret_env_names and ref not in env_names and ref not in BUILTIN_ENV:
+                    raise SpecError(sub, f"refers to ${{env:{ref}}}, which is not defined for the {role} role "
+                                    "(add it to cluster.secret_env with this role, or to the profile's env)")
+            if SECRET_KEY_PATTERN.search(key):
+                match = ENV_REFERENCE.fullmatch(text)
+                if not match or match.group(1) not in secret_env_names:
+                    raise SpecError(sub, "looks like a credential and would be stored in plaintext in a ConfigMap: "
+                                    "put the value in a Kubernetes Secret, list it in cluster.secret_env and write "
+                                    "the property as ${env:NAME} (Pinot interpolates whole values only)")
+            rendered[key] = text
+        result["properties"] = rendered
+    return result
+
+
+def _scalar(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _zookeeper(raw, field, profiles):
+    _type(raw, dict, field)
+    _check_keys(raw, ("address", "managed"), field)
+    if (raw.get("address") is None) == (raw.get("managed") is None):
+        raise SpecError(field, "give exactly one of 'address' (an existing ZooKeeper) or 'managed'")
+    if raw.get("address") is not None:
+        address = raw["address"]
+        if not isinstance(address, str) or not re.match(r"^[A-Za-z0-9.\-]+(:[0-9]+)?(,[A-Za-z0-9.\-]+(:[0-9]+)?)*"
+                                                         r"(/[A-Za-z0-9_.\-/]*)?$", address):
+            raise SpecError(_path(field, "address"), f"{address!r} is not a ZooKeeper connect string "
+                            "(host:port[,host:port...][/chroot])")
+        return {"address": address, "managed": None}
+    sub = _path(field, "managed")
+    managed = raw["managed"]
+    _check_keys(managed, ("replicas", "image", "storage", "profile"), sub)
+    replicas = managed.get("replicas", 3)
+    _type(replicas, int, _path(sub, "replicas"))
+    if replicas < 1:
+        raise SpecError(_path(sub, "replicas"), "must be 1 or more")
+    image = managed.get("image", "zookeeper:3.9.3")
+    _type(image, str, _path(sub, "image"))
+    storage = managed.get("storage") or {}
+    _check_keys(storage, ("size", "class"), _path(sub, "storage"))
+    result_storage = {"size": _quantity(storage.get("size", "5Gi"), _path(sub, "storage.size")),
+                      "class": storage.get("class")}
+    if result_storage["class"] is not None:
+        _dns_label(result_storage["class"], _path(sub, "storage.class"), DNS1123_SUBDOMAIN, "a StorageClass name")
+    profile = managed.get("profile")
+    if profile is not None and profile not in profiles:
+        raise SpecError(_path(sub, "profile"), f"unknown profile {profile!r}; defined: {', '.join(profiles) or 'none'}")
+    return {"address": None, "managed": {"replicas": replicas, "image": image, "storage": result_storage,
+                                         "profile": profile}}
+
+
+def _secret_env(raw, field):
+    _type(raw, list, field)
+    result = []
+    seen = set()
+    for index, item in enumerate(raw):
+        sub = _path(field, index)
+        _check_keys(item, ("name", "secret", "key", "roles", "optional"), sub, required=("name", "secret", "key"))
+        name = item["name"]
+        if not isinstance(name, str) or not ENV_NAME.match(name):
+            raise SpecError(_path(sub, "name"), f"{name!r} is not a valid environment variable name")
+        if name in BUILTIN_ENV:
+            raise SpecError(_path(sub, "name"), f"{name} is set by pinotops")
+        if name in seen:
+            raise SpecError(_path(sub, "name"), f"duplicate environment variable {name!r}")
+        seen.add(name)
+        _dns_label(item["secret"], _path(sub, "secret"), DNS1123_SUBDOMAIN, "a Secret name")
+        if not isinstance(item["key"], str) or not SECRET_KEY_NAME.match(item["key"]):
+            raise SpecError(_path(sub, "key"), f"{item['key']!r} is not a valid Secret key")
+        roles = item.get("roles", list(ROLES))
+        _type(roles, list, _path(sub, "roles"))
+        for rindex, role in enumerate(roles):
+            if role not in ROLES:
+                raise SpecError(_path(_path(sub, "roles"), rindex), f"unknown role {role!r}; expected one of "
+                                f"{', '.join(ROLES)}")
+        optional = item.get("optional", False)
+        if not isinstance(optional, bool):
+            raise SpecError(_path(sub, "optional"), "must be a boolean")
+        result.append({"name": name, "secret": item["secret"], "key": item["key"], "roles": sorted(set(roles)),
+                       "optional": optional})
+    return result
+
+
+CLUSTER_KEYS = ("name", "namespace", "image", "image_pull_secrets", "helix_cluster_name", "zookeeper", "pinot",
+                "secret_env", "profiles", "node_groups", "deployment_order")
+GROUP_KEYS = ("name", "role", "replicas", "zone", "zones", "image", "profile", "overrides", "pinot", "tags", "pool")
+
+
+def normalise_identity(raw, field="cluster"):
+    """Only name and namespace (enough for state=absent and the info module)."""
+    if not isinstance(raw, dict):
+        raise SpecError(field, "must be a mapping")
+    name = _dns_label(raw.get("name"), _path(field, "name"), DNS1035_LABEL,
+                      "a DNS-1035 label (lower-case letters, digits and '-', starting with a letter)")
+    if len(name) > 40:
+        raise SpecError(_path(field, "name"), "must be at most 40 characters (it prefixes every object name)")
+    namespace = _dns_label(raw.get("namespace"), _path(field, "namespace"))
+    return name, namespace
+
+
+def normalise_cluster(raw, field="cluster"):
+    """The validated, defaulted description. Raises SpecError naming the first bad field."""
+    if not isinstance(raw, dict):
+        raise SpecError(field, "must be a mapping")
+    _check_keys(raw, CLUSTER_KEYS, field, required=("name", "namespace", "image", "zookeeper", "node_groups"))
+    name, namespace = normalise_identity(raw, field)
+    image = _type(raw["image"], str, _path(field, "image"))
+    pull_secrets = raw.get("image_pull_secrets") or []
+    _type(pull_secrets, list, _path(field, "image_pull_secrets"))
+    for index, secret in enumerate(pull_secrets):
+        _dns_label(secret, _path(_path(field, "image_pull_secrets"), index), DNS1123_SUBDOMAIN, "a Secret name")
+    helix = raw.get("helix_cluster_name") or name
+    if not isinstance(helix, str) or not re.match(r"^[A-Za-z0-9_\-]+$", helix):
+        raise SpecError(_path(field, "helix_cluster_name"), f"{helix!r} must hold only letters, digits, '_' and '-'")
+
+    profiles_raw = raw.get("profiles") or {}
+    _type(profiles_raw, dict, _path(field, "profiles"))
+    profiles = {}
+    for pname, profile in profiles_raw.items():
+        _dns_label(pname, f"{field}.profiles", LABEL_VALUE, "a profile name (letters, digits, '-', '_', '.')")
+        profiles[pname] = _profile(profile or {}, f"{field}.profiles.{pname}")
+
+    zookeeper = _zookeeper(raw["zookeeper"], _path(field, "zookeeper"), profiles)
+    secret_env = _secret_env(raw.get("secret_env") or [], _path(field, "secret_env"))
+
+    def env_for(role):
+        return {item["name"] for item in secret_env if role in item["roles"]}
+
+    pinot_raw = raw.get("pinot") or {}
+    _check_keys(pinot_raw, ROLES, _path(field, "pinot"))
+    groups_raw = _type(raw["node_groups"], list, _path(field, "node_groups"))
+    if not groups_raw:
+        raise SpecError(_path(field, "node_groups"), "must describe at least one node group")
+
+    groups = []
+    names = set()
+    for index, group in enumerate(groups_raw):
+        sub = _path(_path(field, "node_groups"), index)
+        _check_keys(group, GROUP_KEYS, sub, required=("name", "role"))
+        gname = _dns_label(group["name"], _path(sub, "name"))
+        if gname in names:
+            raise SpecError(_path(sub, "name"), f"duplicate node group name {gname!r}")
+        names.add(gname)
+        if zookeeper["managed"] and gname == "zookeeper":
+            raise SpecError(_path(sub, "name"), "'zookeeper' is reserved for the managed ZooKeeper")
+        if len(name) + 1 + len(gname) > MAX_STS_NAME:
+            raise SpecError(_path(sub, "name"), f"'{name}-{gname}' is longer than {MAX_STS_NAME} characters "
+                            "(StatefulSet pod labels are limited to 63)")
+        role = group["role"]
+        if role not in ROLES:
+            raise SpecError(_path(sub, "role"), f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        replicas = group.get("replicas")
+        if replicas is not None:
+            _type(replicas, int, _path(sub, "replicas"))
+            if replicas < 0:
+                raise SpecError(_path(sub, "replicas"), f"must be 0 or more, not {replicas}")
+        if group.get("zone") is not None and group.get("zones") is not None:
+            raise SpecError(_path(sub, "zones"), "give either 'zone' or 'zones', not both")
+        if group.get("zone") is not None:
+            zones = [group["zone"]]
+            zfield = _path(sub, "zone")
+        else:
+            zones = group.get("zones") or []
+            zfield = _path(sub, "zones")
+            _type(zones, list, zfield)
+        for zindex, zone in enumerate(zones):
+            zf = zfield if group.get("zone") is not None else _path(zfield, zindex)
+            if not isinstance(zone, str) or not zone or not LABEL_VALUE.match(zone) or len(zone) > 63:
+                raise SpecError(zf, f"{zone!r} is not a valid {ZONE_LABEL} label value")
+        if len(set(zones)) != len(zones):
+            raise SpecError(zfield, "lists a zone twice")
+        gimage = group.get("image") or image
+        _type(gimage, str, _path(sub, "image"))
+        pname = group.get("profile")
+        if pname is not None and pname not in profiles:
+            raise SpecError(_path(sub, "profile"),
+                            f"unknown profile {pname!r}; defined: {', '.join(sorted(profiles)) or 'none'}")
+        overrides = _profile(group.get("overrides") or {}, _path(sub, "overrides"))
+        settings = deep_merge(profiles.get(pname, {}), overrides)
+        env_names = set((settings.get("env") or {}).keys())
+
+        role_config = _pinot_config(pinot_raw.get(role) or {}, f"{field}.pinot.{role}", role, env_for(role),
+                                    env_names)
+        group_config = _pinot_config(group.get("pinot") or {}, _path(sub, "pinot"), role, env_for(role), env_names)
+        properties = dict(role_config.get("properties", {}))
+        properties.update(group_config.get("properties", {}))
+        jvm_opts = group_config.get("jvm_opts", role_config.get("jvm_opts", ""))
+
+        tags = group.get("tags")
+        if tags is not None:
+            _type(tags, list, _path(sub, "tags"))
+            tags = _tags(tags, role, _path(sub, "tags"))
+        pool = group.get("pool")
+        if pool is not None:
+            if role != "server":
+                raise SpecError(_path(sub, "pool"), "only server groups belong to instance pools")
+            _type(pool, int, _path(sub, "pool"))
+            if pool < 0:
+                raise SpecError(_path(sub, "pool"), "must be 0 or more")
+        groups.append({
+            "name": gname, "role": role, "replicas": replicas, "zones": list(zones), "image": gimage,
+            "profile": pname, "settings": settings, "properties": properties, "jvm_opts": jvm_opts,
+            "tags": tags, "pool": pool,
+            "secret_env": [item for item in secret_env if role in item["roles"]],
+        })
+
+    present = [role for role in ROLES if any(g["role"] == role for g in groups)]
+    if "controller" not in present:
+        raise SpecError(_path(field, "node_groups"), "a Pinot cluster needs at least one controller group")
+    order = raw.get("deployment_order")
+    if order is None:
+        order = list(DEFAULT_ORDER)
+    else:
+        ofield = _path(field, "deployment_order")
+        _type(order, list, ofield)
+        for oindex, role in enumerate(order):
+            if role not in ROLES:
+                raise SpecError(_path(ofield, oindex), f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        if len(set(order)) != len(order):
+            raise SpecError(ofield, "lists a role twice")
+        missing = [role for role in present if role not in order]
+        if missing:
+            raise SpecError(ofield, f"must list every role that has node groups; missing: {', '.join(missing)}")
+    _check_services(groups, field)
+    return {
+        "name": name, "namespace": namespace, "image": image, "image_pull_secrets": list(pull_secrets),
+        "helix_cluster_name": helix, "zookeeper": zookeeper, "secret_env": secret_env, "profiles": profiles,
+        "node_groups": groups, "deployment_order": [role for role in order if role in present],
+    }
+
+
+def _tags(tags, role, field):
+    if role == "controller":
+        raise SpecError(field, "controllers have no Pinot instance tags")
+    for index, tag in enumerate(tags):
+        if not isinstance(tag, str) or not re.match(r"^[A-Za-z0-9_\-.]+$", tag):
+            raise SpecError(_path(field, index), f"{tag!r} is not a valid Pinot tag")
+        if role == "broker" and not tag.endswith("_BROKER"):
+            raise SpecError(_path(field, index), f"broker tags end with _BROKER (e.g. {tag}_BROKER)")
+        if role == "server" and not tag.endswith(("_OFFLINE", "_REALTIME")):
+            raise SpecError(_path(field, index), "server tags end with _OFFLINE or _REALTIME")
+    if len(set(tags)) != len(tags):
+        raise SpecError(field, "lists a tag twice")
+    return list(tags)
+
+
+def _check_services(groups, field):
+    """The client Service of a role spans its groups: their profiles must agree on its settings."""
+    chosen = {}
+    for index, group in enumerate(groups):
+        service = group["settings"].get("service") or {}
+        role = group["role"]
+        if role in chosen and chosen[role][1] != service:
+            raise SpecError(f"{field}.node_groups[{index}].profile",
+                            f"the {role} client Service spans all {role} groups, but this group's 'service' "
+                            f"settings differ from those of group {chosen[role][0]!r}")
+        chosen.setdefault(role, (group["name"], service))
+
+
+def select_groups(cluster, names, field="node_groups"):
+    """The described groups named in `names` (all when None); unknown names are errors."""
+    if names is None:
+        return list(cluster["node_groups"])
+    known = {g["name"] for g in cluster["node_groups"]}
+    for index, name in enumerate(names):
+        if name not in known:
+            raise SpecError(f"{field}[{index}]", f"{name!r} is not a node group of the description; "
+                            f"described: {', '.join(sorted(known))}")
+    return [g for g in cluster["node_groups"] if g["name"] in names]
+
+
+def check_partitions(cluster, partitions, field="partitions"):
+    """`{group: N}` with N >= 0 for described groups; N above replicas is allowed (holds every pod)."""
+    known = {g["name"] for g in cluster["node_groups"]}
+    result = {}
+    for name, value in (partitions or {}).items():
+        if name not in known:
+            raise SpecError(f"{field}.{name}", "is not a node group of the description")
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SpecError(f"{field}.{name}", f"must be an integer of 0 or more, not {value!r}")
+        result[name] = value
+    return result

@@ -1,0 +1,116 @@
+"""The Kubernetes client's transport rules (retries, errors, counting) against a scripted REST layer.
+
+The REST layer is the kubernetes package's urllib3 wrapper; replacing it here only scripts HTTP answers. The
+client's behaviour against the real apiserver is covered by tests/integration/test_pinot_cluster.py."""
+
+import json
+
+import pytest
+import urllib3
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import (
+    K8S_AUTH_ARGS,
+    K8sClient,
+    K8sError,
+    api_path,
+    make_configuration,
+)
+
+TOKEN = "t0ps3cr3t-token"
+
+
+class Response:
+    def __init__(self, status, body=None, headers=None):
+        self.status = status
+        self.reason = "reason"
+        self.data = json.dumps(body).encode() if body is not None else b""
+        self.headers = headers or {}
+
+    def read(self):
+        return self.data
+
+    def getheader(self, name, default=None):
+        return self.headers.get(name, default)
+
+
+class ScriptedRest:
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.calls = []
+
+    def request(self, method, url, headers=None, body=None, _request_timeout=None):
+        self.calls.append((method, url, dict(headers or {}), body))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def client(answers):
+    configuration = make_configuration({"host": "https://api.example:6443", "api_key": TOKEN,
+                                        "validate_certs": False})
+    c = K8sClient(configuration, sleep=lambda _s: None)
+    c.api_client.rest_client = ScriptedRest(answers)
+    return c
+
+
+def test_auth_args_follow_kubernetes_core_env_names():
+    envs = {name: spec["fallback"][1][0] for name, spec in K8S_AUTH_ARGS.items()}
+    assert envs == {"kubeconfig": "K8S_AUTH_KUBECONFIG", "context": "K8S_AUTH_CONTEXT", "host": "K8S_AUTH_HOST",
+                    "api_key": "K8S_AUTH_API_KEY", "validate_certs": "K8S_AUTH_VERIFY_SSL",
+                    "ca_cert": "K8S_AUTH_SSL_CA_CERT", "client_cert": "K8S_AUTH_CERT_FILE",
+                    "client_key": "K8S_AUTH_KEY_FILE"}
+    assert K8S_AUTH_ARGS["api_key"]["no_log"] is True
+
+
+def test_paths():
+    assert api_path("StatefulSet", "ns", "a") == "/apis/apps/v1/namespaces/ns/statefulsets/a"
+    assert api_path("Node") == "/api/v1/nodes"
+    assert api_path("PodDisruptionBudget", "ns") == "/apis/policy/v1/namespaces/ns/poddisruptionbudgets"
+
+
+def test_apply_is_server_side_apply_with_forced_conflicts_and_recorded():
+    c = client([Response(200, {"kind": "ConfigMap"}), Response(200, {"kind": "ConfigMap"})])
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "ns"}}
+    c.apply(manifest, dry_run=True)
+    c.apply(manifest)
+    (m1, url1, headers, body), (m2, url2, _h, _b) = c.api_client.rest_client.calls
+    assert m1 == m2 == "PATCH"
+    assert headers["Content-Type"] == "application/apply-patch+yaml"
+    assert headers["authorization"] == f"Bearer {TOKEN}"
+    assert url1.endswith("/api/v1/namespaces/ns/configmaps/a?fieldManager=pinotops.k8s&force=true&dryRun=All")
+    assert url2.endswith("?fieldManager=pinotops.k8s&force=true")
+    assert json.loads(body) == manifest
+    assert c.executed_requests == ["PATCH /api/v1/namespaces/ns/configmaps/a"]
+    assert c.counts == {"reads": 0, "writes": 1, "dry_runs": 1}
+
+
+def test_retries_are_bounded_and_errors_are_one_clear_message():
+    c = client([Response(503), Response(429, headers={"Retry-After": "1"}), Response(200, {"items": []})])
+    assert c.list("Pod", "ns", {"a": "b"}) == []
+    assert len(c.api_client.rest_client.calls) == 3
+    assert c.api_client.rest_client.calls[0][1].endswith("/api/v1/namespaces/ns/pods?labelSelector=a%3Db")
+    c = client([Response(503)] * 5)
+    with pytest.raises(K8sError) as info:
+        c.get("StatefulSet", "a", "ns")
+    assert len(c.api_client.rest_client.calls) == 5
+    c = client([Response(422, {"kind": "Status", "message": "StatefulSet.apps \"a\" is invalid: spec: Forbidden"})])
+    with pytest.raises(K8sError) as info:
+        c.apply({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "a", "namespace": "ns"}})
+    assert str(info.value) == 'apply StatefulSet a failed: HTTP 422: StatefulSet.apps "a" is invalid: spec: Forbidden'
+    assert TOKEN not in str(info.value)
+
+
+def test_connection_errors_are_retried_then_reported_without_credentials():
+    c = client([urllib3.exceptions.MaxRetryError(None, "/", "refused")] * 5)
+    with pytest.raises(K8sError) as info:
+        c.get("Node", "n1")
+    assert "cannot reach the apiserver at https://api.example:6443" in str(info.value)
+    assert TOKEN not in str(info.value)
+
+
+def test_missing_objects():
+    c = client([Response(404, {"message": "not found"}), Response(404, {"message": "not found"})])
+    assert c.get("ConfigMap", "a", "ns") is None
+    assert c.delete("ConfigMap", "a", "ns") is False
+    assert c.executed_requests == ["DELETE /api/v1/namespaces/ns/configmaps/a"]

@@ -1,0 +1,213 @@
+import copy
+
+from test_cluster_fixtures import description
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import (
+    ANNOTATION_CONFIG_HASH,
+    LABEL_GROUP,
+    LABEL_VERSION,
+    render_cluster,
+    version_of,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import ZONE_LABEL, normalise_cluster
+
+
+def manifests(desc=None, **kwargs):
+    cluster = normalise_cluster(desc or description())
+    return [m for _stage, items in render_cluster(cluster, **kwargs) for m in items]
+
+
+def by_ref(items):
+    return {f"{m['kind']}/{m['metadata']['name']}": m for m in items}
+
+
+def container(sts):
+    return sts["spec"]["template"]["spec"]["containers"][0]
+
+
+def env(sts):
+    return {e["name"]: e for e in container(sts)["env"]}
+
+
+def test_objects_per_group_and_role_in_deployment_order():
+    cluster = normalise_cluster(description())
+    stages = render_cluster(cluster)
+    assert [stage for stage, _ in stages] == ["controller", "broker", "server", "minion"]
+    refs = by_ref(manifests())
+    for group in ("controller", "broker-a", "broker-b", "server-hot-a", "server-hot-b", "server-cold-c", "minion"):
+        for ref in (f"StatefulSet/pinot-{group}", f"ConfigMap/pinot-{group}-config",
+                    f"Service/pinot-{group}-headless", f"PodDisruptionBudget/pinot-{group}"):
+            assert ref in refs
+    for role in ("controller", "broker", "server", "minion"):
+        assert f"Service/pinot-{role}" in refs
+    assert len(refs) == 7 * 4 + 4
+    # inside a stage: ConfigMaps and Services before the StatefulSets
+    kinds = [m["kind"] for m in stages[2][1]]
+    assert kinds.index("StatefulSet") > max(i for i, k in enumerate(kinds) if k != "StatefulSet")
+
+
+def test_statefulset_shape():
+    refs = by_ref(manifests())
+    sts = refs["StatefulSet/pinot-server-hot-a"]
+    spec = sts["spec"]
+    assert spec["replicas"] == 2
+    assert spec["serviceName"] == "pinot-server-hot-a-headless"
+    assert spec["podManagementPolicy"] == "OrderedReady"
+    assert spec["updateStrategy"] == {"type": "RollingUpdate"}
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    selector = spec["selector"]["matchLabels"]
+    assert selector == {"app.kubernetes.io/name": "pinot", "app.kubernetes.io/instance": "pinot",
+                        "app.kubernetes.io/component": "server", LABEL_GROUP: "server-hot-a"}
+    assert LABEL_VERSION not in selector  # never a mutable label in a selector
+    labels = spec["template"]["metadata"]["labels"]
+    assert labels[LABEL_VERSION] == "1.4.0"
+    assert labels["app.kubernetes.io/managed-by"] == "pinotops.k8s"
+    assert labels["app.kubernetes.io/part-of"] == "pinot"
+    assert all(labels[k] == v for k, v in selector.items())
+    assert spec["template"]["metadata"]["annotations"]["team"] == "olap"
+    claim = spec["volumeClaimTemplates"][0]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "100Gi"
+    assert claim["spec"]["storageClassName"] == "fast"
+    c = container(sts)
+    assert c["args"] == ["StartServer", "-clusterName", "pinot", "-zkAddress", "zk.example:2181/pinot",
+                         "-configFileName", "/var/pinot/server/config/pinot-server.conf"]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/health/readiness", "port": 8097, "scheme": "HTTP"}
+    assert c["livenessProbe"]["httpGet"]["path"] == "/health/liveness"
+    assert c["startupProbe"]["httpGet"] == {"path": "/health/liveness", "port": 8097, "scheme": "HTTP"}
+    assert {p["containerPort"] for p in c["ports"]} == {8097, 8098}
+    assert spec["template"]["spec"]["terminationGracePeriodSeconds"] == 630
+    assert sts["metadata"]["annotations"] == {"pinotops.io/pinot-instance-tags": "hot_OFFLINE,hot_REALTIME",
+                                              "pinotops.io/pinot-instance-pool": "0"}
+    # no storage in the profile: emptyDir
+    minion = refs["StatefulSet/pinot-minion"]
+    assert "volumeClaimTemplates" not in minion["spec"]
+    assert {"name": "data", "emptyDir": {}} in minion["spec"]["template"]["spec"]["volumes"]
+
+
+def test_role_commands_and_probes():
+    refs = by_ref(manifests())
+    controller = container(refs["StatefulSet/pinot-controller"])
+    assert controller["args"] == ["StartController", "-configFileName",
+                                  "/var/pinot/controller/config/pinot-controller.conf"]
+    assert controller["readinessProbe"]["httpGet"]["port"] == 9000
+    broker = container(refs["StatefulSet/pinot-broker-a"])
+    assert broker["args"][:5] == ["StartBroker", "-clusterName", "pinot", "-zkAddress", "zk.example:2181/pinot"]
+    assert broker["readinessProbe"]["httpGet"] == {"path": "/health", "port": 8099, "scheme": "HTTP"}
+    minion = container(refs["StatefulSet/pinot-minion"])
+    assert minion["livenessProbe"]["httpGet"] == {"path": "/health", "port": 9514, "scheme": "HTTP"}
+
+
+def test_conf_rendering_managed_keys_and_tags():
+    refs = by_ref(manifests())
+    conf = refs["ConfigMap/pinot-controller-config"]["data"]["pinot-controller.conf"]
+    lines = conf.splitlines()
+    assert "controller.zk.str=zk.example:2181/pinot" in lines
+    assert "controller.helix.cluster.name=pinot" in lines
+    assert "controller.port=9000" in lines
+    assert "pinot.set.instance.id.to.hostname=true" in lines
+    assert "controller.task.scheduler.enabled=true" in lines
+    # the credential is a reference, its value comes from the Secret through the environment
+    assert "controller.admin.access.control.principals.admin.password=${env:PINOT_ADMIN_PASSWORD}" in lines
+    sts_env = env(refs["StatefulSet/pinot-controller"])
+    assert sts_env["PINOT_ADMIN_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "pinot-auth", "key": "password"}}
+    assert sts_env["JAVA_OPTS"]["value"].startswith("-Xms256m -Xmx1g -Dlog4j2.configurationFile=")
+    broker_conf = refs["ConfigMap/pinot-broker-a-config"]["data"]["pinot-broker.conf"]
+    assert "pinot.broker.instance.tags=DefaultTenant_BROKER" in broker_conf.splitlines()
+    assert "pinot.broker.instance.tags" not in refs["ConfigMap/pinot-broker-b-config"]["data"]["pinot-broker.conf"]
+    assert "PINOT_ADMIN_PASSWORD" not in env(refs["StatefulSet/pinot-broker-a"])
+
+
+def test_zone_placement():
+    refs = by_ref(manifests())
+    pod = refs["StatefulSet/pinot-broker-a"]["spec"]["template"]["spec"]
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [{"matchExpressions": [{"key": ZONE_LABEL, "operator": "In", "values": ["zone-a"]}]}]
+    assert "topologySpreadConstraints" not in pod  # one zone: nothing to spread over
+    controller = refs["StatefulSet/pinot-controller"]["spec"]["template"]["spec"]
+    spread = controller["topologySpreadConstraints"]
+    assert spread == [{"maxSkew": 1, "topologyKey": ZONE_LABEL, "whenUnsatisfiable": "DoNotSchedule",
+                       "labelSelector": {"matchLabels": refs["StatefulSet/pinot-controller"]["spec"]["selector"][
+                           "matchLabels"]}}]
+    minion = refs["StatefulSet/pinot-minion"]["spec"]["template"]["spec"]
+    assert "affinity" not in minion
+
+
+def test_zone_requirement_is_added_to_every_user_term():
+    desc = description()
+    desc["profiles"]["small"]["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]},
+                              {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["nvme"]}]}]}}}
+    refs = by_ref(manifests(desc))
+    terms = refs["StatefulSet/pinot-controller"]["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert len(terms) == 2
+    for term in terms:
+        assert term["matchExpressions"][-1] == {"key": ZONE_LABEL, "operator": "In", "values": ["zone-a", "zone-b"]}
+
+
+def test_config_change_rolls_only_its_group():
+    before = by_ref(manifests())
+    desc = description()
+    desc["node_groups"][3]["pinot"] = {"properties": {"pinot.server.query.executor.timeout": 1}}
+    after = by_ref(manifests(desc))
+    changed = [ref for ref in before if before[ref] != after[ref]]
+    assert sorted(changed) == ["ConfigMap/pinot-server-hot-a-config", "StatefulSet/pinot-server-hot-a"]
+    old = before["StatefulSet/pinot-server-hot-a"]["spec"]["template"]["metadata"]["annotations"]
+    new = after["StatefulSet/pinot-server-hot-a"]["spec"]["template"]["metadata"]["annotations"]
+    assert old[ANNOTATION_CONFIG_HASH] != new[ANNOTATION_CONFIG_HASH]
+
+
+def test_role_config_change_rolls_every_group_of_the_role():
+    before = by_ref(manifests())
+    desc = description()
+    desc["pinot"]["broker"] = {"properties": {"pinot.broker.timeoutMs": 5000}}
+    after = by_ref(manifests(desc))
+    changed = {ref for ref in before if before[ref] != after[ref]}
+    assert changed == {"ConfigMap/pinot-broker-a-config", "StatefulSet/pinot-broker-a",
+                       "ConfigMap/pinot-broker-b-config", "StatefulSet/pinot-broker-b"}
+
+
+def test_replicas_omitted_and_partition():
+    refs = by_ref(manifests(partitions={"server-hot-a": 1}))
+    assert "replicas" not in refs["StatefulSet/pinot-server-cold-c"]["spec"]
+    assert refs["StatefulSet/pinot-server-hot-a"]["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"partition": 1}}
+
+
+def test_subset_renders_only_those_groups():
+    cluster = normalise_cluster(description(zookeeper={"managed": {"replicas": 3}}))
+    groups = [g for g in cluster["node_groups"] if g["name"] == "server-hot-b"]
+    stages = render_cluster(cluster, groups)
+    refs = sorted(f"{m['kind']}/{m['metadata']['name']}" for _s, items in stages for m in items)
+    assert refs == ["ConfigMap/pinot-server-hot-b-config", "PodDisruptionBudget/pinot-server-hot-b",
+                    "Service/pinot-server", "Service/pinot-server-hot-b-headless", "StatefulSet/pinot-server-hot-b"]
+    assert container(by_ref(stages[0][1])["StatefulSet/pinot-server-hot-b"])["image"] == "apachepinot/pinot:1.5.1"
+
+
+def test_managed_zookeeper():
+    desc = description(zookeeper={"managed": {"replicas": 3, "storage": {"size": "2Gi"}}})
+    cluster = normalise_cluster(desc)
+    stages = render_cluster(cluster)
+    assert stages[0][0] == "zookeeper"
+    refs = by_ref(stages[0][1])
+    sts = refs["StatefulSet/pinot-zookeeper"]
+    assert env(sts)["ZOO_SERVERS"]["value"].split() == [
+        f"server.{i + 1}=pinot-zookeeper-{i}.pinot-zookeeper-headless:2888:3888;2181" for i in range(3)]
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    assert "Service/pinot-zookeeper" in refs
+    broker = by_ref(stages[2][1])["StatefulSet/pinot-broker-a"]
+    assert "pinot-zookeeper:2181" in container(broker)["args"]
+
+
+def test_rendering_is_pure_and_deterministic():
+    desc = description()
+    snapshot = copy.deepcopy(desc)
+    assert manifests(desc) == manifests(desc)
+    assert desc == snapshot
+
+
+def test_version_label():
+    assert version_of("apachepinot/pinot:1.4.0") == "1.4.0"
+    assert version_of("registry:5000/pinot") is None
+    assert version_of("pinot:1.4.0@sha256:abc") == "1.4.0"
+    assert version_of("r.io/a/pinot:release-1.4.0+build") == "release-1.4.0build"
