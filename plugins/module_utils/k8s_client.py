@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 import time
 from urllib.parse import quote, urlencode
 
@@ -157,6 +158,13 @@ class K8sClient:
         self.writes = 0
         self.dry_runs = 0
         self.executed_requests = []
+        self._lock = threading.Lock()  # dry runs may be sent from several threads
+
+    def _count(self, counter, request=None):
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + 1)
+            if request:
+                self.executed_requests.append(request)
 
     @classmethod
     def from_params(cls, params):
@@ -230,13 +238,13 @@ class K8sClient:
 
     def get(self, kind, name, namespace=None):
         """The object, or None when it does not exist."""
-        self.reads += 1
+        self._count("reads")
         status, body = self.request("get", kind, name, "GET", api_path(kind, namespace, name))
         return None if status == 404 else body
 
     def list(self, kind, namespace=None, selector=None):
         """Objects of a kind (in a namespace), optionally filtered by a label selector (dict or string)."""
-        self.reads += 1
+        self._count("reads")
         query = {}
         if selector:
             query["labelSelector"] = selector if isinstance(selector, str) else ",".join(
@@ -260,10 +268,9 @@ class K8sClient:
         query = {"fieldManager": FIELD_MANAGER, "force": "true"}
         if dry_run:
             query["dryRun"] = "All"
-            self.dry_runs += 1
+            self._count("dry_runs")
         else:
-            self.writes += 1
-            self.executed_requests.append(f"PATCH {path}")
+            self._count("writes", f"PATCH {path}")
         status, body = self.request("dry-run apply" if dry_run else "apply", kind, meta["name"], "PATCH", path,
                                     query=query, body=manifest, content_type="application/apply-patch+yaml")
         if status == 404:
@@ -277,10 +284,9 @@ class K8sClient:
         query = {"propagationPolicy": propagation}
         if dry_run:
             query["dryRun"] = "All"
-            self.dry_runs += 1
+            self._count("dry_runs")
         else:
-            self.writes += 1
-            self.executed_requests.append(f"DELETE {path}")
+            self._count("writes", f"DELETE {path}")
         status, _body = self.request("dry-run delete" if dry_run else "delete", kind, name, "DELETE", path,
                                      query=query)
         return status != 404

@@ -1,0 +1,514 @@
+# Copyright: contributors to pinotops.k8s
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Apply / prune / wait for a Pinot cluster on Kubernetes (the flow behind pinot_cluster and pinot_cluster_info).
+
+Order of work, so that bad input never half-applies:
+1. validate the description (cluster_spec), 2. pre-flight reads (namespace, zones on nodes, Secrets and keys),
+3. read the live objects by label, refuse immutable StatefulSet changes with an explanation, 4. server-side
+dry run of EVERY object (the apiserver validates and predicts the stored object), 5. only then write what
+really differs (`changed` = live != dry-run prediction), role by role in deployment order, waiting between
+roles when asked, 6. prune what is no longer described.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import (
+    LABEL_GROUP,
+    ZOOKEEPER,
+    instance_labels,
+    render_cluster,
+    sts_name,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
+    ZONE_LABEL,
+    SpecError,
+    check_partitions,
+    normalise_cluster,
+    normalise_identity,
+    parse_quantity,
+    select_groups,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import (
+    HAS_KUBERNETES,
+    KUBERNETES_IMPORT_ERROR,
+    K8sClient,
+    K8sError,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import diff_paths
+
+MANAGED_KINDS = ("StatefulSet", "PodDisruptionBudget", "Service", "ConfigMap")  # deletion order
+STRIPPED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid", "selfLink")
+REVISION_LABEL = "controller-revision-hash"
+DRY_RUN_WORKERS = 8
+
+
+class WaitTimeout(Exception):
+    def __init__(self, pending, seconds):
+        self.pending = pending
+        lines = "; ".join(f"{name}: {why}" for name, why in sorted(pending.items()))
+        super().__init__(f"rollout not complete after {seconds}s: {lines}")
+
+
+def normalise(obj):
+    """What the comparison sees: the object without status and server bookkeeping."""
+    if obj is None:
+        return None
+    result = copy.deepcopy(obj)
+    result.pop("status", None)
+    meta = result.get("metadata") or {}
+    for key in STRIPPED_METADATA:
+        meta.pop(key, None)
+    if not meta.get("annotations"):
+        meta.pop("annotations", None)
+    if result.get("kind") == "Secret":  # never shown, never compared in clear
+        for key in ("data", "stringData"):
+            if key in result:
+                result[key] = {k: "********" for k in result[key]}
+    return result
+
+
+def keyed(value):
+    """Lists of named mappings (containers, env, ports, volumes...) as mappings by name, so that change paths
+    read `spec.template.spec.containers.pinot.env.JAVA_OPTS.value` rather than a whole list."""
+    if isinstance(value, dict):
+        return {key: keyed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        names = [item.get("name") for item in value if isinstance(item, dict)]
+        if value and len(names) == len(value) and all(isinstance(n, str) for n in names) \
+                and len(set(names)) == len(names):
+            return {item["name"]: keyed(item) for item in value}
+        return [keyed(item) for item in value]
+    return value
+
+
+def change_paths(before, after):
+    return diff_paths(keyed(before), keyed(after))
+
+
+def ref(obj):
+    return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+# -- rollout status (kubectl rollout status semantics, partition-aware) --------------------------------------
+
+def rollout_status(sts):
+    """(done, message) for a StatefulSet, following kubectl's StatefulSetStatusViewer."""
+    spec = sts.get("spec") or {}
+    status = sts.get("status") or {}
+    meta = sts.get("metadata") or {}
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return True, "update strategy is not RollingUpdate; nothing to wait for"
+    observed = status.get("observedGeneration")
+    if not observed or meta.get("generation", 0) > observed:
+        return False, "waiting for the StatefulSet controller to observe the new generation"
+    replicas = spec.get("replicas", 1)
+    ready = status.get("readyReplicas") or 0
+    if ready < replicas:
+        return False, f"{ready} of {replicas} pods ready"
+    if (status.get("replicas") or 0) > replicas:
+        return False, f"scaling down: {status.get('replicas')} pods, want {replicas}"
+    partition = (strategy.get("rollingUpdate") or {}).get("partition")
+    if partition:
+        updated = status.get("updatedReplicas") or 0
+        if updated < replicas - partition:
+            return False, f"{updated} of {replicas - partition} pods above partition {partition} updated"
+        return True, f"partitioned rollout done: {updated} pods updated, partition {partition}"
+    if status.get("updateRevision") != status.get("currentRevision"):
+        return False, (f"rolling update in progress: {status.get('updatedReplicas') or 0} of {replicas} pods at "
+                       f"revision {status.get('updateRevision')}")
+    return True, f"{replicas} pods ready at revision {status.get('currentRevision')}"
+
+
+def pod_ready(pod):
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return condition.get("status") == "True"
+    return False
+
+
+def group_status(sts, pods, node_zones):
+    spec = sts.get("spec") or {}
+    status = sts.get("status") or {}
+    done, message = rollout_status(sts)
+    name = sts["metadata"]["name"]
+    own = [p for p in pods if (p.get("metadata") or {}).get("name", "").rsplit("-", 1)[0] == name
+           and any(o.get("kind") == "StatefulSet" and o.get("name") == name
+                   for o in p["metadata"].get("ownerReferences") or [])]
+    return {
+        "statefulset": name,
+        "replicas": spec.get("replicas"),
+        "ready": status.get("readyReplicas") or 0,
+        "updated": status.get("updatedReplicas") or 0,
+        "current_revision": status.get("currentRevision"),
+        "update_revision": status.get("updateRevision"),
+        "partition": ((spec.get("updateStrategy") or {}).get("rollingUpdate") or {}).get("partition", 0),
+        "generation": sts["metadata"].get("generation"),
+        "observed_generation": status.get("observedGeneration"),
+        "rollout_complete": done,
+        "message": message,
+        "image": ((spec.get("template") or {}).get("spec") or {}).get("containers", [{}])[0].get("image"),
+        "pods": [{
+            "name": p["metadata"]["name"],
+            "revision": (p["metadata"].get("labels") or {}).get(REVISION_LABEL),
+            "ready": pod_ready(p),
+            "phase": (p.get("status") or {}).get("phase"),
+            "node": (p.get("spec") or {}).get("nodeName"),
+            "zone": node_zones.get((p.get("spec") or {}).get("nodeName")),
+        } for p in sorted(own, key=lambda p: p["metadata"]["name"])],
+    }
+
+
+def read_groups(client, name, namespace, group_names=None, node_zones=None):
+    """Status of every StatefulSet of the cluster (or of the named groups): {group: status}."""
+    selector = instance_labels({"name": name})
+    statefulsets = client.list("StatefulSet", namespace, selector)
+    pods = client.list("Pod", namespace, selector)
+    if node_zones is None:
+        node_zones = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(ZONE_LABEL)
+                      for n in client.list("Node")}
+    result = {}
+    for sts in statefulsets:
+        group = (sts["metadata"].get("labels") or {}).get(LABEL_GROUP)
+        if group and (group_names is None or group in group_names):
+            result[group] = group_status(sts, pods, node_zones)
+    return result
+
+
+def wait_for(client, cluster, group_names, *, timeout, deadline, sleep=time.sleep, poll=1.0):
+    """Poll until every named group's rollout is complete; WaitTimeout lists what is pending."""
+    names = {sts_name(cluster, g): g for g in group_names}
+    while True:
+        pending = {}
+        found = {s["metadata"]["name"]: s
+                 for s in client.list("StatefulSet", cluster["namespace"], instance_labels(cluster))}
+        for sts, group in names.items():
+            if sts not in found:
+                pending[group] = "StatefulSet not found"
+                continue
+            done, message = rollout_status(found[sts])
+            if not done:
+                pending[group] = message
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(pending, timeout)
+        sleep(min(poll, max(0.0, deadline - time.monotonic())))
+
+
+# -- pre-flight ------------------------------------------------------------------------------------------
+
+def preflight(client, cluster, groups):
+    """Everything the description refers to must exist before the first write. Returns {node: zone}."""
+    namespace = cluster["namespace"]
+    if client.get("Namespace", namespace) is None:
+        raise SpecError("cluster.namespace", f"namespace {namespace!r} does not exist")
+    node_zones = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(ZONE_LABEL)
+                  for n in client.list("Node")}
+    known = sorted({z for z in node_zones.values() if z})
+    index = {g["name"]: i for i, g in enumerate(cluster["node_groups"])}
+    for group in groups:
+        for zone in group["zones"]:
+            if zone not in known:
+                raise SpecError(f"cluster.node_groups[{index[group['name']]}].zones",
+                                f"no node has the label {ZONE_LABEL}={zone}; zones of the nodes: "
+                                f"{', '.join(known) or 'none (no node has a zone label)'}")
+    roles = {g["role"] for g in groups}
+    checked = {}
+    for i, item in enumerate(cluster["secret_env"]):
+        if item["optional"] or not roles & set(item["roles"]):
+            continue
+        if item["secret"] not in checked:
+            secret = client.get("Secret", item["secret"], namespace)
+            # Keep only the key names: secret values never leave this function.
+            checked[item["secret"]] = None if secret is None else set((secret.get("data") or {}).keys()) | set(
+                (secret.get("stringData") or {}).keys())
+        keys = checked[item["secret"]]
+        if keys is None:
+            raise SpecError(f"cluster.secret_env[{i}].secret",
+                            f"Secret {item['secret']!r} does not exist in namespace {namespace!r}")
+        if item["key"] not in keys:
+            raise SpecError(f"cluster.secret_env[{i}].key",
+                            f"Secret {item['secret']!r} has no key {item['key']!r}")
+    return node_zones
+
+
+def _claims(spec):
+    result = []
+    for claim in spec.get("volumeClaimTemplates") or []:
+        cspec = claim.get("spec") or {}
+        size = ((cspec.get("resources") or {}).get("requests") or {}).get("storage")
+        result.append({"name": (claim.get("metadata") or {}).get("name"),
+                       "accessModes": sorted(cspec.get("accessModes") or []),
+                       "storage": parse_quantity(size) if size else None,
+                       "storageClassName": cspec.get("storageClassName"), "_size": size})
+    return result
+
+
+def immutable_changes(desired, live):
+    """Human-readable reasons why Kubernetes would refuse to update this StatefulSet in place."""
+    dspec, lspec = desired["spec"], live.get("spec") or {}
+    problems = []
+    if dspec["selector"] != lspec.get("selector"):
+        problems.append(f"spec.selector ({lspec.get('selector')} -> {dspec['selector']})")
+    if dspec["serviceName"] != lspec.get("serviceName"):
+        problems.append(f"spec.serviceName ({lspec.get('serviceName')} -> {dspec['serviceName']})")
+    if dspec["podManagementPolicy"] != lspec.get("podManagementPolicy", "OrderedReady"):
+        problems.append(f"spec.podManagementPolicy ({lspec.get('podManagementPolicy')} -> "
+                        f"{dspec['podManagementPolicy']})")
+    dclaims, lclaims = _claims(dspec), _claims(lspec)
+    if len(dclaims) != len(lclaims):
+        problems.append("spec.volumeClaimTemplates (persistent storage added or removed)")
+    else:
+        for want, have in zip(dclaims, lclaims, strict=True):
+            for key in ("name", "accessModes", "storage"):
+                if want[key] != have[key]:
+                    shown = "_size" if key == "storage" else key
+                    problems.append(f"spec.volumeClaimTemplates[{want['name']}].{key} ({have[shown]} -> "
+                                    f"{want[shown]})")
+            if want["storageClassName"] and want["storageClassName"] != have["storageClassName"]:
+                problems.append(f"spec.volumeClaimTemplates[{want['name']}].storageClassName "
+                                f"({have['storageClassName']} -> {want['storageClassName']})")
+    return problems
+
+
+def _field_of(cluster, manifest):
+    group = (manifest["metadata"].get("labels") or {}).get(LABEL_GROUP)
+    if group == ZOOKEEPER and cluster["zookeeper"]["managed"]:
+        return "cluster.zookeeper.managed"
+    for i, g in enumerate(cluster["node_groups"]):
+        if g["name"] == group:
+            return f"cluster.node_groups[{i}]"
+    return "cluster"
+
+
+# -- the runs --------------------------------------------------------------------------------------------
+
+class Outcome:
+    """What a run did (or would do): per object action, change paths and diffs."""
+
+    def __init__(self):
+        self.objects = []
+        self.changes = []
+        self.diffs = []
+        self.warnings = []
+
+    def record(self, action, obj_ref, before, after):
+        self.objects.append({"kind": obj_ref.split("/", 1)[0], "name": obj_ref.split("/", 1)[1], "action": action})
+        if action == "unchanged":
+            return
+        if action == "created":
+            self.changes.append(f"{obj_ref} (created)")
+        elif action == "deleted":
+            self.changes.append(f"{obj_ref} (deleted)")
+        else:
+            self.changes.extend(f"{obj_ref} {path}" for path in change_paths(before, after))
+        self.diffs.append({"before_header": obj_ref, "after_header": obj_ref,
+                           "before": before or {}, "after": after or {}})
+
+    @property
+    def changed(self):
+        return any(o["action"] != "unchanged" for o in self.objects)
+
+
+def live_index(client, cluster):
+    index = {}
+    for kind in MANAGED_KINDS:
+        for obj in client.list(kind, cluster["namespace"], instance_labels(cluster)):
+            index[(kind, obj["metadata"]["name"])] = obj
+    return index
+
+
+def present(client, cluster, *, node_groups=None, partitions=None, prune=True, delete_pvcs=False,
+            wait=False, wait_timeout=600, check_mode=False, sleep=time.sleep):
+    """Bring the cluster to the description. Returns (outcome, groups status)."""
+    started = time.monotonic()
+    groups = select_groups(cluster, node_groups)
+    partitions = check_partitions(cluster, partitions)
+    node_zones = preflight(client, cluster, groups)
+    stages = render_cluster(cluster, None if node_groups is None else groups, partitions)
+    live = live_index(client, cluster)
+
+    planned = []  # (stage, manifest, live)
+    for stage, manifests in stages:
+        for manifest in manifests:
+            key = (manifest["kind"], manifest["metadata"]["name"])
+            current = live.get(key)
+            if current is None:
+                current = client.get(manifest["kind"], manifest["metadata"]["name"], cluster["namespace"])
+            if current is not None and manifest["kind"] == "StatefulSet":
+                problems = immutable_changes(manifest, current)
+                if problems:
+                    raise SpecError(_field_of(cluster, manifest), (
+                        f"StatefulSet {manifest['metadata']['name']}: Kubernetes forbids changing "
+                        f"{'; '.join(problems)} of an existing StatefulSet. Nothing was written. Describe a new "
+                        "node group for the new layout (and remove this one once its data has moved), or delete "
+                        "the StatefulSet with --cascade=orphan so that it is re-created (its PVCs are kept)."))
+            planned.append((stage, manifest, current))
+
+    # The apiserver validates and predicts every object before anything is written (concurrently: dry runs
+    # write nothing, so their order does not matter).
+    with ThreadPoolExecutor(max_workers=DRY_RUN_WORKERS) as pool:
+        predicted_all = list(pool.map(lambda item: client.apply(item[1], dry_run=True), planned))
+    predictions = [(stage, manifest, current, predicted)
+                   for (stage, manifest, current), predicted in zip(planned, predicted_all, strict=True)]
+
+    outcome = Outcome()
+    to_write = {}
+    for stage, manifest, current, predicted in predictions:
+        before, after = normalise(current), normalise(predicted)
+        if current is None:
+            outcome.record("created", ref(manifest), None, after)
+        elif before != after:
+            outcome.record("updated", ref(manifest), before, after)
+        else:
+            outcome.record("unchanged", ref(manifest), before, after)
+            continue
+        to_write.setdefault(stage, []).append((manifest, after, current is None))
+
+    desired_keys = {(m["kind"], m["metadata"]["name"]) for _s, m, _c in planned}
+    prunable = []
+    if prune and node_groups is None:
+        prunable = [obj for key, obj in live.items() if key not in desired_keys]
+    pvcs = []
+    if prunable and delete_pvcs:
+        gone_groups = {(o["metadata"].get("labels") or {}).get(LABEL_GROUP) for o in prunable
+                       if o["kind"] == "StatefulSet"}
+        pvcs = [p for p in client.list("PersistentVolumeClaim", cluster["namespace"], instance_labels(cluster))
+                if (p["metadata"].get("labels") or {}).get(LABEL_GROUP) in gone_groups]
+    deletions = sorted(prunable, key=lambda o: MANAGED_KINDS.index(o["kind"])) + pvcs
+    for obj in deletions:
+        outcome.record("deleted", ref(obj), normalise(obj), None)
+
+    if check_mode:
+        for obj in deletions:
+            client.delete(obj["kind"], obj["metadata"]["name"], cluster["namespace"], dry_run=True)
+        return outcome, read_groups(client, cluster["name"], cluster["namespace"],
+                                    {g["name"] for g in groups}, node_zones)
+
+    deadline = started + wait_timeout
+    for stage, _manifests in stages:
+        for manifest, expected, created in to_write.get(stage, []):
+            stored = client.apply(manifest)
+            # A created object gets server allocations (a Service's clusterIP) that a dry run cannot predict.
+            if not created and normalise(stored) != expected:
+                outcome.warnings.append(f"{ref(manifest)} was stored differently from the dry run at "
+                                        f"{', '.join(change_paths(expected, normalise(stored))[:5])}")
+        if wait:
+            stage_groups = [g["name"] for g in groups if g["role"] == stage]
+            if stage == ZOOKEEPER:
+                stage_groups = [ZOOKEEPER]
+            wait_for(client, cluster, stage_groups, timeout=wait_timeout, deadline=deadline, sleep=sleep)
+    for obj in deletions:
+        client.delete(obj["kind"], obj["metadata"]["name"], cluster["namespace"])
+    return outcome, read_groups(client, cluster["name"], cluster["namespace"], {g["name"] for g in groups},
+                                node_zones)
+
+
+def absent(client, name, namespace, *, delete_pvcs=False, check_mode=False):
+    """Delete every object of the cluster (found by its labels); PVCs only with delete_pvcs."""
+    selector = instance_labels({"name": name})
+    outcome = Outcome()
+    found = []
+    for kind in MANAGED_KINDS:
+        found.extend(client.list(kind, namespace, selector))
+    if delete_pvcs:
+        found.extend(client.list("PersistentVolumeClaim", namespace, selector))
+    for obj in found:
+        outcome.record("deleted", ref(obj), normalise(obj), None)
+        client.delete(obj["kind"], obj["metadata"]["name"], namespace, dry_run=check_mode)
+    return outcome
+
+
+# -- module glue -----------------------------------------------------------------------------------------
+
+def _client(module):
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+    return K8sClient.from_params(module.params)
+
+
+def _fail(module, client, exc, **extra):
+    details = dict(msg=str(exc), executed_requests=client.executed_requests if client else [],
+                   request_counts=client.counts if client else {}, **extra)
+    if isinstance(exc, SpecError):
+        details["field"] = exc.field
+    elif getattr(exc, "status", None):
+        details["status"] = exc.status
+    module.fail_json(**details)
+
+
+def run_cluster(module):
+    """pinot_cluster: validate, connect, apply or remove, report."""
+    params = module.params
+    started = time.monotonic()
+    client = None
+    try:
+        if params["state"] == "absent":
+            name, namespace = normalise_identity(params["cluster"])
+            cluster = None
+        else:
+            cluster = normalise_cluster(params["cluster"])  # before connecting: bad input costs no request
+            name, namespace = cluster["name"], cluster["namespace"]
+        client = _client(module)
+        groups = {}
+        if cluster is None:
+            outcome = absent(client, name, namespace, delete_pvcs=params["delete_pvcs"],
+                             check_mode=module.check_mode)
+        else:
+            outcome, groups = present(
+                client, cluster, node_groups=params["node_groups"], partitions=params["partitions"],
+                prune=params["prune"], delete_pvcs=params["delete_pvcs"], wait=params["wait"],
+                wait_timeout=params["wait_timeout"], check_mode=module.check_mode)
+    except WaitTimeout as exc:
+        status = {}
+        with contextlib.suppress(K8sError):
+            status = read_groups(client, cluster["name"], cluster["namespace"])
+        _fail(module, client, exc, changed=bool(client.executed_requests), pending=exc.pending, groups=status)
+    except (SpecError, K8sError) as exc:
+        _fail(module, client, exc)
+    for warning in outcome.warnings:
+        module.warn(warning)
+    result = dict(
+        changed=outcome.changed,
+        changes=outcome.changes,
+        objects=outcome.objects,
+        groups=groups,
+        executed_requests=client.executed_requests,
+        request_counts=client.counts,
+        elapsed_seconds=round(time.monotonic() - started, 3),
+    )
+    if module._diff:
+        result["diff"] = outcome.diffs
+    module.exit_json(**result)
+
+
+def run_cluster_info(module):
+    """pinot_cluster_info: the cluster's objects and rollout status per node group; never writes."""
+    params = module.params
+    client = None
+    try:
+        name, namespace = normalise_identity({"name": params["name"], "namespace": params["namespace"]}, "")
+        client = _client(module)
+        names = set(params["node_groups"]) if params["node_groups"] else None
+        groups = read_groups(client, name, namespace, names)
+        objects = []
+        for kind in MANAGED_KINDS + ("PersistentVolumeClaim",):
+            for obj in client.list(kind, namespace, instance_labels({"name": name})):
+                labels = obj["metadata"].get("labels") or {}
+                if names is None or labels.get(LABEL_GROUP) in names:
+                    objects.append({"kind": kind, "name": obj["metadata"]["name"],
+                                    "node_group": labels.get(LABEL_GROUP),
+                                    "component": labels.get("app.kubernetes.io/component")})
+    except (SpecError, K8sError) as exc:
+        _fail(module, client, exc)
+    module.exit_json(changed=False, exists=bool(objects), groups=groups, objects=objects,
+                     all_rollouts_complete=all(g["rollout_complete"] for g in groups.values()),
+                     request_counts=client.counts)

@@ -1,0 +1,236 @@
+#!/usr/bin/python
+# Copyright: contributors to pinotops.k8s
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pinot_cluster
+short_description: Run a heterogeneous, multi-zone Apache Pinot cluster on Kubernetes
+version_added: 1.0.0
+description:
+  - Renders one cluster description into Kubernetes objects and applies them with server-side apply under the
+    field manager C(pinotops.k8s). Per node group a ConfigMap (the role's C(.conf)), a StatefulSet, a headless
+    Service and a PodDisruptionBudget; per role a client Service spanning its groups; optionally a managed
+    ZooKeeper ensemble.
+  - Fields owned by other field managers (an HPA's replicas, an annotation added by another tool) survive; fields
+    removed from the description are removed; drift in declared fields (a replica count or image edited by hand)
+    is corrected and reported.
+  - The whole description is validated before any write. Every object is first sent as a server-side dry run;
+    C(changed) compares the live object with the apiserver's prediction, so a second run sends no write at all.
+  - Immutable StatefulSet fields (selector, serviceName, podManagementPolicy, volumeClaimTemplates) are checked
+    up front and refused with an explanation before anything is written.
+  - Objects of node groups no longer described are pruned (found by their labels). PersistentVolumeClaims are kept
+    unless O(delete_pvcs=true).
+  - The complete reference of the description, with examples, is C(docs/cluster-description.md) in the collection.
+author:
+  - pinotops maintainers (@pinotops)
+options:
+  cluster:
+    description:
+      - The cluster description. Keys (see C(docs/cluster-description.md) for every field)
+        C(name) (DNS-1035 label, prefixes every object name), C(namespace) (must exist), C(image),
+        C(image_pull_secrets), C(helix_cluster_name) (default C(name)), C(zookeeper) (C(address) or C(managed)),
+        C(pinot) (per role C(properties) and C(jvm_opts)), C(secret_env) (container environment from Secrets,
+        referenced in properties as C(${env:NAME})), C(profiles) (reusable Kubernetes settings),
+        C(node_groups) (C(name), C(role), C(replicas), C(zone) or C(zones), C(image), C(profile),
+        C(overrides), C(pinot), C(tags), C(pool)) and C(deployment_order).
+      - The module validates it itself. Unknown keys, bad names, unknown roles or profiles, duplicate groups,
+        negative replicas and credentials in plaintext properties fail with the offending field named,
+        for example C(cluster.node_groups[2].role).
+      - With O(state=absent) only C(name) and C(namespace) are used.
+    type: dict
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the cluster's objects; V(absent) deletes every object carrying the
+        cluster's labels (PersistentVolumeClaims only with O(delete_pvcs=true)).
+    type: str
+    choices: [present, absent]
+    default: present
+  node_groups:
+    description:
+      - Act only on these node groups (names from C(cluster.node_groups)) and on the client Services of their
+        roles. The managed ZooKeeper is left alone and nothing is pruned.
+      - The hook the rolling-upgrade role uses to move one group at a time.
+    type: list
+    elements: str
+  partitions:
+    description:
+      - Hold the rollout of a node group's StatefulSet at a partition, as a mapping of group name to partition
+        number. Pods with an ordinal at or above the partition are updated, the others keep their revision.
+      - A group not listed gets no partition (the whole StatefulSet rolls).
+    type: dict
+  prune:
+    description:
+      - Delete objects this module created for node groups (or a managed ZooKeeper) no longer described.
+        Only on full runs (without O(node_groups)).
+    type: bool
+    default: true
+  delete_pvcs:
+    description:
+      - Also delete the PersistentVolumeClaims of pruned node groups, or of the whole cluster with O(state=absent).
+        Data on them is lost.
+    type: bool
+    default: false
+  wait:
+    description:
+      - Wait for the rollout of each role's StatefulSets (in deployment order) before applying the next role,
+        with the logic of C(kubectl rollout status) (observedGeneration, ready and updated replicas, revisions;
+        partition-aware). Groups that did not change are waited for as well.
+      - On timeout the task fails and reports, per group, what is still pending.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait in total for O(wait).
+    type: int
+    default: 600
+extends_documentation_fragment:
+  - pinotops.k8s.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    description: Every object is sent as a server-side dry run; C(changed), C(changes) and the diff are exact
+      predictions and nothing is written.
+  diff_mode:
+    support: full
+    description: Before and after of every object that changes (server bookkeeping and status removed).
+  action_group:
+    description: Use C(group/pinotops.k8s.pinot) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - pinotops.k8s.pinot
+"""
+
+EXAMPLES = r"""
+- name: A three-zone Pinot cluster with hot and cold servers
+  pinotops.k8s.pinot_cluster:
+    kubeconfig: ~/.kube/config
+    cluster:
+      name: pinot
+      namespace: analytics
+      image: apachepinot/pinot:1.4.0
+      zookeeper:
+        address: zk-0.zk:2181,zk-1.zk:2181,zk-2.zk:2181/pinot
+      pinot:
+        controller:
+          properties:
+            controller.task.scheduler.enabled: true
+            controller.admin.access.control.principals: admin
+            controller.admin.access.control.principals.admin.password: ${env:PINOT_ADMIN_PASSWORD}
+          jvm_opts: -Xms256m -Xmx1g
+        server:
+          jvm_opts: -Xms1g -Xmx4g
+      secret_env:
+        - name: PINOT_ADMIN_PASSWORD
+          secret: pinot-auth
+          key: password
+          roles: [controller]
+      profiles:
+        small:
+          resources: {requests: {cpu: 500m, memory: 2Gi}}
+          storage: {size: 10Gi}
+        hot:
+          resources: {requests: {cpu: "4", memory: 16Gi}}
+          storage: {size: 200Gi, class: fast}
+      node_groups:
+        - {name: controller, role: controller, replicas: 3, zones: [zone-a, zone-b, zone-c], profile: small}
+        - {name: broker-a, role: broker, replicas: 2, zone: zone-a, profile: small}
+        - {name: broker-b, role: broker, replicas: 2, zone: zone-b, profile: small}
+        - {name: server-hot-a, role: server, replicas: 2, zone: zone-a, profile: hot}
+        - {name: server-hot-b, role: server, replicas: 2, zone: zone-b, profile: hot}
+        - {name: server-cold-c, role: server, replicas: 2, zone: zone-c, profile: small,
+           overrides: {storage: {size: 1Ti}}}
+        - {name: minion, role: minion, replicas: 1, profile: small}
+    wait: true
+    wait_timeout: 900
+
+- name: Roll the new image to the upper half of server-hot-a only (canary)
+  pinotops.k8s.pinot_cluster:
+    cluster: "{{ pinot_cluster }}"
+    node_groups: [server-hot-a]
+    partitions: {server-hot-a: 1}
+    wait: true
+
+- name: Remove the cluster, keeping its volumes
+  pinotops.k8s.pinot_cluster:
+    cluster: {name: pinot, namespace: analytics}
+    state: absent
+"""
+
+RETURN = r"""
+changes:
+  description: What changed (or would change in check mode), as C(Kind/name) followed by a dotted path;
+    lists of named items (containers, env, ports) appear by name.
+  returned: always
+  type: list
+  elements: str
+  sample: ["StatefulSet/pinot-server-hot-a spec.template.spec.containers.pinot.image",
+           "ConfigMap/pinot-broker-b-config (created)"]
+objects:
+  description: Every object the run considered, with its action (V(created), V(updated), V(unchanged), V(deleted)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "StatefulSet", "name": "pinot-controller", "action": "unchanged"}]
+groups:
+  description:
+    - Rollout status per node group (after the run, or the current one in check mode), keyed by group name.
+    - Each holds C(statefulset), C(replicas), C(ready), C(updated), C(current_revision), C(update_revision),
+      C(partition), C(generation), C(observed_generation), C(rollout_complete), C(message), C(image) and
+      C(pods) (each with C(name), C(revision), C(ready), C(phase), C(node), C(zone)).
+  returned: when O(state=present)
+  type: dict
+executed_requests:
+  description: Every write request sent to the apiserver, as C(METHOD path). Empty when nothing changed and
+    in check mode (dry runs are counted in RV(request_counts) instead).
+  returned: always
+  type: list
+  elements: str
+  sample: ["PATCH /apis/apps/v1/namespaces/analytics/statefulsets/pinot-server-hot-a"]
+request_counts:
+  description: Number of read requests, write requests and server-side dry runs of the run.
+  returned: always
+  type: dict
+  sample: {"reads": 9, "writes": 0, "dry_runs": 31}
+elapsed_seconds:
+  description: Wall-clock duration of the run, waiting included.
+  returned: always
+  type: float
+pending:
+  description: On a wait timeout, what each unfinished node group is still waiting for.
+  returned: failed
+  type: dict
+  sample: {"server-hot-a": "1 of 2 pods ready"}
+field:
+  description: On invalid input, the offending field of the description.
+  returned: failed
+  type: str
+  sample: cluster.node_groups[2].role
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import run_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8S_AUTH_ARGS
+
+
+def main():
+    argument_spec = dict(
+        K8S_AUTH_ARGS,
+        cluster=dict(type="dict", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        node_groups=dict(type="list", elements="str"),
+        partitions=dict(type="dict"),
+        prune=dict(type="bool", default=True),
+        delete_pvcs=dict(type="bool", default=False),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=600),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run_cluster(module)
+
+
+if __name__ == "__main__":
+    main()

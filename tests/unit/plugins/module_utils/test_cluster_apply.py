@@ -1,0 +1,88 @@
+import copy
+
+from test_cluster_fixtures import description
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import (
+    change_paths,
+    immutable_changes,
+    normalise,
+    rollout_status,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import render_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import normalise_cluster
+
+
+def sts(*, replicas=3, generation=2, observed=2, ready=3, updated=3, current="r1", update="r1", partition=None,
+        status_replicas=None):
+    strategy = {"type": "RollingUpdate"}
+    if partition is not None:
+        strategy["rollingUpdate"] = {"partition": partition}
+    return {"metadata": {"name": "x", "generation": generation},
+            "spec": {"replicas": replicas, "updateStrategy": strategy},
+            "status": {"observedGeneration": observed, "readyReplicas": ready, "updatedReplicas": updated,
+                       "currentRevision": current, "updateRevision": update,
+                       "replicas": replicas if status_replicas is None else status_replicas}}
+
+
+def test_rollout_status_follows_kubectl():
+    assert rollout_status(sts())[0]
+    assert rollout_status(sts(observed=1)) == (
+        False, "waiting for the StatefulSet controller to observe the new generation")
+    assert rollout_status(sts(observed=None))[0] is False
+    assert rollout_status(sts(ready=2)) == (False, "2 of 3 pods ready")
+    done, message = rollout_status(sts(updated=1, update="r2"))
+    assert not done and "1 of 3 pods at revision r2" in message
+    # partition: done when the pods at or above the partition are updated, revisions may differ
+    assert rollout_status(sts(partition=2, updated=1, update="r2"))[0]
+    assert not rollout_status(sts(partition=1, updated=1, update="r2"))[0]
+    assert not rollout_status(sts(status_replicas=4))[0]
+    onde = sts(update="r2")
+    onde["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    assert rollout_status(onde)[0]
+
+
+def test_normalise_strips_server_bookkeeping_and_masks_secrets():
+    live = {"kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "5", "uid": "u", "generation": 1,
+                                               "creationTimestamp": "t", "managedFields": [{}], "annotations": {}},
+            "data": {"k": "v"}, "status": {"x": 1}}
+    assert normalise(live) == {"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}
+    assert live["metadata"]["uid"] == "u"  # a copy
+    secret = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"password": "c2VjcmV0"}}
+    assert normalise(secret)["data"] == {"password": "********"}
+
+
+def test_change_paths_name_list_items():
+    before = {"spec": {"containers": [{"name": "pinot", "image": "a", "env": [{"name": "JAVA_OPTS", "value": "1"}]}],
+                       "replicas": 2}}
+    after = copy.deepcopy(before)
+    after["spec"]["containers"][0]["image"] = "b"
+    after["spec"]["containers"][0]["env"][0]["value"] = "2"
+    after["spec"]["replicas"] = 3
+    assert change_paths(before, after) == ["spec.containers.pinot.env.JAVA_OPTS.value",
+                                           "spec.containers.pinot.image", "spec.replicas"]
+
+
+def statefulset(desc):
+    cluster = normalise_cluster(desc)
+    return {f"{m['kind']}/{m['metadata']['name']}": m for _s, items in render_cluster(cluster) for m in items}
+
+
+def test_immutable_changes_are_explained():
+    live = statefulset(description())["StatefulSet/pinot-server-hot-a"]
+    live = copy.deepcopy(live)
+    live["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] = "102400Mi"  # == 100Gi
+    live["spec"]["volumeClaimTemplates"][0]["spec"]["volumeMode"] = "Filesystem"  # server default
+    assert immutable_changes(statefulset(description())["StatefulSet/pinot-server-hot-a"], live) == []
+    desc = description()
+    desc["profiles"]["hot"]["storage"]["size"] = "200Gi"
+    problems = immutable_changes(statefulset(desc)["StatefulSet/pinot-server-hot-a"], live)
+    assert problems == ["spec.volumeClaimTemplates[data].storage (102400Mi -> 200Gi)"]
+    desc = description()
+    desc["profiles"]["hot"]["storage"] = None
+    problems = immutable_changes(statefulset(desc)["StatefulSet/pinot-server-hot-a"], live)
+    assert problems == ["spec.volumeClaimTemplates (persistent storage added or removed)"]
+    changed = copy.deepcopy(live)
+    changed["spec"]["selector"]["matchLabels"]["pinotops.io/node-group"] = "old"
+    changed["spec"]["podManagementPolicy"] = "Parallel"
+    problems = immutable_changes(statefulset(description())["StatefulSet/pinot-server-hot-a"], changed)
+    assert [p.split(" ")[0] for p in problems] == ["spec.selector", "spec.podManagementPolicy"]
