@@ -1,0 +1,782 @@
+"""A real Kubernetes control plane for the test bed, without containers.
+
+etcd, kube-apiserver, kube-controller-manager and kube-scheduler are the real
+binaries (built from the Go module proxy by build_k8s.sh); kwok plays the
+kubelets. Everything a test observes about StatefulSets, PVC binding,
+scheduling and server-side apply comes from the real controllers; only the
+node and pod lifecycles and the volume provisioner are kwok Stages.
+
+Pod readiness can be steered per pod with annotations:
+  testbed.pinotops.io/ready-delay: "3s"   Running at once, Ready after 3s
+  testbed.pinotops.io/hold-ready: "true"  Running, never Ready (until removed)
+
+Stdlib only; certificates are made with the openssl CLI.
+
+CLI (for `make testbed-up` / `make testbed-down`):
+  python tests/testbed/k8s.py up [--workdir DIR]
+  python tests/testbed/k8s.py down [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+BUILD_SCRIPT = Path(__file__).resolve().with_name("build_k8s.sh")
+DEFAULT_WORKDIR = Path.home() / ".cache" / "pinotops-testbed" / "run" / "k8s"
+
+ZONES = ("zone-a", "zone-b", "zone-c")
+NODES_PER_ZONE = 2
+NODE_CAPACITY = {"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "200Gi"}
+STORAGE_CLASS = "standard"
+PROVISIONER = "testbed.pinotops.io/kwok-volume"
+ANN_READY_DELAY = "testbed.pinotops.io/ready-delay"
+ANN_HOLD_READY = "testbed.pinotops.io/hold-ready"
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+SERVICE_CIDR = "10.96.0.0/16"
+POD_CIDR = "10.244.0.0/16"
+# Stopped first to last, so clients go before the servers they talk to.
+START_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+class BinariesError(RuntimeError):
+    """build_k8s.sh could not provide the binaries."""
+
+
+class ControlPlaneError(RuntimeError):
+    """A component did not start or did not become ready."""
+
+
+def ensure_binaries() -> dict[str, str]:
+    """Build (or find cached) binaries; returns name -> path plus *_version keys."""
+    proc = subprocess.run(
+        ["bash", str(BUILD_SCRIPT), "--print-paths"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.splitlines()[-40:])
+        raise BinariesError(f"{BUILD_SCRIPT} exited with {proc.returncode}:\n{tail}")
+    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+
+
+# --------------------------------------------------------------------------
+# kwok Stages. Selectors are jq expressions over the object; templates are Go
+# templates rendered by kwok (Now, NodeIPWith, PodIPsWith, YAML are its
+# functions). Pod and node status patches are strategic merges, so
+# conditions are merged by type.
+
+_NOT_DELETING = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
+_READY_STATUS = '.status.conditions.[] | select( .type == "Ready" ) | .status'
+
+_POD_NETWORK = """
+{{ with NodeIPWith .spec.nodeName }}
+hostIP: {{ . | Quote }}
+hostIPs:
+- ip: {{ . | Quote }}
+{{ end }}
+{{ $podIPs := PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
+{{ with $podIPs }}
+podIP: {{ index . 0 | Quote }}
+podIPs:
+{{ range . }}
+- ip: {{ . | Quote }}
+{{ end }}
+{{ end }}
+"""
+
+
+def _pod_containers(ready: str) -> str:
+    """containerStatuses/initContainerStatuses of a started pod; `ready` is a template bool."""
+    return (
+        """
+{{ $started := or .status.startTime Now }}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  imageID: {{ printf "testbed://%s" .image | Quote }}
+  ready: READY
+  started: true
+  restartCount: 0
+  state:
+    running:
+      startedAt: {{ $started | Quote }}
+{{ end }}
+{{ with .spec.initContainers }}
+initContainerStatuses:
+{{ range . }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  imageID: {{ printf "testbed://%s" .image | Quote }}
+  restartCount: 0
+{{ if eq ( or .restartPolicy "" ) "Always" }}
+  ready: READY
+  started: true
+  state:
+    running:
+      startedAt: {{ $started | Quote }}
+{{ else }}
+  ready: true
+  started: false
+  state:
+    terminated:
+      exitCode: 0
+      reason: Completed
+      startedAt: {{ $started | Quote }}
+      finishedAt: {{ $started | Quote }}
+{{ end }}
+{{ end }}
+{{ end }}
+"""
+    ).replace("READY", ready)
+
+
+def _stage(name: str, kind: str, match: list[dict[str, Any]], steps: list[dict[str, Any]],
+           delay: dict[str, Any] | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "resourceRef": {"apiGroup": "v1", "kind": kind},
+        "selector": {"matchExpressions": [{"jq": m} for m in match]},
+        "steps": steps,
+    }
+    if delay:
+        spec["delay"] = delay
+    return {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage", "metadata": {"name": name}, "spec": spec}
+
+
+def _status_patch(template: str) -> dict[str, Any]:
+    return {"patch": {"subresource": "status", "root": "status", "template": template}}
+
+
+def kwok_stages(kube_version: str) -> list[dict[str, Any]]:
+    """All Stages the test bed's kwok runs with."""
+    capacity = json.dumps(NODE_CAPACITY)
+    node_status = (
+        """
+{{ $now := Now }}
+{{ $since := or .metadata.creationTimestamp $now }}
+conditions:
+- {type: Ready, status: "True", reason: KubeletReady, message: "kwok kubelet is posting ready status", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $since | Quote }}}
+- {type: MemoryPressure, status: "False", reason: KubeletHasSufficientMemory, message: "kwok", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $since | Quote }}}
+- {type: DiskPressure, status: "False", reason: KubeletHasNoDiskPressure, message: "kwok", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $since | Quote }}}
+- {type: PIDPressure, status: "False", reason: KubeletHasSufficientPID, message: "kwok", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $since | Quote }}}
+- {type: NetworkUnavailable, status: "False", reason: RouteCreated, message: "kwok", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $since | Quote }}}
+{{ if not .status.addresses }}
+addresses:
+- {type: InternalIP, address: {{ NodeIP | Quote }}}
+- {type: Hostname, address: {{ .metadata.name | Quote }}}
+{{ end }}
+{{ if not .status.allocatable }}
+allocatable: CAPACITY
+capacity: CAPACITY
+{{ end }}
+daemonEndpoints:
+  kubeletEndpoint:
+    Port: 10250
+nodeInfo:
+  architecture: amd64
+  operatingSystem: linux
+  osImage: kwok
+  kernelVersion: kwok
+  containerRuntimeVersion: "kwok://{{ Version }}"
+  kubeletVersion: KUBE_VERSION
+  kubeProxyVersion: KUBE_VERSION
+  machineID: {{ .metadata.name | Quote }}
+  systemUUID: {{ .metadata.name | Quote }}
+  bootID: {{ .metadata.name | Quote }}
+phase: Running
+"""
+    ).replace("CAPACITY", capacity).replace("KUBE_VERSION", json.dumps(kube_version))
+    pod_running = (
+        """
+{{ $now := Now }}
+phase: Running
+startTime: {{ $now | Quote }}
+conditions:
+- {type: PodReadyToStartContainers, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: ContainersReady, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
+- {type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
+"""
+        + _POD_NETWORK
+        + _pod_containers("false")
+    )
+    pod_ready = (
+        """
+{{ $now := Now }}
+conditions:
+- {type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: Ready, status: "True", lastTransitionTime: {{ $now | Quote }}}
+{{ range .spec.readinessGates }}
+- {type: {{ .conditionType | Quote }}, status: "True", lastTransitionTime: {{ $now | Quote }}}
+{{ end }}
+"""
+        + _pod_containers("true")
+    )
+    pod_succeeded = """
+{{ $now := Now }}
+{{ $started := or .status.startTime $now }}
+phase: Succeeded
+conditions:
+- {type: ContainersReady, status: "False", reason: PodCompleted, lastTransitionTime: {{ $now | Quote }}}
+- {type: Ready, status: "False", reason: PodCompleted, lastTransitionTime: {{ $now | Quote }}}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  imageID: {{ printf "testbed://%s" .image | Quote }}
+  ready: false
+  started: false
+  restartCount: 0
+  state:
+    terminated: {exitCode: 0, reason: Completed, startedAt: {{ $started | Quote }}, finishedAt: {{ $now | Quote }}}
+{{ end }}
+"""
+    # A provisioned volume is local to the node the scheduler picked, like
+    # local-path provisioners: the pod is pinned to that node (and its zone).
+    pv = f"""
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: pvc-{{{{ .metadata.uid }}}}
+  annotations:
+    pv.kubernetes.io/provisioned-by: {PROVISIONER}
+spec:
+  storageClassName: {{{{ .spec.storageClassName | Quote }}}}
+  accessModes:
+  {{{{ range .spec.accessModes }}}}
+  - {{{{ . | Quote }}}}
+  {{{{ end }}}}
+  capacity:
+    storage: {{{{ .spec.resources.requests.storage | Quote }}}}
+  volumeMode: {{{{ or .spec.volumeMode "Filesystem" | Quote }}}}
+  persistentVolumeReclaimPolicy: Delete
+  claimRef:
+    apiVersion: v1
+    kind: PersistentVolumeClaim
+    namespace: {{{{ .metadata.namespace | Quote }}}}
+    name: {{{{ .metadata.name | Quote }}}}
+    uid: {{{{ .metadata.uid | Quote }}}}
+  hostPath:
+    path: /testbed/volumes/pvc-{{{{ .metadata.uid }}}}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions:
+        - key: kubernetes.io/hostname
+          operator: In
+          values:
+          - {{{{ index .metadata.annotations "volume.kubernetes.io/selected-node" | Quote }}}}
+"""
+    hold = {"key": f'.metadata.annotations["{ANN_HOLD_READY}"]', "operator": "NotIn", "values": ["true"]}
+    return [
+        _stage("node-initialize", "Node",
+               [{"key": _READY_STATUS, "operator": "NotIn", "values": ["True"]}],
+               [_status_patch(node_status)]),
+        # Leases (kwok --node-lease-duration-seconds) keep nodes healthy; this
+        # refreshes the status heartbeat too, as a kubelet would.
+        _stage("node-heartbeat", "Node",
+               [{"key": _READY_STATUS, "operator": "In", "values": ["True"]}],
+               [_status_patch(node_status)],
+               delay={"durationMilliseconds": 30000, "jitterDurationMilliseconds": 45000}),
+        # Every pod first becomes Running but not Ready...
+        _stage("pod-start", "Pod",
+               [_NOT_DELETING, {"key": ".status.phase", "operator": "In", "values": ["Pending"]}],
+               [_status_patch(pod_running)]),
+        # ...then Ready after its ready-delay (0 when absent), unless held.
+        _stage("pod-ready", "Pod",
+               [_NOT_DELETING, hold,
+                {"key": ".status.phase", "operator": "In", "values": ["Running"]},
+                {"key": _READY_STATUS, "operator": "In", "values": ["False"]}],
+               [_status_patch(pod_ready)],
+               delay={"durationFrom": {"jq": {"expression": f'.metadata.annotations["{ANN_READY_DELAY}"]'}}}),
+        _stage("pod-complete", "Pod",
+               [_NOT_DELETING,
+                {"key": ".status.phase", "operator": "In", "values": ["Running"]},
+                {"key": _READY_STATUS, "operator": "In", "values": ["True"]},
+                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]}],
+               [_status_patch(pod_succeeded)]),
+        # The kubelet's part of graceful deletion: containers are gone at once.
+        _stage("pod-delete", "Pod",
+               [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
+               [{"delete": True}]),
+        # External provisioner for WaitForFirstConsumer claims: once the
+        # scheduler has picked a node, create a PV pre-bound to the claim; the
+        # real PV controller then completes the binding.
+        _stage("pvc-provision", "PersistentVolumeClaim",
+               [_NOT_DELETING,
+                {"key": ".spec.storageClassName", "operator": "In", "values": [STORAGE_CLASS]},
+                {"key": ".spec.volumeName", "operator": "DoesNotExist"},
+                {"key": '.metadata.annotations["volume.kubernetes.io/selected-node"]', "operator": "Exists"}],
+               [{"apply": {"template": pv}}]),
+        _stage("pv-reclaim", "PersistentVolume",
+               [_NOT_DELETING,
+                {"key": '.metadata.annotations["pv.kubernetes.io/provisioned-by"]', "operator": "In",
+                 "values": [PROVISIONER]},
+                {"key": ".spec.persistentVolumeReclaimPolicy", "operator": "In", "values": ["Delete"]},
+                {"key": ".status.phase", "operator": "In", "values": ["Released"]}],
+               [{"delete": True}]),
+    ]
+
+
+def bootstrap_objects() -> list[tuple[str, dict[str, Any]]]:
+    """(collection path, object) pairs created right after the apiserver is ready."""
+    objs: list[tuple[str, dict[str, Any]]] = [(
+        "/apis/storage.k8s.io/v1/storageclasses",
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": STORAGE_CLASS,
+                         "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+            "provisioner": PROVISIONER,
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        },
+    )]
+    for z, zone in enumerate(ZONES):
+        for i in range(NODES_PER_ZONE):
+            name = f"kwok-{zone}-{i}"
+            objs.append(("/api/v1/nodes", {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "labels": {
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "node.kubernetes.io/instance-type": "testbed-8c32g",
+                        "topology.kubernetes.io/region": "testbed",
+                        "topology.kubernetes.io/zone": zone,
+                        "type": "kwok",
+                    },
+                    "annotations": {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                },
+                "spec": {},
+                "status": {
+                    "capacity": NODE_CAPACITY,
+                    "allocatable": NODE_CAPACITY,
+                    # Distinct node IPs; kwok's own default would give every node the same one.
+                    "addresses": [{"type": "InternalIP", "address": f"10.1.{z}.{i + 10}"},
+                                  {"type": "Hostname", "address": name}],
+                },
+            }))
+    return objs
+
+
+# --------------------------------------------------------------------------
+
+
+def _free_ports(n: int) -> list[int]:
+    # Hold all sockets until every port is picked so the n ports differ.
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _openssl(cwd: Path, *args: str) -> None:
+    proc = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise ControlPlaneError(f"openssl {' '.join(args)} failed: {proc.stderr.strip()}")
+
+
+_OPENSSL_CNF = """\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign,digitalSignature
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+subjectAltName = DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,\
+DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1
+"""
+
+
+def make_pki(pki: Path) -> None:
+    """CA, apiserver serving cert signed by it, service account key pair (EC: fast to make)."""
+    pki.mkdir(parents=True, exist_ok=True)
+    (pki / "openssl.cnf").write_text(_OPENSSL_CNF)
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl(pki, "req", "-config", "openssl.cnf", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt",
+             "-days", "3650", "-subj", "/CN=pinotops-testbed-ca", "-extensions", "ca")
+    _openssl(pki, "req", "-config", "openssl.cnf", "-new", *ec, "-keyout", "apiserver.key",
+             "-out", "apiserver.csr", "-subj", "/CN=kube-apiserver")
+    _openssl(pki, "x509", "-req", "-in", "apiserver.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", "365",
+             "-extfile", "openssl.cnf", "-extensions", "server", "-out", "apiserver.crt")
+    _openssl(pki, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "sa.key")
+    _openssl(pki, "pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub")
+
+
+def _die_with_parent() -> None:
+    # Runs in the child before exec: if the test process dies (even SIGKILL),
+    # the kernel kills the component too, so nothing outlives a crashed run.
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _proc_alive(pid: int, exe: str) -> bool:
+    """True if pid runs `exe` and is not a zombie (guards against pid reuse)."""
+    try:
+        if os.path.realpath(f"/proc/{pid}/exe") != os.path.realpath(exe):
+            return False
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+class K8sControlPlane:
+    """etcd + kube-apiserver + kube-controller-manager + kube-scheduler + kwok.
+
+    `detach=True` lets the processes outlive this Python process (the
+    `up` CLI); otherwise they die with it.
+    """
+
+    def __init__(self, workdir: Path, *, detach: bool = False) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.detach = detach
+        self.host = ""
+        self.token = ""
+        self.ca_file = self.workdir / "pki" / "ca.crt"
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self.state_file = self.workdir / "state.json"
+        self.pids: dict[str, int] = {}
+        self.bin: dict[str, str] = {}
+        self.startup_seconds = 0.0
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._ssl: ssl.SSLContext | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def __enter__(self) -> K8sControlPlane:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.bin = ensure_binaries()
+        t0 = time.monotonic()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.stop()  # a previous run in this workdir (state.json) must not linger
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - t0
+
+    def _start(self) -> None:
+        wd = self.workdir
+        for sub in ("etcd", "logs", "pki"):
+            shutil.rmtree(wd / sub, ignore_errors=True)
+        (wd / "logs").mkdir()
+        make_pki(wd / "pki")
+        pki = wd / "pki"
+        self.token = secrets.token_hex(24)
+        (pki / "tokens.csv").write_text(f'{self.token},testbed-admin,testbed-admin,"system:masters"\n')
+        etcd_port, peer_port, api_port = _free_ports(3)
+        self.host = f"https://127.0.0.1:{api_port}"
+        self._ssl = ssl.create_default_context(cafile=str(self.ca_file))
+        self._write_kubeconfig()
+
+        etcd_url = f"http://127.0.0.1:{etcd_port}"
+        self._spawn("etcd", [
+            self.bin["etcd"],
+            "--name=testbed",
+            f"--data-dir={wd / 'etcd'}",
+            f"--listen-client-urls={etcd_url}",
+            f"--advertise-client-urls={etcd_url}",
+            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-cluster=testbed=http://127.0.0.1:{peer_port}",
+            "--unsafe-no-fsync=true",  # throwaway data: skip fsync, like envtest
+            "--quota-backend-bytes=4294967296",
+            "--log-level=warn",
+        ])
+        self._wait("etcd", 30, lambda: self._http_ok(f"{etcd_url}/health"))
+
+        self._spawn("kube-apiserver", [
+            self.bin["kube-apiserver"],
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={api_port}",
+            f"--cert-dir={pki}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--client-ca-file={self.ca_file}",
+            f"--token-auth-file={pki / 'tokens.csv'}",
+            "--authorization-mode=Node,RBAC",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            # A loopback advertise address can't back the `kubernetes` Service.
+            "--endpoint-reconciler-type=none",
+            "--allow-privileged=true",
+            "--enable-priority-and-fairness=false",  # saves CPU on a 2-core box
+            "--profiling=false",
+        ])
+        self._wait("kube-apiserver", 60, lambda: self._api_ok("/readyz"))
+        for path, obj in bootstrap_objects():
+            self.request("POST", path, obj)
+
+        kubeconfig = str(self.kubeconfig)
+        self._spawn("kube-controller-manager", [
+            self.bin["kube-controller-manager"],
+            f"--kubeconfig={kubeconfig}",
+            "--leader-elect=false",
+            "--secure-port=0",
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={self.ca_file}",
+            "--kube-api-qps=100",
+            "--kube-api-burst=200",
+            "--profiling=false",
+        ])
+        self._spawn("kube-scheduler", [
+            self.bin["kube-scheduler"],
+            f"--kubeconfig={kubeconfig}",
+            "--leader-elect=false",
+            "--secure-port=0",
+            "--profiling=false",
+        ])
+        stages = wd / "kwok-stages.yaml"
+        # JSON documents are YAML documents.
+        stages.write_text("\n---\n".join(json.dumps(s) for s in kwok_stages(self.bin["k8s_version"])))
+        self._spawn("kwok", [
+            self.bin["kwok"],
+            f"--kubeconfig={kubeconfig}",
+            f"--config={stages}",
+            "--manage-all-nodes=false",
+            f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+            f"--cidr={POD_CIDR}",
+            "--node-lease-duration-seconds=40",
+        ])
+        self._wait("nodes Ready and schedulable", 60, self._nodes_ready)
+        self._wait("default service account", 60,
+                   lambda: self._api_ok("/api/v1/namespaces/default/serviceaccounts/default"))
+        self._probe_pod()
+
+    def stop(self) -> None:
+        """Kill every component (TERM, then KILL after 10s); safe to call repeatedly
+        and from another process (reads state.json)."""
+        procs = self._load_state()
+        if not procs:
+            return
+        live = [(name, pid, exe) for name, (pid, exe) in procs.items() if _proc_alive(pid, exe)]
+        for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            for _name, pid, _exe in reversed(live):
+                try:
+                    os.killpg(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + grace
+            while live and time.monotonic() < deadline:
+                for name, proc in self._procs.items():
+                    proc.poll()  # reap our own children so they don't linger as zombies
+                live = [p for p in live if _proc_alive(p[1], p[2])]
+                if live:
+                    time.sleep(0.1)
+            if not live:
+                break
+        for proc in self._procs.values():
+            try:
+                proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        if live:
+            raise ControlPlaneError(f"could not kill {[(n, p) for n, p, _ in live]}")
+        self._procs.clear()
+        self.pids.clear()
+        self.state_file.unlink(missing_ok=True)
+
+    @classmethod
+    def attach(cls, workdir: Path) -> K8sControlPlane:
+        """Connect to a control plane started by another process (`up` CLI)."""
+        cp = cls(workdir, detach=True)
+        state = json.loads(cp.state_file.read_text())
+        cp.host, cp.token = state["host"], state["token"]
+        cp.pids = {n: p["pid"] for n, p in state["processes"].items()}
+        cp._ssl = ssl.create_default_context(cafile=str(cp.ca_file))
+        dead = [n for n, p in state["processes"].items() if not _proc_alive(p["pid"], p["exe"])]
+        if dead:
+            raise ControlPlaneError(f"control plane in {workdir} is not running: {dead} exited")
+        return cp
+
+    # -- API access (stdlib) -----------------------------------------------
+
+    def request(self, method: str, path: str, body: Any = None,
+                content_type: str = "application/json") -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.host + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": content_type,
+            "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(req, context=self._ssl, timeout=10) as resp:
+                raw = resp.read()
+                # Health endpoints answer text/plain "ok".
+                return json.loads(raw) if resp.headers.get_content_type() == "application/json" else raw.decode()
+        except urllib.error.HTTPError as e:
+            raise ControlPlaneError(f"{method} {path}: HTTP {e.code}: {e.read().decode(errors='replace')}") from e
+
+    # -- internals -----------------------------------------------------------
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        with open(self.workdir / "logs" / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.workdir, start_new_session=True,
+                preexec_fn=None if self.detach else _die_with_parent,
+            )
+        self._procs[name] = proc
+        self.pids[name] = proc.pid
+        self._write_state()
+
+    def _write_state(self) -> None:
+        state = {
+            "host": self.host, "token": self.token, "ca_file": str(self.ca_file),
+            "kubeconfig": str(self.kubeconfig),
+            "processes": {n: {"pid": p, "exe": self.bin[n]} for n, p in self.pids.items()},
+        }
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.state_file)
+
+    def _load_state(self) -> dict[str, tuple[int, str]]:
+        if self.state_file.exists():
+            state = json.loads(self.state_file.read_text())
+            return {n: (p["pid"], p["exe"]) for n, p in state["processes"].items()}
+        return {n: (pid, self.bin[n]) for n, pid in self.pids.items()}
+
+    def _write_kubeconfig(self) -> None:
+        ca = base64.b64encode(self.ca_file.read_bytes()).decode()
+        cfg = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "testbed",
+            "clusters": [{"name": "testbed", "cluster": {"server": self.host, "certificate-authority-data": ca}}],
+            "users": [{"name": "testbed-admin", "user": {"token": self.token}}],
+            "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": "testbed-admin"}}],
+        }
+        self.kubeconfig.write_text(json.dumps(cfg, indent=2))  # JSON is valid kubeconfig YAML
+        self.kubeconfig.chmod(0o600)
+
+    def _wait(self, what: str, timeout: float, ready: Any) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            for name, proc in self._procs.items():
+                if proc.poll() is not None:
+                    raise ControlPlaneError(f"{name} exited with {proc.returncode} while waiting for {what}:\n"
+                                            + self._log_tail(name))
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(f"timed out after {timeout}s waiting for {what}; logs in {self.workdir}/logs")
+            time.sleep(0.2)
+
+    def _log_tail(self, name: str, lines: int = 30) -> str:
+        text = (self.workdir / "logs" / f"{name}.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _http_ok(self, url: str) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    def _api_ok(self, path: str) -> bool:
+        try:
+            self.request("GET", path)
+            return True
+        except (ControlPlaneError, OSError):
+            return False
+
+    def _nodes_ready(self) -> bool:
+        try:
+            nodes = self.request("GET", "/api/v1/nodes")["items"]
+        except (ControlPlaneError, OSError):
+            return False
+        if len(nodes) < len(ZONES) * NODES_PER_ZONE:
+            return False
+        for node in nodes:
+            conds = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}
+            # The not-ready taint is lifted by the real node lifecycle controller.
+            if conds.get("Ready") != "True" or node["spec"].get("taints"):
+                return False
+        return True
+
+    def _probe_pod(self) -> None:
+        """Schedule one pod end to end (scheduler + kwok) before declaring ready."""
+        path = "/api/v1/namespaces/default/pods"
+        self.request("POST", path, {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "testbed-probe"},
+            "spec": {"containers": [{"name": "probe", "image": "testbed/probe"}],
+                     "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 1},
+        })
+
+        def ready() -> bool:
+            pod = self.request("GET", f"{path}/testbed-probe")
+            return any(c["type"] == "Ready" and c["status"] == "True"
+                       for c in pod.get("status", {}).get("conditions", []))
+
+        self._wait("probe pod Ready", 60, ready)
+        self.request("DELETE", f"{path}/testbed-probe")  # kwok completes the deletion
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=("up", "down", "build"))
+    parser.add_argument("--workdir", type=Path,
+                        default=Path(os.environ.get("PINOTOPS_TESTBED_K8S_WORKDIR", DEFAULT_WORKDIR)))
+    args = parser.parse_args(argv)
+    if args.action == "build":
+        for key, value in ensure_binaries().items():
+            print(f"{key}={value}")
+        return 0
+    cp = K8sControlPlane(args.workdir, detach=True)
+    if args.action == "down":
+        cp.stop()
+        return 0
+    cp.start()
+    print(f"control plane up in {cp.startup_seconds:.1f}s: {cp.host}", file=sys.stderr)
+    print(f"export PINOTOPS_TESTBED_KUBECONFIG={cp.kubeconfig}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""pytest plugin: the session's real Kubernetes control plane (see k8s.py).
+
+If PINOTOPS_TESTBED_KUBECONFIG points at the kubeconfig of a control plane
+started by `make testbed-up` (`python tests/testbed/k8s.py up`), that one is
+reused and left running; otherwise one is started for the session and
+stopped at its end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.testbed.k8s import BinariesError, K8sControlPlane
+
+KUBECONFIG_ENV = "PINOTOPS_TESTBED_KUBECONFIG"
+
+
+@pytest.fixture(scope="session")
+def k8s_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[K8sControlPlane]:
+    external = os.environ.get(KUBECONFIG_ENV)
+    if external:
+        # k8s.py writes kubeconfig and state.json side by side in its workdir.
+        yield K8sControlPlane.attach(Path(external).parent)
+        return
+    cp = K8sControlPlane(tmp_path_factory.mktemp("k8s"))
+    try:
+        cp.start()
+    except BinariesError as e:
+        # A test bed that can't be built is a failure, never a skip.
+        pytest.fail(f"cannot build the Kubernetes test bed binaries: {e}", pytrace=False)
+    try:
+        yield cp
+    finally:
+        cp.stop()
