@@ -1,0 +1,720 @@
+"""A real Apache Pinot cluster for tests: jars from Maven Central, one JVM per component on 127.0.0.1.
+
+Stdlib only, so the Makefile and CI can use it before any virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+CACHE_DIR = Path(os.environ.get("PINOTOPS_TESTBED_CACHE", Path.home() / ".cache" / "pinotops-testbed"))
+CENTRAL = "https://repo.maven.apache.org/maven2"
+# The newest Pinot whose whole runtime (pinot-tools, -server, -minion ...) Maven Central serves here:
+# 1.x publishes pinot-spi/-common/-core there, but not pinot-tools, pinot-server or pinot-minion.
+DEFAULT_VERSIONS = "0.11.0"
+CLUSTER_NAME = "PinotCluster"
+HOST = "127.0.0.1"
+STATE_FILE = "state.json"
+ADMIN_MAIN = "org.apache.pinot.tools.admin.PinotAdministrator"
+KAFKA_MAIN = "kafka.Kafka"
+
+# Not needed to run controller/broker/server/minion, and some are not on Central at all
+# (pinot-confluent-avro pulls io.confluent from Confluent's own repository; pinot-orc 0.11.0 has no jar).
+# Kafka plugins stay: they carry the Kafka broker classes the test bed runs as well.
+EXCLUDED_DEPENDENCIES = [
+    ("org.apache.pinot", "pinot-confluent-avro"),
+    ("org.apache.pinot", "pinot-confluent-json"),
+    ("org.apache.pinot", "pinot-confluent-protobuf"),
+    ("org.apache.pinot", "pinot-orc"),
+    ("org.apache.pinot", "pinot-parquet"),
+    ("org.apache.pinot", "pinot-thrift"),
+    ("org.apache.pinot", "pinot-protobuf"),
+    ("org.apache.pinot", "pinot-kinesis"),
+    ("org.apache.pinot", "pinot-pulsar"),
+    ("org.apache.pinot", "pinot-s3"),
+    ("io.confluent", "*"),
+    ("org.apache.hadoop", "*"),
+    ("org.apache.spark", "*"),
+    ("software.amazon.awssdk", "*"),
+]
+
+# JDK 17 needs the opens of Pinot's own launcher script; serial GC and C1-only JIT keep
+# four to six JVMs within two cores and a few GiB.
+JVM_FLAGS = [
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-Xss512k",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "--add-opens=java.base/java.util=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+    "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
+    "-Dpinot.admin.system.exit=true",
+    "-Dzookeeper.admin.enableServer=false",
+]
+HEAP = {"zookeeper": ("64m", "256m"), "kafka": ("128m", "512m")}
+DEFAULT_HEAP = ("128m", "768m")
+
+LOG4J2_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="WARN">
+  <Appenders>
+    <Console name="console" target="SYSTEM_OUT">
+      <PatternLayout pattern="%d{HH:mm:ss.SSS} %-5p [%c{1}] %m%n"/>
+    </Console>
+  </Appenders>
+  <Loggers>
+    <Root level="warn"><AppenderRef ref="console"/></Root>
+    <!-- Helix logs an ERROR per rebalance while the cluster has no instances: noise. -->
+    <Logger name="org.apache.helix" level="fatal"/>
+    <Logger name="org.apache.pinot.tools.admin" level="info"/>
+  </Loggers>
+</Configuration>
+"""
+# Kafka 2.x/3.x brokers log through log4j 1.x (reload4j in 3.x).
+KAFKA_LOG4J = """log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=%d{HH:mm:ss,SSS} %-5p [%c{1}] %m%n
+log4j.logger.kafka.server.KafkaServer=INFO
+"""
+
+
+class PinotUnavailable(RuntimeError):
+    """The requested Pinot version cannot be assembled from the reachable Maven repository."""
+
+
+class ClusterError(RuntimeError):
+    """A component did not start or stop as expected."""
+
+
+# --------------------------------------------------------------------------- jars
+
+
+def _pom(artifact: tuple[str, str, str], exclusions: list[tuple[str, str]]) -> str:
+    group, name, version = artifact
+    excluded = "".join(
+        f"<exclusion><groupId>{g}</groupId><artifactId>{a}</artifactId></exclusion>" for g, a in exclusions)
+    return f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>pinotops.testbed</groupId>
+  <artifactId>{name}-lib</artifactId>
+  <version>{version}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>{group}</groupId>
+      <artifactId>{name}</artifactId>
+      <version>{version}</version>
+      <exclusions>{excluded}</exclusions>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+
+def _settings(local_repo: Path) -> str:
+    # mirrorOf * : repositories declared in dependency POMs are never contacted.
+    return f"""<settings>
+  <localRepository>{local_repo}</localRepository>
+  <mirrors>
+    <mirror><id>central-only</id><mirrorOf>*</mirrorOf><url>{CENTRAL}</url></mirror>
+  </mirrors>
+</settings>
+"""
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+
+
+def _maven_lib(root: Path, artifact: tuple[str, str, str], exclusions: list[tuple[str, str]]) -> Path:
+    """Copy `artifact` and its runtime dependencies into root/lib once; root/complete.json marks success."""
+    lib = root / "lib"
+    marker = root / "complete.json"
+    if marker.is_file() and lib.is_dir():
+        return lib
+    root.mkdir(parents=True, exist_ok=True)
+    # Parallel pytest workers or a concurrent `make testbed-up` must not download into the same dir.
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.is_file() and lib.is_dir():
+            return lib
+        if shutil.which("mvn") is None:
+            raise PinotUnavailable("Maven (mvn) is not installed")
+        (root / "pom.xml").write_text(_pom(artifact, exclusions))
+        (root / "settings.xml").write_text(_settings(CACHE_DIR / "m2"))
+        staging = root / "lib.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        log = root / "maven.log"
+        started = time.monotonic()
+        with open(log, "w") as out:
+            rc = subprocess.call(
+                ["mvn", "-B", "-U", "-s", str(root / "settings.xml"), "-f", str(root / "pom.xml"),
+                 "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={staging}"],
+                stdout=out, stderr=subprocess.STDOUT, cwd=root,
+            )
+        seconds = round(time.monotonic() - started, 1)
+        if rc != 0:
+            text = log.read_text(errors="replace")
+            missing = re.findall(r"Could not find artifact (\S+)", text) or re.findall(r"\[ERROR\] (.+)", text)[:1]
+            raise PinotUnavailable(
+                f"{':'.join(artifact)} cannot be resolved from {CENTRAL}: {'; '.join(sorted(set(missing))) or log}"
+            )
+        shutil.rmtree(lib, ignore_errors=True)
+        staging.rename(lib)
+        marker.write_text(json.dumps({"artifact": ":".join(artifact), "jars": len(list(lib.glob("*.jar"))),
+                                      "bytes": _dir_size(lib), "download_seconds": seconds}, indent=1))
+    return lib
+
+
+def ensure_pinot(version: str) -> Path:
+    """Return the lib directory holding every runtime jar of Pinot `version`, downloading it once."""
+    artifact = ("org.apache.pinot", "pinot-tools", version)
+    return _maven_lib(CACHE_DIR / "pinot" / version, artifact, EXCLUDED_DEPENDENCIES)
+
+
+def ensure_kafka(pinot_lib: Path) -> Path:
+    """The Kafka broker Pinot's Kafka plugin was built against, on its own classpath.
+
+    Pinot's classpath pins older libraries (jopt-simple 4.6) than kafka.Kafka needs, so the broker
+    gets the dependency set of its own POM, like a Kafka distribution.
+    """
+    found = sorted(pinot_lib.glob("kafka_2.1[0-9]-*.jar"))
+    if found:
+        scala, version = re.match(r"kafka_(2\.1\d)-(.+)\.jar", found[-1].name).groups()
+    else:
+        clients = sorted(pinot_lib.glob("kafka-clients-*.jar"))
+        if not clients:
+            raise PinotUnavailable(f"no Kafka stream plugin in {pinot_lib}")
+        scala, version = "2.13", clients[-1].name[len("kafka-clients-"):-len(".jar")]
+    if int(version.split(".")[0]) >= 4:
+        raise PinotUnavailable(f"Kafka {version} has no ZooKeeper mode; the test bed runs Kafka on Pinot's ZooKeeper")
+    return _maven_lib(CACHE_DIR / "kafka" / f"{scala}-{version}", ("org.apache.kafka", f"kafka_{scala}", version), [])
+
+
+def download_info(version: str) -> dict[str, Any]:
+    """What ensure_pinot recorded for `version` (jar count, bytes, cold download seconds)."""
+    return json.loads((CACHE_DIR / "pinot" / version / "complete.json").read_text())
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def basic_auth_header(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def http_get(url: str, auth: dict[str, str] | None = None, timeout: float = 5.0) -> tuple[int, str]:
+    """GET `url`; returns (status, body). Connection errors give status 0."""
+    request = urllib.request.Request(url)
+    if auth:
+        request.add_header("Authorization", basic_auth_header(auth["username"], auth["password"]))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+    except (OSError, ValueError) as exc:
+        return 0, str(exc)
+
+
+def _properties(values: dict[str, Any]) -> str:
+    return "".join(f"{k}={v}\n" for k, v in values.items())
+
+
+def _set_pdeathsig() -> None:
+    # Runs in the child before exec: the JVM gets SIGKILL if the test process dies without cleanup.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _status_kib(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def running_pids(workdir: Path) -> list[int]:
+    """PIDs of live processes whose command line names `workdir` (every test bed JVM does)."""
+    marker = f"-Dpinotops.testbed={Path(workdir).resolve()}"
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and marker in _cmdline(int(entry.name)).split() and _alive(int(entry.name)):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _terminate(pids: list[int], grace: float) -> None:
+    """SIGTERM each process group, SIGKILL whatever is still alive after `grace` seconds."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.2)
+    for pid in pids:
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+class PinotCluster:
+    """ZooKeeper, controller, broker, N servers, optional minion and Kafka: each its own JVM and process group."""
+
+    def __init__(self, version: str, workdir: str | os.PathLike, *, servers: int = 2, minion: bool = True,
+                 kafka: bool = False, auth: dict[str, str] | None = None, die_with_parent: bool = True,
+                 start_timeout: float = 240.0) -> None:
+        self.version = version
+        self.workdir = Path(workdir).resolve()
+        self.auth = dict(auth) if auth else None
+        self.die_with_parent = die_with_parent
+        self.start_timeout = start_timeout
+        self.owned = True
+        self.lib: Path | None = None
+        self.kafka_lib: Path | None = None
+        self.components: dict[str, dict[str, Any]] = {}
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._plan(servers, minion, kafka)
+
+    # ----- layout
+
+    def _plan(self, servers: int, minion: bool, kafka: bool) -> None:
+        def add(name: str, **ports: int) -> None:
+            self.components[name] = {"ports": ports, "pid": None}
+
+        add("zookeeper", client=free_port())
+        if kafka:
+            add("kafka", client=free_port())
+        add("controller", http=free_port())
+        add("broker", http=free_port(), ms_runner=free_port())
+        for i in range(servers):
+            add(f"server-{i}", netty=free_port(), admin=free_port(), grpc=free_port(),
+                ms_server=free_port(), ms_runner=free_port())
+        if minion:
+            add("minion", http=free_port())
+
+    def _port(self, name: str, kind: str) -> int:
+        return self.components[name]["ports"][kind]
+
+    @property
+    def zk_address(self) -> str:
+        return f"{HOST}:{self._port('zookeeper', 'client')}"
+
+    @property
+    def controller_url(self) -> str:
+        return f"http://{HOST}:{self._port('controller', 'http')}"
+
+    @property
+    def broker_url(self) -> str:
+        return f"http://{HOST}:{self._port('broker', 'http')}"
+
+    @property
+    def kafka_bootstrap(self) -> str | None:
+        return f"{HOST}:{self._port('kafka', 'client')}" if "kafka" in self.components else None
+
+    @property
+    def server_names(self) -> list[str]:
+        return [n for n in self.components if n.startswith("server-")]
+
+    @property
+    def server_admin_urls(self) -> list[str]:
+        return [f"http://{HOST}:{self._port(n, 'admin')}" for n in self.server_names]
+
+    @property
+    def minion_url(self) -> str | None:
+        return f"http://{HOST}:{self._port('minion', 'http')}" if "minion" in self.components else None
+
+    @property
+    def instances(self) -> list[str]:
+        """Helix instance names as the controller lists them in GET /instances."""
+        names = [f"Controller_{HOST}_{self._port('controller', 'http')}",
+                 f"Broker_{HOST}_{self._port('broker', 'http')}"]
+        names += [f"Server_{HOST}_{self._port(n, 'netty')}" for n in self.server_names]
+        if "minion" in self.components:
+            names.append(f"Minion_{HOST}_{self._port('minion', 'http')}")
+        return names
+
+    @property
+    def kafka_consumer_factory(self) -> str:
+        """streamConfigs consumer factory class of the Kafka plugin this Pinot version ships."""
+        assert self.lib is not None
+        if list(self.lib.glob("pinot-kafka-3.*.jar")):
+            return "org.apache.pinot.plugin.stream.kafka30.KafkaConsumerFactory"
+        return "org.apache.pinot.plugin.stream.kafka20.KafkaConsumerFactory"
+
+    def component_dir(self, name: str) -> Path:
+        return self.workdir / name
+
+    def log_file(self, name: str) -> Path:
+        return self.workdir / "logs" / f"{name}.log"
+
+    # ----- configuration
+
+    def _auth_token(self) -> str | None:
+        return basic_auth_header(self.auth["username"], self.auth["password"]) if self.auth else None
+
+    def _config(self, name: str) -> dict[str, Any]:
+        """The properties file of a Pinot component; every port and directory is explicit."""
+        d = self.component_dir(name)
+        base = {"pinot.zk.server": self.zk_address, "pinot.cluster.name": CLUSTER_NAME}
+        token = self._auth_token()
+        if name == "controller":
+            port = self._port(name, "http")
+            conf = {
+                "controller.zk.str": self.zk_address, "controller.helix.cluster.name": CLUSTER_NAME,
+                "controller.host": HOST, "controller.port": port, "controller.vip.host": HOST,
+                "controller.vip.port": port, "controller.data.dir": d / "data",
+                "controller.local.temp.dir": d / "tmp", "cluster.tenant.isolation.enable": "true",
+            }
+            if self.auth:
+                user = self.auth["username"]
+                conf.update({
+                    "controller.admin.access.control.factory.class":
+                        "org.apache.pinot.controller.api.access.BasicAuthAccessControlFactory",
+                    "controller.admin.access.control.principals": user,
+                    f"controller.admin.access.control.principals.{user}.password": self.auth["password"],
+                    "pinot.controller.segment.fetcher.auth.token": token,
+                })
+            return conf
+        if name == "broker":
+            # The default 10 s shutdown delay (draining queries) only slows test restarts down.
+            return {**base, "pinot.broker.hostname": HOST, "pinot.broker.client.queryPort": self._port(name, "http"),
+                    "pinot.query.runner.port": self._port(name, "ms_runner"), "pinot.broker.delayShutdownTimeMs": 1000}
+        if name.startswith("server-"):
+            conf = {
+                **base, "pinot.server.netty.host": HOST, "pinot.server.netty.port": self._port(name, "netty"),
+                "pinot.server.adminapi.port": self._port(name, "admin"),
+                "pinot.server.grpc.port": self._port(name, "grpc"),
+                "pinot.query.server.port": self._port(name, "ms_server"),
+                "pinot.query.runner.port": self._port(name, "ms_runner"),
+                "pinot.server.instance.dataDir": d / "index", "pinot.server.instance.segmentTarDir": d / "segmentTar",
+                # Shutdown checks default to a 10-minute budget; stay inside stop()'s grace period.
+                "pinot.server.shutdown.timeoutMs": 10000,
+            }
+            if token:
+                conf.update({"pinot.server.segment.fetcher.auth.token": token,
+                             "pinot.server.segment.uploader.auth.token": token,
+                             "pinot.server.instance.auth.token": token})
+            return conf
+        if name == "minion":
+            conf = {**base, "pinot.minion.host": HOST, "pinot.minion.port": self._port(name, "http")}
+            if token:
+                # Older minions read the unprefixed keys, newer ones the pinot.minion.* ones.
+                for key in ("segment.fetcher.auth.token", "task.auth.token"):
+                    conf[key] = token
+                    conf[f"pinot.minion.{key}"] = token
+            return conf
+        raise KeyError(name)
+
+    def _kafka_properties(self) -> dict[str, Any]:
+        port = self._port("kafka", "client")
+        return {
+            "broker.id": 0, "listeners": f"PLAINTEXT://{HOST}:{port}", "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
+            "log.dirs": self.component_dir("kafka") / "data", "zookeeper.connect": f"{self.zk_address}/kafka",
+            "num.partitions": 1, "offsets.topic.replication.factor": 1,
+            "transaction.state.log.replication.factor": 1, "transaction.state.log.min.isr": 1,
+            "group.initial.rebalance.delay.ms": 0, "auto.create.topics.enable": "false",
+        }
+
+    def _command(self, name: str) -> list[str]:
+        d = self.component_dir(name)
+        xms, xmx = HEAP.get(name, DEFAULT_HEAP)
+        jvm = ["java", f"-Xms{xms}", f"-Xmx{xmx}", *JVM_FLAGS,
+               f"-Dpinotops.testbed={self.workdir}", f"-Dpinotops.component={name}",
+               f"-Dlog4j2.configurationFile={self.workdir / 'log4j2.xml'}",
+               f"-Dlog4j.configuration=file:{self.workdir / 'kafka-log4j.properties'}",
+               # Anything a component writes to its default temp location stays in its own dir.
+               f"-Djava.io.tmpdir={d / 'tmp'}", "-cp"]
+        if name == "kafka":
+            return jvm + [f"{self.kafka_lib}/*", KAFKA_MAIN, str(d / "server.properties")]
+        jvm.append(f"{self.lib}/*")
+        if name == "zookeeper":
+            return jvm + [ADMIN_MAIN, "StartZookeeper", "-zkPort", str(self._port(name, "client")),
+                          "-dataDir", str(d / "data")]
+        command = {"controller": "StartController", "broker": "StartBroker", "minion": "StartMinion"}
+        return jvm + [ADMIN_MAIN, command.get(name, "StartServer"), "-configFileName", str(d / "pinot.properties")]
+
+    def _prepare(self, name: str) -> None:
+        d = self.component_dir(name)
+        (d / "tmp").mkdir(parents=True, exist_ok=True)
+        if name == "kafka":
+            (d / "server.properties").write_text(_properties(self._kafka_properties()))
+        elif name != "zookeeper":
+            (d / "pinot.properties").write_text(_properties(self._config(name)))
+
+    # ----- health
+
+    def _healthy(self, name: str) -> bool:
+        if name in ("zookeeper", "kafka"):
+            return port_open(self._port(name, "client"))
+        if name == "controller":
+            return http_get(self.controller_url + "/health")[0] == 200
+        if name == "broker":
+            return http_get(self.broker_url + "/health")[0] == 200
+        if name == "minion":
+            return http_get(self.minion_url + "/health")[0] == 200
+        return http_get(f"http://{HOST}:{self._port(name, 'admin')}/health/readiness")[0] == 200
+
+    def _wait(self, names: list[str], deadline: float) -> None:
+        pending = list(names)
+        while pending:
+            for name in list(pending):
+                proc = self._procs.get(name)
+                if proc is not None and proc.poll() is not None:
+                    raise ClusterError(f"{name} exited with {proc.returncode}; log tail:\n{self._tail(name)}")
+                if self._healthy(name):
+                    pending.remove(name)
+            if pending and time.monotonic() > deadline:
+                raise ClusterError(f"{', '.join(pending)} not healthy in time; log tail:\n"
+                                   + "\n".join(self._tail(n) for n in pending))
+            if pending:
+                time.sleep(0.5)
+
+    def _wait_registered(self, deadline: float) -> None:
+        expected = set(self.instances)
+        while True:
+            status, body = http_get(self.controller_url + "/instances", self.auth)
+            if status == 200 and expected <= set(json.loads(body).get("instances", [])):
+                return
+            if time.monotonic() > deadline:
+                raise ClusterError(f"controller lists {body!r}, expected {sorted(expected)}")
+            time.sleep(0.5)
+
+    def _tail(self, name: str, lines: int = 25) -> str:
+        try:
+            return f"--- {name}\n" + "\n".join(self.log_file(name).read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return f"--- {name}: no log"
+
+    # ----- processes
+
+    def _launch(self, name: str) -> None:
+        # Popen from the calling thread only: PR_SET_PDEATHSIG fires when the *thread* that forked exits.
+        self._prepare(name)
+        self.log_file(name).parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file(name), "ab") as log:
+            proc = subprocess.Popen(
+                self._command(name), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.component_dir(name), start_new_session=True,
+                preexec_fn=_set_pdeathsig if self.die_with_parent else None,  # noqa: PLW1509 - prctl only
+            )
+        self._procs[name] = proc
+        self.components[name]["pid"] = proc.pid
+        self._write_state()
+
+    def start(self) -> PinotCluster:
+        if shutil.which("java") is None:
+            raise PinotUnavailable("java is not installed")
+        self.lib = ensure_pinot(self.version)
+        if "kafka" in self.components:
+            self.kafka_lib = ensure_kafka(self.lib)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "log4j2.xml").write_text(LOG4J2_XML)
+        (self.workdir / "kafka-log4j.properties").write_text(KAFKA_LOG4J)
+        began = time.monotonic()
+        deadline = began + self.start_timeout
+        try:
+            self._launch("zookeeper")
+            self._wait(["zookeeper"], deadline)
+            # The controller creates the Helix cluster that broker, servers and minion join.
+            first = ["controller"] + (["kafka"] if "kafka" in self.components else [])
+            for name in first:
+                self._launch(name)
+            self._wait(["controller"], deadline)
+            rest = [n for n in self.components if n not in ("zookeeper", "kafka", "controller")]
+            for name in rest:
+                self._launch(name)
+            self._wait(rest + first[1:], deadline)
+            self._wait_registered(deadline)
+        except BaseException:
+            self.stop()
+            raise
+        self.start_seconds = round(time.monotonic() - began, 1)
+        self._write_state()
+        return self
+
+    def stop(self, grace: float = 15.0) -> None:
+        """Stop every JVM (Pinot first, then Kafka, then ZooKeeper) and wait until their ports are free."""
+        pinot = [n for n in self.components if n not in ("zookeeper", "kafka")]
+        for group in (pinot, ["kafka"], ["zookeeper"]):
+            pids = [self.components[n]["pid"] for n in group if n in self.components and self.components[n]["pid"]]
+            _terminate(pids, grace)
+            for n in group:
+                if n in self.components:
+                    self.components[n]["pid"] = None
+        for proc in self._procs.values():
+            proc.poll()  # reap, so no zombie lingers in the test process
+        self._procs.clear()
+        # Also anything started under this workdir that the state lost track of.
+        _terminate(running_pids(self.workdir), grace)
+        self._wait_ports_free()
+        if self.workdir.is_dir():
+            self._write_state()
+
+    def _wait_ports_free(self, timeout: float = 15.0) -> None:
+        ports = [p for c in self.components.values() for p in c["ports"].values()]
+        deadline = time.monotonic() + timeout
+        while any(port_open(p) for p in ports):
+            if time.monotonic() > deadline:
+                raise ClusterError(f"ports still open after stop: {[p for p in ports if port_open(p)]}")
+            time.sleep(0.2)
+
+    def stop_component(self, name: str, *, kill: bool = False, grace: float = 15.0) -> None:
+        """Stop one component: SIGTERM (a graceful shutdown), or SIGKILL with kill=True (a crash)."""
+        pid = self.components[name]["pid"]
+        if pid:
+            if kill:
+                os.killpg(pid, signal.SIGKILL)
+            _terminate([pid], grace)
+        if name in self._procs:
+            self._procs.pop(name).poll()
+        self.components[name]["pid"] = None
+        self._write_state()
+
+    def start_component(self, name: str, *, wait: bool = True) -> None:
+        """Start a stopped component again with the same ports and data dirs, so it rejoins as itself."""
+        if self.components[name]["pid"] and _alive(self.components[name]["pid"]):
+            raise ClusterError(f"{name} is already running")
+        self._launch(name)
+        if wait:
+            self._wait([name], time.monotonic() + self.start_timeout)
+
+    def is_running(self, name: str) -> bool:
+        pid = self.components[name]["pid"]
+        return bool(pid) and _alive(pid)
+
+    def pids(self) -> list[int]:
+        return [c["pid"] for c in self.components.values() if c["pid"] and _alive(c["pid"])]
+
+    def memory_kib(self) -> dict[str, int]:
+        """Current (VmRSS) and peak (VmHWM) resident memory summed over the test bed JVMs, in KiB."""
+        pids = self.pids()
+        return {"rss": sum(_status_kib(p, "VmRSS") for p in pids), "peak": sum(_status_kib(p, "VmHWM") for p in pids)}
+
+    def create_kafka_topic(self, topic: str, partitions: int = 1) -> None:
+        """Create a topic with Kafka's own admin tool; proves the broker accepts admin connections."""
+        if self.kafka_bootstrap is None:
+            raise ClusterError("this cluster runs no Kafka broker")
+        log4j = self.workdir / "kafka-log4j.properties"
+        subprocess.run(
+            ["java", "-Xmx128m", *JVM_FLAGS[:3], f"-Dlog4j.configuration=file:{log4j}", "-cp", f"{self.kafka_lib}/*",
+             "kafka.admin.TopicCommand", "--bootstrap-server", self.kafka_bootstrap, "--create",
+             "--topic", topic, "--partitions", str(partitions), "--replication-factor", "1"],
+            check=True, capture_output=True, text=True, timeout=120,
+        )
+
+    # ----- state
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "version": self.version, "workdir": str(self.workdir), "auth": self.auth, "lib": str(self.lib),
+            "kafka_lib": str(self.kafka_lib) if self.kafka_lib else None,
+            "controller_url": self.controller_url, "broker_url": self.broker_url, "zk_address": self.zk_address,
+            "kafka_bootstrap": self.kafka_bootstrap, "server_admin_urls": self.server_admin_urls,
+            "minion_url": self.minion_url, "instances": self.instances, "components": self.components,
+        }
+
+    def _write_state(self) -> None:
+        path = self.workdir / STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state(), indent=1, default=str))
+        tmp.replace(path)
+
+    @classmethod
+    def from_state(cls, path: str | os.PathLike) -> PinotCluster:
+        """Attach to a cluster another process started (state.json file or its workdir)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / STATE_FILE
+        data = json.loads(path.read_text())
+        cluster = cls.__new__(cls)
+        cluster.version = data["version"]
+        cluster.workdir = Path(data["workdir"])
+        cluster.auth = data["auth"]
+        cluster.die_with_parent = False
+        cluster.start_timeout = 240.0
+        cluster.owned = False
+        cluster.lib = Path(data["lib"])
+        cluster.kafka_lib = Path(data["kafka_lib"]) if data.get("kafka_lib") else None
+        cluster.components = data["components"]
+        cluster._procs = {}
+        return cluster
+
+    def __enter__(self) -> PinotCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def stop_from_state(workdir: str | os.PathLike, grace: float = 15.0) -> list[int]:
+    """Stop a cluster from its state.json; returns the PIDs that were still alive. Safe to call twice."""
+    workdir = Path(workdir).resolve()
+    alive = running_pids(workdir)
+    if (workdir / STATE_FILE).is_file():
+        cluster = PinotCluster.from_state(workdir)
+        # Only PIDs whose command line still names this workdir: a recycled PID is left alone.
+        for comp in cluster.components.values():
+            if comp["pid"] and comp["pid"] not in alive:
+                comp["pid"] = None
+        cluster.stop(grace)
+    else:
+        _terminate(alive, grace)
+    return alive
