@@ -1,0 +1,116 @@
+"""Test bed CLI used by the Makefile.
+
+    python -m tests.testbed up [--pinot-version V] [--no-k8s]   start Pinot (and the k8s control plane), detached
+    python -m tests.testbed down                                stop whatever `up` started
+    python -m tests.testbed status                              what is running
+
+State lives under <repo>/.testbed/{pinot,k8s}/state.json, so any later process can stop it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from tests.testbed.pinot import DEFAULT_VERSIONS, STATE_FILE, PinotCluster, http_get, running_pids, stop_from_state
+
+TESTBED_DIR = Path(__file__).resolve().parents[2] / ".testbed"
+PINOT_DIR = TESTBED_DIR / "pinot"
+K8S_DIR = TESTBED_DIR / "k8s"
+
+
+def _k8s_module() -> ModuleType | None:
+    # Imported lazily: the Pinot half must work while the k8s test bed is absent or broken.
+    try:
+        return importlib.import_module("tests.testbed.k8s")
+    except ImportError as exc:
+        print(f"k8s: not available ({exc})")
+        return None
+
+
+def up(version: str, with_k8s: bool) -> int:
+    stop_from_state(PINOT_DIR)
+    shutil.rmtree(PINOT_DIR, ignore_errors=True)
+    cluster = PinotCluster(version, PINOT_DIR, kafka=True, die_with_parent=False).start()
+    print(f"pinot {version} up in {cluster.start_seconds}s")
+    print(f"controller: {cluster.controller_url}")
+    print(f"broker:     {cluster.broker_url}")
+    print(f"kafka:      {cluster.kafka_bootstrap}")
+    print(f"export PINOTOPS_TESTBED_STATE={PINOT_DIR / STATE_FILE}")
+    if not with_k8s:
+        return 0
+    k8s = _k8s_module()
+    if k8s is None:
+        return 0
+    plane = k8s.K8sControlPlane(K8S_DIR, detach=True)
+    try:
+        plane.start()
+    except Exception as exc:  # the Pinot half stays up and usable
+        print(f"k8s: failed to start: {exc}", file=sys.stderr)
+        return 1
+    print(f"k8s api:    {plane.host}")
+    print(f"export PINOTOPS_TESTBED_KUBECONFIG={plane.kubeconfig}")
+    return 0
+
+
+def down() -> int:
+    stopped = stop_from_state(PINOT_DIR) if PINOT_DIR.is_dir() else []
+    print(f"pinot: stopped {len(stopped)} JVMs")
+    if (K8S_DIR / STATE_FILE).is_file():
+        k8s = _k8s_module()
+        if k8s is not None:
+            k8s.K8sControlPlane(K8S_DIR, detach=True).stop()
+            print("k8s: stopped")
+    return 0
+
+
+def status() -> int:
+    state_file = PINOT_DIR / STATE_FILE
+    if not state_file.is_file():
+        print("pinot: not up")
+    else:
+        cluster = PinotCluster.from_state(state_file)
+        live = running_pids(cluster.workdir)
+        print(f"pinot {cluster.version}: {len(live)} JVMs alive ({state_file})")
+        for name in cluster.components:
+            running = "running" if cluster.is_running(name) else "STOPPED"
+            print(f"  {name:<11} {running}  {cluster.components[name]['ports']}")
+        code, body = http_get(cluster.controller_url + "/instances", cluster.auth)
+        print(f"  GET /instances -> {code}: {body.strip()[:400]}")
+        code, body = http_get(cluster.controller_url + "/version", cluster.auth)
+        versions = sorted(set(json.loads(body).values())) if code == 200 else body.strip()[:200]
+        print(f"  GET /version   -> {code}: {versions}")
+    k8s_state = K8S_DIR / STATE_FILE
+    if k8s_state.is_file():
+        data = json.loads(k8s_state.read_text())
+        procs = data.get("processes", {})
+        alive = [n for n, p in procs.items() if Path(f"/proc/{p['pid']}").exists()]
+        print(f"k8s: {data.get('host')} {len(alive)}/{len(procs)} processes alive, kubeconfig {data.get('kubeconfig')}")
+    else:
+        print("k8s: not up")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.testbed", description="Start/stop the local test bed.")
+    sub = parser.add_subparsers(dest="action", required=True)
+    start = sub.add_parser("up", help="start Pinot (2 servers, minion, Kafka) and the k8s control plane, detached")
+    start.add_argument("--pinot-version", default=DEFAULT_VERSIONS.split()[-1])
+    start.add_argument("--no-k8s", action="store_true", help="Pinot only")
+    sub.add_parser("down", help="stop everything `up` started")
+    sub.add_parser("status", help="show what is running")
+    args = parser.parse_args(argv)
+    if args.action == "up":
+        return up(args.pinot_version, not args.no_k8s)
+    if args.action == "down":
+        return down()
+    return status()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
