@@ -30,6 +30,7 @@ SECRET_KEY_NAME = re.compile(r"^[-._a-zA-Z0-9]+$")
 PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_][-A-Za-z0-9_.]*$")
 QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
 ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+ZK_ADDRESS = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]+)?(,[A-Za-z0-9.\-]+(:[0-9]+)?)*(/[A-Za-z0-9_.\-/]*)?$")
 BARE_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 # The longest name part: a StatefulSet's pods carry `controller-revision-hash: <sts>-<10 chars>`, a 63-char
@@ -279,8 +280,7 @@ def _zookeeper(raw, field, profiles):
         raise SpecError(field, "give exactly one of 'address' (an existing ZooKeeper) or 'managed'")
     if raw.get("address") is not None:
         address = raw["address"]
-        if not isinstance(address, str) or not re.match(r"^[A-Za-z0-9.\-]+(:[0-9]+)?(,[A-Za-z0-9.\-]+(:[0-9]+)?)*"
-                                                         r"(/[A-Za-z0-9_.\-/]*)?$", address):
+        if not isinstance(address, str) or not ZK_ADDRESS.match(address):
             raise SpecError(_path(field, "address"), f"{address!r} is not a ZooKeeper connect string "
                             "(host:port[,host:port...][/chroot])")
         return {"address": address, "managed": None}

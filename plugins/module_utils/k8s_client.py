@@ -19,7 +19,6 @@ from urllib.parse import quote, urlencode
 from ansible.module_utils.basic import env_fallback
 
 try:
-    import kubernetes  # noqa: F401  (imported for the HAS_ flag; the submodules below do the work)
     from kubernetes import client as k8s_api
     from kubernetes import config as k8s_config
     from kubernetes.client.exceptions import ApiException
