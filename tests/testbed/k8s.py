@@ -12,15 +12,16 @@ Pod readiness can be steered per pod with annotations:
 
 Stdlib only; certificates are made with the openssl CLI.
 
-CLI (for `make testbed-up` / `make testbed-down`):
-  python tests/testbed/k8s.py up [--workdir DIR]
-  python tests/testbed/k8s.py down [--workdir DIR]
+Standalone CLI (the Makefile's `python -m tests.testbed` drives the same class):
+  python tests/testbed/k8s.py build                  build or check the binaries
+  python tests/testbed/k8s.py up|down [--workdir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import ctypes
 import json
 import os
@@ -66,8 +67,7 @@ def ensure_binaries() -> dict[str, str]:
     """Build (or find cached) binaries; returns name -> path plus *_version keys."""
     proc = subprocess.run(
         ["bash", str(BUILD_SCRIPT), "--print-paths"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
         check=False,
     )
@@ -92,7 +92,11 @@ hostIP: {{ . | Quote }}
 hostIPs:
 - ip: {{ . | Quote }}
 {{ end }}
-{{ $podIPs := PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
+{{ $hostNetwork := or .spec.hostNetwork false }}
+{{ $uid := or .metadata.uid "" }}
+{{ $name := or .metadata.name "" }}
+{{ $namespace := or .metadata.namespace "" }}
+{{ $podIPs := PodIPsWith .spec.nodeName $hostNetwork $uid $name $namespace }}
 {{ with $podIPs }}
 podIP: {{ index . 0 | Quote }}
 podIPs:
@@ -149,8 +153,39 @@ initContainerStatuses:
     ).replace("READY", ready)
 
 
-def _stage(name: str, kind: str, match: list[dict[str, Any]], steps: list[dict[str, Any]],
-           delay: dict[str, Any] | None = None) -> dict[str, Any]:
+# When a pod with a ready-delay annotation ("500ms", "3s", "1.5m", "1h") may
+# become Ready: startTime + delay, as an absolute time so that pod updates
+# during the wait (which make kwok re-evaluate the stage) don't restart it.
+# startTime has whole-second resolution, hence ceil + 1s: never early, at
+# most ~1s late. No annotation or an unparsable one yields nothing: Ready at once.
+_READY_AT = (
+    f'(.metadata.annotations["{ANN_READY_DELAY}"] // empty'
+    ' | capture("^(?<n>[0-9]+([.][0-9]+)?)(?<u>ms|s|m|h)$")) as $c'
+    " | (.status.startTime // empty | fromdate)"
+    ' + ($c.n | tonumber) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[$c.u]'
+    " | ceil + 1 | todate"
+)
+
+
+_NODE_CONDITIONS = (
+    ("Ready", "True", "KubeletReady"),
+    ("MemoryPressure", "False", "KubeletHasSufficientMemory"),
+    ("DiskPressure", "False", "KubeletHasNoDiskPressure"),
+    ("PIDPressure", "False", "KubeletHasSufficientPID"),
+    ("NetworkUnavailable", "False", "RouteCreated"),
+)
+
+
+def _node_condition(ctype: str, status: str, reason: str) -> str:
+    return (
+        f'- type: {ctype}\n  status: "{status}"\n  reason: {reason}\n  message: kwok\n'
+        "  lastHeartbeatTime: {{ $now | Quote }}\n  lastTransitionTime: {{ $since | Quote }}\n"
+    )
+
+
+def _stage(
+    name: str, kind: str, match: list[dict[str, Any]], steps: list[dict[str, Any]], delay: dict[str, Any] | None = None
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "resourceRef": {"apiGroup": "v1", "kind": kind},
         "selector": {"matchExpressions": [{"jq": m} for m in match]},
@@ -169,16 +204,12 @@ def kwok_stages(kube_version: str) -> list[dict[str, Any]]:
     """All Stages the test bed's kwok runs with."""
     capacity = json.dumps(NODE_CAPACITY)
     node_status = (
-        """
+        (
+            """
 {{ $now := Now }}
 {{ $since := or .metadata.creationTimestamp $now }}
 conditions:
-- {type: Ready, status: "True", reason: KubeletReady, message: "kwok kubelet is posting ready status", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $since | Quote }}}
-- {type: MemoryPressure, status: "False", reason: KubeletHasSufficientMemory, message: "kwok", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $since | Quote }}}
-- {type: DiskPressure, status: "False", reason: KubeletHasNoDiskPressure, message: "kwok", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $since | Quote }}}
-- {type: PIDPressure, status: "False", reason: KubeletHasSufficientPID, message: "kwok", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $since | Quote }}}
-- {type: NetworkUnavailable, status: "False", reason: RouteCreated, message: "kwok", lastHeartbeatTime: {{ $now | Quote }}, lastTransitionTime: {{ $since | Quote }}}
-{{ if not .status.addresses }}
+CONDITIONS{{ if not .status.addresses }}
 addresses:
 - {type: InternalIP, address: {{ NodeIP | Quote }}}
 - {type: Hostname, address: {{ .metadata.name | Quote }}}
@@ -203,7 +234,11 @@ nodeInfo:
   bootID: {{ .metadata.name | Quote }}
 phase: Running
 """
-    ).replace("CAPACITY", capacity).replace("KUBE_VERSION", json.dumps(kube_version))
+        )
+        .replace("CAPACITY", capacity)
+        .replace("KUBE_VERSION", json.dumps(kube_version))
+        .replace("CONDITIONS", "".join(_node_condition(*c) for c in _NODE_CONDITIONS))
+    )
     pod_running = (
         """
 {{ $now := Now }}
@@ -218,8 +253,7 @@ conditions:
         + _POD_NETWORK
         + _pod_containers("false")
     )
-    pod_ready = (
-        """
+    pod_ready = """
 {{ $now := Now }}
 conditions:
 - {type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }}}
@@ -227,9 +261,7 @@ conditions:
 {{ range .spec.readinessGates }}
 - {type: {{ .conditionType | Quote }}, status: "True", lastTransitionTime: {{ $now | Quote }}}
 {{ end }}
-"""
-        + _pod_containers("true")
-    )
+""" + _pod_containers("true")
     pod_succeeded = """
 {{ $now := Now }}
 {{ $started := or .status.startTime $now }}
@@ -287,97 +319,139 @@ spec:
 """
     hold = {"key": f'.metadata.annotations["{ANN_HOLD_READY}"]', "operator": "NotIn", "values": ["true"]}
     return [
-        _stage("node-initialize", "Node",
-               [{"key": _READY_STATUS, "operator": "NotIn", "values": ["True"]}],
-               [_status_patch(node_status)]),
+        _stage(
+            "node-initialize",
+            "Node",
+            [{"key": _READY_STATUS, "operator": "NotIn", "values": ["True"]}],
+            [_status_patch(node_status)],
+        ),
         # Leases (kwok --node-lease-duration-seconds) keep nodes healthy; this
         # refreshes the status heartbeat too, as a kubelet would.
-        _stage("node-heartbeat", "Node",
-               [{"key": _READY_STATUS, "operator": "In", "values": ["True"]}],
-               [_status_patch(node_status)],
-               delay={"durationMilliseconds": 30000, "jitterDurationMilliseconds": 45000}),
+        _stage(
+            "node-heartbeat",
+            "Node",
+            [{"key": _READY_STATUS, "operator": "In", "values": ["True"]}],
+            [_status_patch(node_status)],
+            delay={"durationMilliseconds": 30000, "jitterDurationMilliseconds": 45000},
+        ),
         # Every pod first becomes Running but not Ready...
-        _stage("pod-start", "Pod",
-               [_NOT_DELETING, {"key": ".status.phase", "operator": "In", "values": ["Pending"]}],
-               [_status_patch(pod_running)]),
+        _stage(
+            "pod-start",
+            "Pod",
+            [_NOT_DELETING, {"key": ".status.phase", "operator": "In", "values": ["Pending"]}],
+            [_status_patch(pod_running)],
+        ),
         # ...then Ready after its ready-delay (0 when absent), unless held.
-        _stage("pod-ready", "Pod",
-               [_NOT_DELETING, hold,
+        _stage(
+            "pod-ready",
+            "Pod",
+            [
+                _NOT_DELETING,
+                hold,
                 {"key": ".status.phase", "operator": "In", "values": ["Running"]},
-                {"key": _READY_STATUS, "operator": "In", "values": ["False"]}],
-               [_status_patch(pod_ready)],
-               delay={"durationFrom": {"jq": {"expression": f'.metadata.annotations["{ANN_READY_DELAY}"]'}}}),
-        _stage("pod-complete", "Pod",
-               [_NOT_DELETING,
+                {"key": _READY_STATUS, "operator": "In", "values": ["False"]},
+            ],
+            [_status_patch(pod_ready)],
+            delay={"durationFrom": {"jq": {"expression": _READY_AT}}},
+        ),
+        _stage(
+            "pod-complete",
+            "Pod",
+            [
+                _NOT_DELETING,
                 {"key": ".status.phase", "operator": "In", "values": ["Running"]},
                 {"key": _READY_STATUS, "operator": "In", "values": ["True"]},
-                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]}],
-               [_status_patch(pod_succeeded)]),
+                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
+            ],
+            [_status_patch(pod_succeeded)],
+        ),
         # The kubelet's part of graceful deletion: containers are gone at once.
-        _stage("pod-delete", "Pod",
-               [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
-               [{"delete": True}]),
+        _stage("pod-delete", "Pod", [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}], [{"delete": True}]),
         # External provisioner for WaitForFirstConsumer claims: once the
         # scheduler has picked a node, create a PV pre-bound to the claim; the
         # real PV controller then completes the binding.
-        _stage("pvc-provision", "PersistentVolumeClaim",
-               [_NOT_DELETING,
+        _stage(
+            "pvc-provision",
+            "PersistentVolumeClaim",
+            [
+                _NOT_DELETING,
                 {"key": ".spec.storageClassName", "operator": "In", "values": [STORAGE_CLASS]},
                 {"key": ".spec.volumeName", "operator": "DoesNotExist"},
-                {"key": '.metadata.annotations["volume.kubernetes.io/selected-node"]', "operator": "Exists"}],
-               [{"apply": {"template": pv}}]),
-        _stage("pv-reclaim", "PersistentVolume",
-               [_NOT_DELETING,
-                {"key": '.metadata.annotations["pv.kubernetes.io/provisioned-by"]', "operator": "In",
-                 "values": [PROVISIONER]},
+                {"key": '.metadata.annotations["volume.kubernetes.io/selected-node"]', "operator": "Exists"},
+            ],
+            [{"apply": {"template": pv}}],
+        ),
+        _stage(
+            "pv-reclaim",
+            "PersistentVolume",
+            [
+                _NOT_DELETING,
+                {
+                    "key": '.metadata.annotations["pv.kubernetes.io/provisioned-by"]',
+                    "operator": "In",
+                    "values": [PROVISIONER],
+                },
                 {"key": ".spec.persistentVolumeReclaimPolicy", "operator": "In", "values": ["Delete"]},
-                {"key": ".status.phase", "operator": "In", "values": ["Released"]}],
-               [{"delete": True}]),
+                {"key": ".status.phase", "operator": "In", "values": ["Released"]},
+            ],
+            [{"delete": True}],
+        ),
     ]
 
 
 def bootstrap_objects() -> list[tuple[str, dict[str, Any]]]:
     """(collection path, object) pairs created right after the apiserver is ready."""
-    objs: list[tuple[str, dict[str, Any]]] = [(
-        "/apis/storage.k8s.io/v1/storageclasses",
-        {
-            "apiVersion": "storage.k8s.io/v1",
-            "kind": "StorageClass",
-            "metadata": {"name": STORAGE_CLASS,
-                         "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-            "provisioner": PROVISIONER,
-            "reclaimPolicy": "Delete",
-            "volumeBindingMode": "WaitForFirstConsumer",
-        },
-    )]
+    objs: list[tuple[str, dict[str, Any]]] = [
+        (
+            "/apis/storage.k8s.io/v1/storageclasses",
+            {
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {
+                    "name": STORAGE_CLASS,
+                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                },
+                "provisioner": PROVISIONER,
+                "reclaimPolicy": "Delete",
+                "volumeBindingMode": "WaitForFirstConsumer",
+            },
+        )
+    ]
     for z, zone in enumerate(ZONES):
         for i in range(NODES_PER_ZONE):
             name = f"kwok-{zone}-{i}"
-            objs.append(("/api/v1/nodes", {
-                "apiVersion": "v1",
-                "kind": "Node",
-                "metadata": {
-                    "name": name,
-                    "labels": {
-                        "kubernetes.io/hostname": name,
-                        "kubernetes.io/os": "linux",
-                        "kubernetes.io/arch": "amd64",
-                        "node.kubernetes.io/instance-type": "testbed-8c32g",
-                        "topology.kubernetes.io/region": "testbed",
-                        "topology.kubernetes.io/zone": zone,
-                        "type": "kwok",
+            objs.append(
+                (
+                    "/api/v1/nodes",
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Node",
+                        "metadata": {
+                            "name": name,
+                            "labels": {
+                                "kubernetes.io/hostname": name,
+                                "kubernetes.io/os": "linux",
+                                "kubernetes.io/arch": "amd64",
+                                "node.kubernetes.io/instance-type": "testbed-8c32g",
+                                "topology.kubernetes.io/region": "testbed",
+                                "topology.kubernetes.io/zone": zone,
+                                "type": "kwok",
+                            },
+                            "annotations": {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                        },
+                        "spec": {},
+                        "status": {
+                            "capacity": NODE_CAPACITY,
+                            "allocatable": NODE_CAPACITY,
+                            # Distinct node IPs; kwok's own default would give every node the same one.
+                            "addresses": [
+                                {"type": "InternalIP", "address": f"10.1.{z}.{i + 10}"},
+                                {"type": "Hostname", "address": name},
+                            ],
+                        },
                     },
-                    "annotations": {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                },
-                "spec": {},
-                "status": {
-                    "capacity": NODE_CAPACITY,
-                    "allocatable": NODE_CAPACITY,
-                    # Distinct node IPs; kwok's own default would give every node the same one.
-                    "addresses": [{"type": "InternalIP", "address": f"10.1.{z}.{i + 10}"},
-                                  {"type": "Hostname", "address": name}],
-                },
-            }))
+                )
+            )
     return objs
 
 
@@ -430,22 +504,73 @@ def make_pki(pki: Path) -> None:
     pki.mkdir(parents=True, exist_ok=True)
     (pki / "openssl.cnf").write_text(_OPENSSL_CNF)
     ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _openssl(pki, "req", "-config", "openssl.cnf", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt",
-             "-days", "3650", "-subj", "/CN=pinotops-testbed-ca", "-extensions", "ca")
-    _openssl(pki, "req", "-config", "openssl.cnf", "-new", *ec, "-keyout", "apiserver.key",
-             "-out", "apiserver.csr", "-subj", "/CN=kube-apiserver")
-    _openssl(pki, "x509", "-req", "-in", "apiserver.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", "365",
-             "-extfile", "openssl.cnf", "-extensions", "server", "-out", "apiserver.crt")
+    _openssl(
+        pki,
+        "req",
+        "-config",
+        "openssl.cnf",
+        "-x509",
+        *ec,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=pinotops-testbed-ca",
+        "-extensions",
+        "ca",
+    )
+    _openssl(
+        pki,
+        "req",
+        "-config",
+        "openssl.cnf",
+        "-new",
+        *ec,
+        "-keyout",
+        "apiserver.key",
+        "-out",
+        "apiserver.csr",
+        "-subj",
+        "/CN=kube-apiserver",
+    )
+    _openssl(
+        pki,
+        "x509",
+        "-req",
+        "-in",
+        "apiserver.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        str(int.from_bytes(os.urandom(8), "big")),
+        "-days",
+        "365",
+        "-extfile",
+        "openssl.cnf",
+        "-extensions",
+        "server",
+        "-out",
+        "apiserver.crt",
+    )
     _openssl(pki, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "sa.key")
     _openssl(pki, "pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub")
+
+
+# Looked up here, not in the forked child, so the child never takes the
+# dynamic loader's lock (another thread may have held it at fork time).
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
     # Runs in the child before exec: if the test process dies (even SIGKILL),
     # the kernel kills the component too, so nothing outlives a crashed run.
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _proc_alive(pid: int, exe: str) -> bool:
@@ -516,81 +641,97 @@ class K8sControlPlane:
         self._write_kubeconfig()
 
         etcd_url = f"http://127.0.0.1:{etcd_port}"
-        self._spawn("etcd", [
-            self.bin["etcd"],
-            "--name=testbed",
-            f"--data-dir={wd / 'etcd'}",
-            f"--listen-client-urls={etcd_url}",
-            f"--advertise-client-urls={etcd_url}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-cluster=testbed=http://127.0.0.1:{peer_port}",
-            "--unsafe-no-fsync=true",  # throwaway data: skip fsync, like envtest
-            "--quota-backend-bytes=4294967296",
-            "--log-level=warn",
-        ])
+        self._spawn(
+            "etcd",
+            [
+                self.bin["etcd"],
+                "--name=testbed",
+                f"--data-dir={wd / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-cluster=testbed=http://127.0.0.1:{peer_port}",
+                "--unsafe-no-fsync=true",  # throwaway data: skip fsync, like envtest
+                "--quota-backend-bytes=4294967296",
+                "--log-level=warn",
+            ],
+        )
         self._wait("etcd", 30, lambda: self._http_ok(f"{etcd_url}/health"))
 
-        self._spawn("kube-apiserver", [
-            self.bin["kube-apiserver"],
-            f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--secure-port={api_port}",
-            f"--cert-dir={pki}",
-            f"--tls-cert-file={pki / 'apiserver.crt'}",
-            f"--tls-private-key-file={pki / 'apiserver.key'}",
-            f"--client-ca-file={self.ca_file}",
-            f"--token-auth-file={pki / 'tokens.csv'}",
-            "--authorization-mode=Node,RBAC",
-            f"--service-account-key-file={pki / 'sa.pub'}",
-            f"--service-account-signing-key-file={pki / 'sa.key'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            # A loopback advertise address can't back the `kubernetes` Service.
-            "--endpoint-reconciler-type=none",
-            "--allow-privileged=true",
-            "--enable-priority-and-fairness=false",  # saves CPU on a 2-core box
-            "--profiling=false",
-        ])
+        self._spawn(
+            "kube-apiserver",
+            [
+                self.bin["kube-apiserver"],
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={api_port}",
+                f"--cert-dir={pki}",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={self.ca_file}",
+                f"--token-auth-file={pki / 'tokens.csv'}",
+                "--authorization-mode=Node,RBAC",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                # A loopback advertise address can't back the `kubernetes` Service.
+                "--endpoint-reconciler-type=none",
+                "--allow-privileged=true",
+                "--enable-priority-and-fairness=false",  # saves CPU on a 2-core box
+                "--profiling=false",
+            ],
+        )
         self._wait("kube-apiserver", 60, lambda: self._api_ok("/readyz"))
         for path, obj in bootstrap_objects():
             self.request("POST", path, obj)
 
         kubeconfig = str(self.kubeconfig)
-        self._spawn("kube-controller-manager", [
-            self.bin["kube-controller-manager"],
-            f"--kubeconfig={kubeconfig}",
-            "--leader-elect=false",
-            "--secure-port=0",
-            f"--service-account-private-key-file={pki / 'sa.key'}",
-            f"--root-ca-file={self.ca_file}",
-            "--kube-api-qps=100",
-            "--kube-api-burst=200",
-            "--profiling=false",
-        ])
-        self._spawn("kube-scheduler", [
-            self.bin["kube-scheduler"],
-            f"--kubeconfig={kubeconfig}",
-            "--leader-elect=false",
-            "--secure-port=0",
-            "--profiling=false",
-        ])
+        self._spawn(
+            "kube-controller-manager",
+            [
+                self.bin["kube-controller-manager"],
+                f"--kubeconfig={kubeconfig}",
+                "--leader-elect=false",
+                "--secure-port=0",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={self.ca_file}",
+                "--kube-api-qps=100",
+                "--kube-api-burst=200",
+                "--profiling=false",
+            ],
+        )
+        self._spawn(
+            "kube-scheduler",
+            [
+                self.bin["kube-scheduler"],
+                f"--kubeconfig={kubeconfig}",
+                "--leader-elect=false",
+                "--secure-port=0",
+                "--profiling=false",
+            ],
+        )
         stages = wd / "kwok-stages.yaml"
         # JSON documents are YAML documents.
         stages.write_text("\n---\n".join(json.dumps(s) for s in kwok_stages(self.bin["k8s_version"])))
-        self._spawn("kwok", [
-            self.bin["kwok"],
-            f"--kubeconfig={kubeconfig}",
-            f"--config={stages}",
-            "--manage-all-nodes=false",
-            f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
-            f"--cidr={POD_CIDR}",
-            "--node-lease-duration-seconds=40",
-        ])
+        self._spawn(
+            "kwok",
+            [
+                self.bin["kwok"],
+                f"--kubeconfig={kubeconfig}",
+                f"--config={stages}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+                f"--cidr={POD_CIDR}",
+                "--node-lease-duration-seconds=40",
+            ],
+        )
         self._wait("nodes Ready and schedulable", 60, self._nodes_ready)
-        self._wait("default service account", 60,
-                   lambda: self._api_ok("/api/v1/namespaces/default/serviceaccounts/default"))
+        self._wait(
+            "default service account", 60, lambda: self._api_ok("/api/v1/namespaces/default/serviceaccounts/default")
+        )
         self._probe_pod()
 
     def stop(self) -> None:
@@ -602,13 +743,11 @@ class K8sControlPlane:
         live = [(name, pid, exe) for name, (pid, exe) in procs.items() if _proc_alive(pid, exe)]
         for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
             for _name, pid, _exe in reversed(live):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, sig)
-                except ProcessLookupError:
-                    pass
             deadline = time.monotonic() + grace
             while live and time.monotonic() < deadline:
-                for name, proc in self._procs.items():
+                for proc in self._procs.values():
                     proc.poll()  # reap our own children so they don't linger as zombies
                 live = [p for p in live if _proc_alive(p[1], p[2])]
                 if live:
@@ -616,10 +755,8 @@ class K8sControlPlane:
             if not live:
                 break
         for proc in self._procs.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
         if live:
             raise ControlPlaneError(f"could not kill {[(n, p) for n, p, _ in live]}")
         self._procs.clear()
@@ -630,6 +767,11 @@ class K8sControlPlane:
     def attach(cls, workdir: Path) -> K8sControlPlane:
         """Connect to a control plane started by another process (`up` CLI)."""
         cp = cls(workdir, detach=True)
+        if not cp.state_file.is_file():
+            raise ControlPlaneError(
+                f"{cp.state_file} not found: no control plane was started in {cp.workdir} "
+                "(PINOTOPS_TESTBED_KUBECONFIG must name the kubeconfig k8s.py wrote there)"
+            )
         state = json.loads(cp.state_file.read_text())
         cp.host, cp.token = state["host"], state["token"]
         cp.pids = {n: p["pid"] for n, p in state["processes"].items()}
@@ -641,12 +783,18 @@ class K8sControlPlane:
 
     # -- API access (stdlib) -----------------------------------------------
 
-    def request(self, method: str, path: str, body: Any = None,
-                content_type: str = "application/json") -> Any:
+    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.host + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": content_type,
-            "Accept": "application/json"})
+        req = urllib.request.Request(
+            self.host + path,
+            data=data,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": content_type,
+                "Accept": "application/json",
+            },
+        )
         try:
             with urllib.request.urlopen(req, context=self._ssl, timeout=10) as resp:
                 raw = resp.read()
@@ -660,9 +808,14 @@ class K8sControlPlane:
     def _spawn(self, name: str, argv: list[str]) -> None:
         with open(self.workdir / "logs" / f"{name}.log", "ab") as log:
             proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.workdir, start_new_session=True,
-                preexec_fn=None if self.detach else _die_with_parent,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,
+                # Only calls prctl, resolved before the fork: safe with threads.
+                preexec_fn=None if self.detach else _die_with_parent,  # noqa: PLW1509
             )
         self._procs[name] = proc
         self.pids[name] = proc.pid
@@ -670,7 +823,9 @@ class K8sControlPlane:
 
     def _write_state(self) -> None:
         state = {
-            "host": self.host, "token": self.token, "ca_file": str(self.ca_file),
+            "host": self.host,
+            "token": self.token,
+            "ca_file": str(self.ca_file),
             "kubeconfig": str(self.kubeconfig),
             "processes": {n: {"pid": p, "exe": self.bin[n]} for n, p in self.pids.items()},
         }
@@ -687,7 +842,9 @@ class K8sControlPlane:
     def _write_kubeconfig(self) -> None:
         ca = base64.b64encode(self.ca_file.read_bytes()).decode()
         cfg = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "testbed",
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "testbed",
             "clusters": [{"name": "testbed", "cluster": {"server": self.host, "certificate-authority-data": ca}}],
             "users": [{"name": "testbed-admin", "user": {"token": self.token}}],
             "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": "testbed-admin"}}],
@@ -700,8 +857,9 @@ class K8sControlPlane:
         while True:
             for name, proc in self._procs.items():
                 if proc.poll() is not None:
-                    raise ControlPlaneError(f"{name} exited with {proc.returncode} while waiting for {what}:\n"
-                                            + self._log_tail(name))
+                    raise ControlPlaneError(
+                        f"{name} exited with {proc.returncode} while waiting for {what}:\n" + self._log_tail(name)
+                    )
             if ready():
                 return
             if time.monotonic() > deadline:
@@ -743,16 +901,26 @@ class K8sControlPlane:
     def _probe_pod(self) -> None:
         """Schedule one pod end to end (scheduler + kwok) before declaring ready."""
         path = "/api/v1/namespaces/default/pods"
-        self.request("POST", path, {
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "testbed-probe"},
-            "spec": {"containers": [{"name": "probe", "image": "testbed/probe"}],
-                     "automountServiceAccountToken": False, "terminationGracePeriodSeconds": 1},
-        })
+        self.request(
+            "POST",
+            path,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "testbed-probe"},
+                "spec": {
+                    "containers": [{"name": "probe", "image": "testbed/probe"}],
+                    "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": 1,
+                },
+            },
+        )
 
         def ready() -> bool:
             pod = self.request("GET", f"{path}/testbed-probe")
-            return any(c["type"] == "Ready" and c["status"] == "True"
-                       for c in pod.get("status", {}).get("conditions", []))
+            return any(
+                c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", [])
+            )
 
         self._wait("probe pod Ready", 60, ready)
         self.request("DELETE", f"{path}/testbed-probe")  # kwok completes the deletion
@@ -761,8 +929,9 @@ class K8sControlPlane:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=("up", "down", "build"))
-    parser.add_argument("--workdir", type=Path,
-                        default=Path(os.environ.get("PINOTOPS_TESTBED_K8S_WORKDIR", DEFAULT_WORKDIR)))
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(os.environ.get("PINOTOPS_TESTBED_K8S_WORKDIR", DEFAULT_WORKDIR))
+    )
     args = parser.parse_args(argv)
     if args.action == "build":
         for key, value in ensure_binaries().items():
