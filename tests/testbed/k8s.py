@@ -472,10 +472,11 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _openssl(cwd: Path, *args: str) -> None:
-    proc = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
+def _openssl(cwd: Path, cmdline: str) -> None:
+    # File names are fixed and relative to cwd, so splitting on spaces is safe.
+    proc = subprocess.run(["openssl", *cmdline.split()], cwd=cwd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise ControlPlaneError(f"openssl {' '.join(args)} failed: {proc.stderr.strip()}")
+        raise ControlPlaneError(f"openssl {cmdline} failed: {proc.stderr.strip()}")
 
 
 _OPENSSL_CNF = """\
@@ -503,62 +504,23 @@ def make_pki(pki: Path) -> None:
     """CA, apiserver serving cert signed by it, service account key pair (EC: fast to make)."""
     pki.mkdir(parents=True, exist_ok=True)
     (pki / "openssl.cnf").write_text(_OPENSSL_CNF)
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    serial = int.from_bytes(os.urandom(8), "big")
     _openssl(
         pki,
-        "req",
-        "-config",
-        "openssl.cnf",
-        "-x509",
-        *ec,
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "3650",
-        "-subj",
-        "/CN=pinotops-testbed-ca",
-        "-extensions",
-        "ca",
+        f"req -config openssl.cnf -x509 {ec} -keyout ca.key -out ca.crt -days 3650"
+        " -subj /CN=pinotops-testbed-ca -extensions ca",
+    )
+    _openssl(
+        pki, f"req -config openssl.cnf -new {ec} -keyout apiserver.key -out apiserver.csr -subj /CN=kube-apiserver"
     )
     _openssl(
         pki,
-        "req",
-        "-config",
-        "openssl.cnf",
-        "-new",
-        *ec,
-        "-keyout",
-        "apiserver.key",
-        "-out",
-        "apiserver.csr",
-        "-subj",
-        "/CN=kube-apiserver",
+        f"x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -set_serial {serial} -days 365"
+        " -extfile openssl.cnf -extensions server -out apiserver.crt",
     )
-    _openssl(
-        pki,
-        "x509",
-        "-req",
-        "-in",
-        "apiserver.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-set_serial",
-        str(int.from_bytes(os.urandom(8), "big")),
-        "-days",
-        "365",
-        "-extfile",
-        "openssl.cnf",
-        "-extensions",
-        "server",
-        "-out",
-        "apiserver.crt",
-    )
-    _openssl(pki, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "sa.key")
-    _openssl(pki, "pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub")
+    _openssl(pki, "genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out sa.key")
+    _openssl(pki, "pkey -in sa.key -pubout -out sa.pub")
 
 
 # Looked up here, not in the forked child, so the child never takes the
