@@ -33,7 +33,8 @@ case "${1:-}" in
 esac
 
 log() { echo "build_k8s: $*" >&2; }
-trap 'log "FAILED at line $LINENO: $BASH_COMMAND"' ERR
+# Report once, from the main shell, not again from each command substitution.
+trap '(( BASH_SUBSHELL > 0 )) || log "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 
 # version_is BIN PATTERN: BIN exists and the first line of `BIN --version` matches the glob PATTERN.
 version_is() {

@@ -27,11 +27,14 @@ def k8s_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[K8sC
         yield K8sControlPlane.attach(Path(external).parent)
         return
     cp = K8sControlPlane(tmp_path_factory.mktemp("k8s"))
+    build_error = None
     try:
         cp.start()
     except BinariesError as e:
+        build_error = e
+    if build_error:
         # A test bed that can't be built is a failure, never a skip.
-        pytest.fail(f"cannot build the Kubernetes test bed binaries: {e}", pytrace=False)
+        pytest.fail(f"cannot build the Kubernetes test bed binaries: {build_error}", pytrace=False)
     try:
         yield cp
     finally:
