@@ -310,17 +310,17 @@ def test_ready_delay_and_hold_ready_annotations(core: client.CoreV1Api, ns: str)
         pod = core.read_namespaced_pod(name, ns)
         return pod if pod.status.phase == "Running" else None
 
-    wait_until("plain pod Ready", lambda: is_ready(core.read_namespaced_pod("plain", ns)), timeout=10)
-    delayed = wait_until("delayed pod Running", lambda: running("delayed"), timeout=10)
+    wait_until("plain pod Ready", lambda: is_ready(core.read_namespaced_pod("plain", ns)), timeout=30)
+    delayed = wait_until("delayed pod Running", lambda: running("delayed"), timeout=30)
     seen_running = time.monotonic()
     assert not is_ready(delayed)
-    ready = wait_until("delayed pod Ready", lambda: ready_pod(core, ns, "delayed"), timeout=20)
+    ready = wait_until("delayed pod Ready", lambda: ready_pod(core, ns, "delayed"), timeout=30)
     assert time.monotonic() - seen_running >= 3.5
     # Server timestamps (whole seconds): Ready no earlier than 4s after the start, and not much later.
     ready_at = next(c.last_transition_time for c in ready.status.conditions if c.type == "Ready")
     assert 4 <= (ready_at - ready.status.start_time).total_seconds() <= 8
 
-    held = wait_until("held pod Running", lambda: running("held"), timeout=10)
+    held = wait_until("held pod Running", lambda: running("held"), timeout=30)
     time.sleep(5)
     held = core.read_namespaced_pod("held", ns)
     assert held.status.phase == "Running" and not is_ready(held)
@@ -328,7 +328,7 @@ def test_ready_delay_and_hold_ready_annotations(core: client.CoreV1Api, ns: str)
 
     # Releasing the hold lets the pod become Ready.
     core.patch_namespaced_pod("held", ns, {"metadata": {"annotations": {ANN_HOLD_READY: None}}})
-    wait_until("released pod Ready", lambda: is_ready(core.read_namespaced_pod("held", ns)), timeout=10)
+    wait_until("released pod Ready", lambda: is_ready(core.read_namespaced_pod("held", ns)), timeout=30)
 
 
 def test_held_pod_stops_a_statefulset_rollout(core: client.CoreV1Api, apps: client.AppsV1Api, ns: str) -> None:
