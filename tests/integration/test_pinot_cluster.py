@@ -91,11 +91,12 @@ class Env:
         self.runs = 0
 
     # -- running the module the way a user does ---------------------------------------------------------
-    def play(self, module="pinotops.k8s.pinot_cluster", check=False, diff=False, env=None, **args):
+    def play(self, module="pinotops.k8s.pinot_cluster", check=False, diff=False, env=None, kubeconfig=True,
+             **args):
         """Run one task in ansible-playbook; returns (registered result, full stdout)."""
         self.runs += 1
         result_file = self.workdir / f"result-{self.runs}.json"
-        task_args = {"kubeconfig": str(self.cp.kubeconfig)}
+        task_args = {"kubeconfig": str(self.cp.kubeconfig)} if kubeconfig else {}
         if module.endswith("pinot_cluster"):
             task_args["cluster"] = copy.deepcopy(self.description)
         task_args.update(args)
@@ -263,6 +264,23 @@ def test_info_module_reports_groups_and_pods(env):
     assert all(p["revision"] == hot_a["update_revision"] and p["ready"] for p in hot_a["pods"])
     kinds = {o["kind"] for o in result["objects"]}
     assert kinds == {"StatefulSet", "PodDisruptionBudget", "Service", "ConfigMap", "PersistentVolumeClaim"}
+
+
+def test_awx_style_credentials_from_the_environment(env):
+    """AWX's Kubernetes bearer-token credential injects K8S_AUTH_HOST/API_KEY/VERIFY_SSL/SSL_CA_CERT only."""
+    credentials = {"K8S_AUTH_HOST": env.cp.host, "K8S_AUTH_API_KEY": env.cp.token, "K8S_AUTH_VERIFY_SSL": "True",
+                   "K8S_AUTH_SSL_CA_CERT": str(env.cp.ca_file), "HOME": str(env.workdir), "KUBECONFIG": "/nonexistent"}
+    result, out = env.play(module="pinotops.k8s.pinot_cluster_info", kubeconfig=False, env=credentials,
+                           name="pinot", namespace=env.namespace)
+    assert not result.get("failed"), result.get("msg")
+    assert result["all_rollouts_complete"] is True
+    assert env.cp.token not in out
+    credentials["K8S_AUTH_API_KEY"] = "wrong-token"
+    result, out = env.play(module="pinotops.k8s.pinot_cluster_info", kubeconfig=False, env=credentials,
+                           name="pinot", namespace=env.namespace)
+    assert result["failed"] and result["status"] == 401
+    assert result["msg"].startswith("list StatefulSet failed: HTTP 401")
+    assert "wrong-token" not in result["msg"]
 
 
 def test_pinot_config_change_rolls_only_its_group(env):
