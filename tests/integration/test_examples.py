@@ -1,0 +1,245 @@
+"""Every EXAMPLES task of the schema, table and tenant modules runs as written, in a playbook, against real Pinot.
+
+Each example task is put verbatim into a one-task play and run with ansible-playbook (the `minimal` callback prints
+the task's full result as JSON). The only edit is the controller URL: `http://localhost:9000` becomes the test
+bed's. Files the examples name (`files/...`) are written from the inline examples' own content, in a working
+directory the playbook runs from:
+
+* `files/events-schema.json`: the schema of the first pinot_schema example ("Same schema from a file").
+* `files/events-offline.json`: the table of the first pinot_table example with `segmentsConfig.replication: 2`,
+  because that example is titled "Change replication and rebalance" (the test bed has two servers).
+
+Order makes prerequisites exist: schema, then table, then the info modules, then the tenants; the REALTIME drop and
+the schema removal come last. The schema removal first runs while the OFFLINE table still uses the schema and must
+fail as its title says; after the test deletes the table, it runs again and succeeds.
+
+Tenant examples name instances the test bed does not have (Server_pinot-server-hot-0_8098 ...; one broker, tagged
+into DefaultTenant). My call: run them exactly as written and assert they fail with the module's own clear error
+(failed, a message naming the problem, no traceback, no write sent). Separately, the named-instances example runs
+once more with a documented mapping of its two instance names onto the test bed's two servers, to show the example
+itself works; the servers' DefaultTenant tags are restored afterwards.
+
+pinot_cluster examples are tested elsewhere (they need the Kubernetes side of the test bed).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+COLLECTIONS = REPO / "collections"
+EXAMPLE_URL = "http://localhost:9000"
+MODULES = ("pinot_schema", "pinot_schema_info", "pinot_table", "pinot_table_info", "pinot_tenant",
+           "pinot_tenant_info")
+RESULT = re.compile(r"^localhost \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
+DEFAULT_SERVER_TAGS = "DefaultTenant_OFFLINE,DefaultTenant_REALTIME"
+
+
+def examples_text(module: str) -> str:
+    """The module's EXAMPLES string, read without importing the module."""
+    tree = ast.parse((REPO / "plugins" / "modules" / f"{module}.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "EXAMPLES" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{module} has no EXAMPLES")
+
+
+def examples(module: str, controller_url: str) -> dict[str, dict]:
+    """Example tasks by name, with the controller URL substituted (the only change)."""
+    text = examples_text(module)
+    assert EXAMPLE_URL in text, f"{module} examples no longer use {EXAMPLE_URL}"
+    tasks = yaml.safe_load(text.replace(EXAMPLE_URL, controller_url))
+    assert isinstance(tasks, list) and tasks, module
+    by_name = {task["name"]: task for task in tasks}
+    assert len(by_name) == len(tasks), f"{module}: example names must be unique"
+    return by_name
+
+
+class Runner:
+    """Runs one example task per playbook from a working directory holding `files/`."""
+
+    def __init__(self, workdir: Path, controller_url: str):
+        self.workdir = workdir
+        self.controller_url = controller_url
+        self.ran: set[tuple[str, str]] = set()
+        self.env = {key: value for key, value in os.environ.items()
+                    if not key.startswith(("ANSIBLE_", "PINOT_", "K8S_AUTH_"))}
+        self.env.update(ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal",
+                        ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(workdir / ".ansible-tmp"),
+                        ANSIBLE_CONFIG=str(workdir / "ansible.cfg"))
+        (workdir / "ansible.cfg").write_text("[defaults]\n")
+
+    def run(self, module: str, name: str, task: dict | None = None) -> dict:
+        """The task's result; `failed` is True when the task failed."""
+        task = task or examples(module, self.controller_url)[name]
+        self.ran.add((module, name))
+        play = [{"name": f"{module}: {name}", "hosts": "localhost", "gather_facts": False, "tasks": [task]}]
+        (self.workdir / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
+        proc = subprocess.run([str(BIN / "ansible-playbook"), "play.yml"], cwd=self.workdir, env=self.env,
+                              capture_output=True, text=True, timeout=900, check=False)
+        found = list(RESULT.finditer(proc.stdout))
+        assert len(found) == 1, f"{module} / {name}: rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        result, _ = json.JSONDecoder().raw_decode(proc.stdout, found[0].end())
+        result["failed"] = found[0].group(1) != "SUCCESS" and found[0].group(1) != "CHANGED"
+        assert result["failed"] == (proc.returncode != 0), proc.stdout
+        return result
+
+
+def assert_ok(result: dict, changed: bool | None = None) -> None:
+    assert not result["failed"], result
+    if changed is not None:
+        assert result["changed"] is changed, result
+
+
+def assert_clean_failure(result: dict, *fragments: str) -> None:
+    """A failure reported by the module itself: its message, no traceback, nothing written."""
+    assert result["failed"], result
+    assert "exception" not in result and "module_stderr" not in result, result
+    assert "MODULE FAILURE" not in result["msg"] and "Traceback" not in result["msg"], result
+    for fragment in fragments:
+        assert fragment in result["msg"], result
+    assert result["executed_requests"] == [], result
+
+
+def delete_events(url: str) -> None:
+    """Leftovers from an earlier run on a reused test bed; the examples own these names."""
+    for table_type in ("offline", "realtime"):
+        requests.delete(f"{url}/tables/events", params={"type": table_type}, timeout=60)
+    requests.delete(f"{url}/schemas/events", timeout=60)
+
+
+def servers(url: str) -> list[str]:
+    names = requests.get(f"{url}/instances", timeout=30).json()["instances"]
+    return sorted(name for name in names if name.startswith("Server_"))
+
+
+def untagged_live_brokers(url: str) -> int:
+    response = requests.get(f"{url}/liveinstances", timeout=30)
+    if response.status_code == 404:  # no such endpoint before Pinot 1.0: every test bed instance is live
+        response = requests.get(f"{url}/instances", timeout=30)
+    response.raise_for_status()
+    brokers = [name for name in response.json()["instances"] if name.startswith("Broker_")]
+    return sum("broker_untagged" in requests.get(f"{url}/instances/{name}", timeout=30).json().get("tags", [])
+               for name in brokers)
+
+
+@pytest.fixture
+def runner(pinot, tmp_path: Path) -> Runner:
+    assert (COLLECTIONS / "ansible_collections" / "pinotops" / "k8s").exists(), "run `make venv` first"
+    schema = examples("pinot_schema", pinot.controller_url)["Schema for the events table"]["pinotops.k8s.pinot_schema"]
+    table = copy.deepcopy(examples("pinot_table", pinot.controller_url)["OFFLINE events table"]
+                          ["pinotops.k8s.pinot_table"]["table"])
+    table["segmentsConfig"]["replication"] = 2
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "events-schema.json").write_text(json.dumps(schema["schema"], indent=2))
+    (files / "events-offline.json").write_text(json.dumps(table, indent=2))
+    return Runner(tmp_path, pinot.controller_url)
+
+
+def test_examples_run_as_written(pinot, runner: Runner):
+    url = pinot.controller_url
+    delete_events(url)
+    try:
+        # Schema: create, then the same schema from the file (nothing to change, so no reload either).
+        assert_ok(runner.run("pinot_schema", "Schema for the events table"), changed=True)
+        same = runner.run("pinot_schema", "Same schema from a file, reloading tables after an update")
+        assert_ok(same, changed=False)
+        assert same["executed_requests"] == [] and "reload" not in same
+        one = runner.run("pinot_schema_info", "Read the events schema")
+        assert_ok(one, changed=False)
+        assert one["schema"]["schemaName"] == "events"
+        every = runner.run("pinot_schema_info", "Read every schema")
+        assert "events" in every["schemas"]
+
+        # Table: create on DefaultTenant, then raise replication from the file and rebalance.
+        created = runner.run("pinot_table", "OFFLINE events table")
+        assert_ok(created, changed=True)
+        assert created["executed_requests"] == ["POST /tables"]
+        changed = runner.run("pinot_table", "Change replication and rebalance without downtime")
+        assert_ok(changed, changed=True)
+        assert "segmentsConfig.replication" in changed["changes"]
+        assert changed["table"]["segmentsConfig"]["replication"] == "2"
+        assert changed["rebalance"]["status"] in ("DONE", "NO_OP"), changed["rebalance"]
+        hybrid = runner.run("pinot_table_info", "Read both halves of the hybrid events table")
+        assert_ok(hybrid, changed=False)
+        assert hybrid["table"]["OFFLINE"]["tableName"] == "events_OFFLINE"
+        assert_ok(runner.run("pinot_table_info", "Read every REALTIME table"), changed=False)
+
+        # Tenants, as written: the named servers do not exist here, and there is no untagged broker.
+        named = runner.run("pinot_tenant", 'Server tenant "hot" on two named servers')
+        assert_clean_failure(named, "no instance named 'Server_pinot-server-hot-0_8098'")
+        assert named["field"] == "instances[0]"
+        by_count = runner.run("pinot_tenant", "Broker tenant of two untagged brokers")
+        free = untagged_live_brokers(url)
+        if free >= 2:  # a test bed with spare brokers: the example simply works
+            assert_ok(by_count, changed=True)
+        else:
+            assert_clean_failure(by_count, "needs 2 more untagged live broker instance(s)",
+                                 f"but {free} are available")
+            assert by_count["field"] == "instance_count"
+        assert_ok(runner.run("pinot_tenant", "Remove the tenant (refused while tables use it)"), changed=free >= 2)
+        hot = runner.run("pinot_tenant_info", 'Instances of the server tenant "hot"')
+        assert_ok(hot, changed=False)
+        assert hot["tenant"] is None
+        tenants = runner.run("pinot_tenant_info", "Every tenant")
+        assert "DefaultTenant" in tenants["tenants"]["SERVER"]
+
+        # There is no REALTIME half to drop: nothing to do.
+        dropped = runner.run("pinot_table", "Drop the REALTIME half of a hybrid table, deleting its segments now")
+        assert_ok(dropped, changed=False)
+        assert dropped["executed_requests"] == []
+
+        # The schema removal is refused while the OFFLINE table uses the schema, as its title says ...
+        refused = runner.run("pinot_schema", "Remove the schema (fails while a table still uses it)")
+        assert_clean_failure(refused, "schema 'events' is still used by table(s)", "delete them first")
+        # ... and succeeds once the table is gone.
+        requests.delete(f"{url}/tables/events", params={"type": "offline"}, timeout=60).raise_for_status()
+        removed = runner.run("pinot_schema", "Remove the schema (fails while a table still uses it)")
+        assert_ok(removed, changed=True)
+        assert removed["executed_requests"] == ["DELETE /schemas/events"]
+    finally:
+        delete_events(url)
+
+    expected = {(module, name) for module in MODULES for name in examples(module, url)}
+    assert runner.ran == expected, f"examples not exercised: {sorted(expected - runner.ran)}"
+
+
+def test_named_tenant_example_with_test_bed_servers(pinot, runner: Runner):
+    """The mapping: the example's two instance names stand for the test bed's two servers; nothing else changes."""
+    url = pinot.controller_url
+    real = servers(url)
+    assert len(real) == 2, real
+    task = examples("pinot_tenant", url)['Server tenant "hot" on two named servers']
+    args = task["pinotops.k8s.pinot_tenant"]
+    assert args["instances"] == ["Server_pinot-server-hot-0_8098", "Server_pinot-server-hot-1_8098"]
+    args["instances"] = real
+    try:
+        placed = runner.run("pinot_tenant", task["name"], task)
+        assert_ok(placed, changed=True)
+        assert sorted(placed["executed_requests"]) == sorted(
+            f"PUT /instances/{name}/updateTags?tags=hot_OFFLINE,hot_REALTIME" for name in real)
+        assert placed["tenant"]["instances"] == real
+        again = runner.run("pinot_tenant", task["name"], task)
+        assert_ok(again, changed=False)
+        assert again["executed_requests"] == []
+        info = runner.run("pinot_tenant_info", 'Instances of the server tenant "hot"')
+        assert info["tenant"]["instances"] == real
+    finally:
+        for name in real:
+            requests.put(f"{url}/instances/{name}/updateTags", params={"tags": DEFAULT_SERVER_TAGS},
+                         timeout=30).raise_for_status()
