@@ -93,7 +93,8 @@ def mask_secrets(module, desired):
 
 def fail(module, client, exc):
     """One clear message; what was already written (if anything) is listed for the operator."""
-    details = dict(msg=str(exc), executed_requests=client.executed_requests)
+    # A failure after a write still changed something: say so, and list what was sent.
+    details = dict(msg=str(exc), changed=bool(client.executed_requests), executed_requests=client.executed_requests)
     if isinstance(exc, SpecError):
         details["field"] = exc.field
     elif isinstance(exc, PinotError):

@@ -255,9 +255,23 @@ class SchemaHandler(Handler):
                 # The schema is written before Pinot looks for tables to reload: nothing uses it yet.
                 self.extra_result["reload"] = {"status": "skipped", "reason": exc.reason}
                 return
+            if exc.status == 400 and self.force:
+                self._force_by_post(desired, exc)
+                return
             raise
         if self.reload:
             self.extra_result["reload"] = {"status": "requested", "response": response}
+
+    def _force_by_post(self, desired, refused):
+        """Pinot 1.0-1.3 take `force` only on POST /schemas; before 1.0 nothing can force a change."""
+        try:
+            self.client.post("/schemas", body=desired, params={"override": "true", "force": "true"})
+        except PinotError as exc:
+            if exc.status == 400:
+                raise PinotError(refused.method, refused.path, refused.status,
+                                 f"{refused.reason} (this Pinot version cannot force a backward-incompatible "
+                                 "schema change: PUT takes force from 1.4, POST from 1.0)") from None
+            raise
 
     def validate_delete(self, live):
         tables = self.client.get("/tables/" + quote(self.name, safe=""), missing_ok=True)

@@ -19,14 +19,15 @@ STRING_FIELDS = {
     ("segmentsConfig", "replicasPerPartition"),
     ("segmentsConfig", "retentionTimeValue"),
 }
-# Non-false defaults the controller writes into every stored config (by key path; "*" = any list index).
-# Other keys absent from a definition are compared as Pinot's default: false, 0, empty or null.
+# Non-false defaults the controller writes into every stored config, by key path ("*" = any list index),
+# with every version's value. Other keys absent from a definition compare as Pinot's default: false, 0,
+# empty or null.
 KNOWN_DEFAULTS = {
-    ("tableIndexConfig", "rangeIndexVersion"): 2,
-    ("tableIndexConfig", "noDictionarySizeRatioThreshold"): 0.85,
-    ("tableIndexConfig", "columnMajorSegmentBuilderEnabled"): True,
-    ("ingestionConfig", "segmentTimeValueCheck"): True,
-    ("ingestionConfig", "ingestionExceptionLogRateLimitPerMin"): 5,
+    ("tableIndexConfig", "rangeIndexVersion"): (2,),
+    ("tableIndexConfig", "noDictionarySizeRatioThreshold"): (0.85, 0.0),  # 0.0 before 1.0
+    ("tableIndexConfig", "columnMajorSegmentBuilderEnabled"): (True,),
+    ("ingestionConfig", "segmentTimeValueCheck"): (True,),
+    ("ingestionConfig", "ingestionExceptionLogRateLimitPerMin"): (5,),
 }
 # Sections compared as unordered sets of names (Pinot keeps them as given, but order has no meaning).
 UNORDERED_NAME_LISTS = {
@@ -45,9 +46,9 @@ REBALANCE_FAILED = {"FAILED", "ABORTED", "CANCELLED", "UNKNOWN_ERROR"}
 
 
 def is_default(path, value):
-    for pattern, default in KNOWN_DEFAULTS.items():
+    for pattern, defaults in KNOWN_DEFAULTS.items():
         if len(pattern) == len(path) and all(part in ("*", key) for part, key in zip(pattern, path, strict=True)):
-            return value == default and type(value) is type(default)
+            return any(value == default and type(value) is type(default) for default in defaults)
     if isinstance(value, bool):
         return value is False
     if isinstance(value, (int, float)):
@@ -233,7 +234,25 @@ class TableHandler(Handler):
         report.update(status=result.get("status"), job_id=result.get("jobId"),
                       description=result.get("description"))
         if result.get("status") == "IN_PROGRESS" and options.get("wait", True):
-            report["status"] = self._wait_for_rebalance(result.get("jobId"), options.get("timeout", 600))
+            timeout = options.get("timeout", 600)
+            if result.get("jobId"):
+                report["status"] = self._wait_for_rebalance(result["jobId"], timeout)
+            else:  # Pinot before 1.0 starts the rebalance without a job to poll.
+                report["status"] = self._wait_for_convergence(timeout)
+
+    def _wait_for_convergence(self, timeout):
+        """DONE once the external view equals the ideal state for this table type."""
+        deadline = time.monotonic() + timeout
+        params = {"tableType": self.table_type}
+        while True:
+            ideal = (self.client.get(self.path + "/idealstate", params=params, missing_ok=True) or {})
+            view = (self.client.get(self.path + "/externalview", params=params, missing_ok=True) or {})
+            if (ideal.get(self.table_type) or {}) == (view.get(self.table_type) or {}):
+                return "DONE"
+            if time.monotonic() > deadline:
+                raise PinotError("GET", self.path + "/externalview",
+                                 reason=f"external view still differs from the ideal state after {timeout}s")
+            time.sleep(2)
 
     def _wait_for_rebalance(self, job_id, timeout):
         deadline = time.monotonic() + timeout

@@ -24,6 +24,7 @@ class TenantHandler(Handler):
         super().__init__(client, name, check_mode)
         self.role = role
         self.explicit_instances = explicit_instances
+        self.untagged_without_tag = []  # servers with no tag at all: Pinot before 1.3 will not pick them
 
     @property
     def path(self):
@@ -59,12 +60,17 @@ class TenantHandler(Handler):
 
     def _untagged_live(self):
         """Live instances of this role a POST /tenants may take (tagged untagged, or no tags for servers)."""
-        live = (self.client.get("/liveinstances") or {}).get("instances") or []
+        # /liveinstances exists from Pinot 1.0; before that every registered instance is a candidate.
+        live = (self.client.get("/liveinstances", missing_ok=True) or self.client.get("/instances") or {}).get(
+            "instances") or []
         free, busy = [], {}
         for name in sorted(i for i in live if i.startswith(INSTANCE_PREFIX[self.role])):
             tags = (self._instance(name) or {}).get("tags") or []
-            if UNTAGGED[self.role] in tags or (self.role == "SERVER" and not tags):
+            if UNTAGGED[self.role] in tags:
                 free.append(name)
+            elif self.role == "SERVER" and not tags:
+                free.append(name)
+                self.untagged_without_tag.append(name)
             else:
                 busy[name] = tags
         return free, busy
@@ -96,13 +102,17 @@ class TenantHandler(Handler):
     def create(self, desired):
         if self.explicit_instances:
             self._place(desired["instanceNames"], [])
-        else:
-            self.client.post("/tenants", body=desired)
+            return
+        for name in self.untagged_without_tag:
+            self._set_tags(name, [UNTAGGED[self.role]])
+        self.client.post("/tenants", body=desired)
 
     def update(self, desired, live):
         if self.explicit_instances:
             self._place(desired["instanceNames"], live["instances"])
         else:
+            for name in self.untagged_without_tag:
+                self._set_tags(name, [UNTAGGED[self.role]])
             self.client.put("/tenants", body=desired)
 
     def _place(self, wanted, current):

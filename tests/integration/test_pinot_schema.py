@@ -93,8 +93,15 @@ def test_incompatible_change_needs_force(pinot, schema_name):
     assert len(live_schema(pinot, schema_name)["dimensionFieldSpecs"]) == 2
 
     forced = schema_module(pinot, schema=shrunk, force=True)
+    if pinot.version.startswith("0."):
+        # Before 1.0 Pinot has no force at all: the module relays Pinot's refusal and says why.
+        assert forced["failed"] is True
+        assert "Backward incompatible schema" in forced["msg"]
+        assert "cannot force" in forced["msg"]
+        assert len(live_schema(pinot, schema_name)["dimensionFieldSpecs"]) == 2
+        return
     assert forced["changed"] is True
-    assert forced["executed_requests"] == [f"PUT /schemas/{schema_name}?reload=false&force=true"]
+    assert forced["executed_requests"][0] == f"PUT /schemas/{schema_name}?reload=false&force=true"
     assert schema_module(pinot, schema=shrunk, force=True)["changed"] is False
 
 

@@ -55,13 +55,16 @@ def test_named_instances_then_count_based_tenant(pinot, second_server):
     missing = tenant_module(pinot, name="hot", role="SERVER", state="absent")
     assert (missing["changed"], missing["executed_requests"]) == (False, [])
 
-    # The server is untagged now, so Pinot itself can pick it for a tenant by count.
-    created = tenant_module(pinot, name="warm", role="SERVER", instance_count=1)
+    # The server is untagged now, so Pinot itself can pick it for a tenant by count. (OFFLINE only: Pinot
+    # 0.11 fails to co-locate a one-server tenant with "Index 1 out of bounds".)
+    by_count = dict(name="warm", role="SERVER", instance_count=1, realtime_instances=0)
+    created = tenant_module(pinot, **by_count)
     assert created["executed_requests"] == ["POST /tenants"], created
     assert created["tenant"]["instances"] == [second_server]
-    assert tenant_module(pinot, name="warm", role="SERVER", instance_count=1)["changed"] is False
-    shrink = tenant_module(pinot, name="warm", role="SERVER", instance_count=2)
-    assert shrink["failed"] is True and shrink["field"] == "instance_count"
+    assert created["tenant"]["realtimeInstances"] == []
+    assert tenant_module(pinot, **by_count)["changed"] is False
+    no_capacity = tenant_module(pinot, name="warm", role="SERVER", instance_count=2, realtime_instances=0)
+    assert no_capacity["failed"] is True and no_capacity["field"] == "instance_count"
     listing = run_module("pinot_tenant_info", {"controller_url": pinot.controller_url})
     assert "warm" in listing["tenants"]["SERVER"]
     assert tenant_module(pinot, name="warm", role="SERVER", state="absent")["changed"] is True

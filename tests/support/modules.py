@@ -6,15 +6,25 @@ import contextlib
 import importlib
 import io
 import json
+from unittest import mock
 
+from ansible.module_utils import _internal
+from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
 
 def run_module(name: str, args: dict, check: bool = False, diff: bool = False) -> dict:
-    """The module's result dict; `failed` is set when it called fail_json."""
+    """The module's result dict; `failed` is set when it called fail_json, `warnings` when it warned."""
     module = importlib.import_module(f"ansible_collections.pinotops.k8s.plugins.modules.{name}")
     out = io.StringIO()
     full_args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
-    with patch_module_args(full_args), contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+    warnings._global_warnings.clear()
+    # As on a managed host: warnings are returned in the result instead of printed by the controller.
+    with mock.patch.object(_internal, "is_controller", False), patch_module_args(full_args), \
+            contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
         module.main()
-    return json.loads(out.getvalue())
+    result = json.loads(out.getvalue())
+    if result.get("warnings"):
+        result["warnings"] = [item["event"]["msg"] if isinstance(item, dict) else item
+                              for item in result["warnings"]]
+    return result
