@@ -232,8 +232,8 @@ def test_heterogeneous_three_zone_cluster_becomes_ready_in_its_zones(env):
         assert SECRET_VALUE not in json.dumps(cm)
     assert SECRET_VALUE not in out
     container = env.sts("pinot-controller")["spec"]["template"]["spec"]["containers"][0]
-    assert {"name": "PINOT_ADMIN_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "pinot-auth",
-                                                                          "key": "password"}}} in container["env"]
+    secret_ref = {"secretKeyRef": {"name": "pinot-auth", "key": "password"}}
+    assert {"name": "PINOT_ADMIN_PASSWORD", "valueFrom": secret_ref} in container["env"]
     # PDB and Services exist
     assert env.get(f"/apis/policy/v1/namespaces/{env.namespace}/poddisruptionbudgets/pinot-server-hot-a")
     svc = env.get(f"/api/v1/namespaces/{env.namespace}/services/pinot-broker")
@@ -376,10 +376,9 @@ def test_partitioned_rollout_of_a_subset_and_wait(env):
     result, _out = env.play(node_groups=["server-hot-b"], partitions={"server-hot-b": 1}, wait=True,
                             wait_timeout=120)
     assert not result.get("failed"), result.get("msg")
-    assert {c.split(" ")[0] for c in result["changes"]} == {"StatefulSet/pinot-server-hot-b",
-                                                              "ConfigMap/pinot-server-hot-b-config",
-                                                              "Service/pinot-server-hot-b-headless",
-                                                              "PodDisruptionBudget/pinot-server-hot-b"}
+    assert {c.split(" ")[0] for c in result["changes"]} == {
+        "StatefulSet/pinot-server-hot-b", "ConfigMap/pinot-server-hot-b-config",
+        "Service/pinot-server-hot-b-headless", "PodDisruptionBudget/pinot-server-hot-b"}
     group = result["groups"]["server-hot-b"]
     assert group["partition"] == 1 and group["rollout_complete"] is True
     by_pod = {p["name"]: p["revision"] for p in group["pods"]}

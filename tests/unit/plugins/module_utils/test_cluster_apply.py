@@ -42,9 +42,9 @@ def test_rollout_status_follows_kubectl():
 
 
 def test_normalise_strips_server_bookkeeping_and_masks_secrets():
-    live = {"kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "5", "uid": "u", "generation": 1,
-                                               "creationTimestamp": "t", "managedFields": [{}], "annotations": {}},
-            "data": {"k": "v"}, "status": {"x": 1}}
+    metadata = {"name": "a", "resourceVersion": "5", "uid": "u", "generation": 1, "creationTimestamp": "t",
+                "managedFields": [{}], "annotations": {}}
+    live = {"kind": "ConfigMap", "metadata": metadata, "data": {"k": "v"}, "status": {"x": 1}}
     assert normalise(live) == {"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}
     assert live["metadata"]["uid"] == "u"  # a copy
     secret = {"kind": "Secret", "metadata": {"name": "s"}, "data": {"password": "c2VjcmV0"}}
