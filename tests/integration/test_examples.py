@@ -93,7 +93,7 @@ class Runner:
                               capture_output=True, text=True, timeout=900, check=False)
         found = list(RESULT.finditer(proc.stdout))
         assert len(found) == 1, f"{module} / {name}: rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-        result, _ = json.JSONDecoder().raw_decode(proc.stdout, found[0].end())
+        result, _end = json.JSONDecoder().raw_decode(proc.stdout, found[0].end())
         result["failed"] = found[0].group(1) != "SUCCESS" and found[0].group(1) != "CHANGED"
         assert result["failed"] == (proc.returncode != 0), proc.stdout
         return result

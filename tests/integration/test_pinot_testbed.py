@@ -91,7 +91,7 @@ def test_basic_auth_restart_and_clean_stop(fresh_pinot):
     cluster = fresh_pinot(servers=1, minion=True, auth=AUTH)
     # Unauthenticated health, authenticated API.
     assert http_get(cluster.controller_url + "/health")[0] == 200
-    status, _ = http_get(cluster.controller_url + "/instances")
+    status, _body = http_get(cluster.controller_url + "/instances")
     assert status in (401, 403)
     assert http_get(cluster.controller_url + "/instances", {"username": "admin", "password": "wrong"})[0] in (401, 403)
     with pytest.raises(PinotError) as denied:

@@ -462,7 +462,7 @@ def _free_ports(n: int) -> list[int]:
     # Hold all sockets until every port is picked so the n ports differ.
     socks = []
     try:
-        for _ in range(n):
+        for _attempt in range(n):
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
             socks.append(s)
@@ -720,7 +720,7 @@ class K8sControlPlane:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)
         if live:
-            raise ControlPlaneError(f"could not kill {[(n, p) for n, p, _ in live]}")
+            raise ControlPlaneError(f"could not kill {[(n, p) for n, p, _proc in live]}")
         self._procs.clear()
         self.pids.clear()
         self.state_file.unlink(missing_ok=True)

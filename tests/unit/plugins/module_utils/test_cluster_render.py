@@ -32,7 +32,7 @@ def env(sts):
 def test_objects_per_group_and_role_in_deployment_order():
     cluster = normalise_cluster(description())
     stages = render_cluster(cluster)
-    assert [stage for stage, _ in stages] == ["controller", "broker", "server", "minion"]
+    assert [stage for stage, _objects in stages] == ["controller", "broker", "server", "minion"]
     refs = by_ref(manifests())
     for group in ("controller", "broker-a", "broker-b", "server-hot-a", "server-hot-b", "server-cold-c", "minion"):
         for ref in (f"StatefulSet/pinot-{group}", f"ConfigMap/pinot-{group}-config",
