@@ -59,17 +59,21 @@ options:
         with exponential backoff. Only idempotent requests are retried after they reached the server.
     type: int
     default: 4
-attributes:
-  action_group:
-    description: Use C(group/pinotops.k8s.pinot) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pinotops.k8s.pinot
 notes:
   - Connection options can be set once for all Pinot modules with
     C(module_defaults) and the action group C(group/pinotops.k8s.pinot).
 requirements:
   - requests
+"""
+
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    description: Use C(group/pinotops.k8s.pinot) in C(module_defaults) to set shared options such as the
+      connection once for every module of the collection.
+    support: full
+    membership:
+      - pinotops.k8s.pinot
 """
 
     STATE = r"""

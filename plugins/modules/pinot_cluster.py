@@ -87,6 +87,7 @@ options:
     type: int
     default: 600
 extends_documentation_fragment:
+  - pinotops.k8s.pinot.ACTION_GROUP
   - pinotops.k8s.k8s_auth
 attributes:
   check_mode:
@@ -96,11 +97,6 @@ attributes:
   diff_mode:
     support: full
     description: Before and after of every object that changes (server bookkeeping and status removed).
-  action_group:
-    description: Use C(group/pinotops.k8s.pinot) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pinotops.k8s.pinot
 """
 
 EXAMPLES = r"""

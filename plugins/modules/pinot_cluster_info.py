@@ -32,6 +32,7 @@ options:
     type: list
     elements: str
 extends_documentation_fragment:
+  - pinotops.k8s.pinot.ACTION_GROUP
   - pinotops.k8s.k8s_auth
 attributes:
   check_mode:
@@ -40,11 +41,6 @@ attributes:
   diff_mode:
     support: none
     description: Read-only; there is nothing to diff.
-  action_group:
-    description: Use C(group/pinotops.k8s.pinot) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - pinotops.k8s.pinot
 """
 
 EXAMPLES = r"""

@@ -55,6 +55,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - pinotops.k8s.pinot.ACTION_GROUP
   - pinotops.k8s.pinot
   - pinotops.k8s.pinot.STATE
 """

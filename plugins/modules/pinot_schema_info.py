@@ -17,6 +17,7 @@ options:
     description: Schema to read. Without it, every schema is returned.
     type: str
 extends_documentation_fragment:
+  - pinotops.k8s.pinot.ACTION_GROUP
   - pinotops.k8s.pinot
   - pinotops.k8s.pinot.INFO
 """

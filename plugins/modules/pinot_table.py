@@ -88,6 +88,7 @@ options:
         Defaults to the cluster setting.
     type: str
 extends_documentation_fragment:
+  - pinotops.k8s.pinot.ACTION_GROUP
   - pinotops.k8s.pinot
   - pinotops.k8s.pinot.STATE
 """

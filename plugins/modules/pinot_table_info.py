@@ -22,6 +22,7 @@ options:
     type: str
     choices: [OFFLINE, REALTIME]
 extends_documentation_fragment:
+  - pinotops.k8s.pinot.ACTION_GROUP
   - pinotops.k8s.pinot
   - pinotops.k8s.pinot.INFO
 """

@@ -48,6 +48,7 @@ options:
     type: list
     elements: str
 extends_documentation_fragment:
+  - pinotops.k8s.pinot.ACTION_GROUP
   - pinotops.k8s.pinot
   - pinotops.k8s.pinot.STATE
 """

@@ -22,6 +22,7 @@ options:
     choices: [BROKER, SERVER]
     aliases: [type]
 extends_documentation_fragment:
+  - pinotops.k8s.pinot.ACTION_GROUP
   - pinotops.k8s.pinot
   - pinotops.k8s.pinot.INFO
 """
