@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -63,6 +64,14 @@ def error_text(response):
     return str(body)
 
 
+def _ssl_reason(exc):
+    """The short reason of a TLS failure (e.g. 'certificate verify failed: self-signed certificate')."""
+    text = str(exc)
+    match = re.search(r"(certificate verify failed[^'\")\](]*|hostname [^'\")\]]*|wrong version number|"
+                      r"[A-Z_]+ ?\(_ssl\.c[^)]*\))", text)
+    return match.group(1).strip() if match else "TLS handshake failed"
+
+
 def _was_not_sent(exc):
     """True when the request never reached the server, so any method may be retried."""
     return isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in repr(exc)
@@ -104,7 +113,9 @@ class PinotClient:
         """
         method = method.upper()
         url = self.base_url + path
-        kwargs = {"params": params, "timeout": self.timeout}
+        # verify per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's verify,
+        # which would silently ignore ca_cert and validate_certs=false.
+        kwargs = {"params": params, "timeout": self.timeout, "verify": self.session.verify}
         if body is not None:
             kwargs["data"] = json.dumps(body)
             kwargs["headers"] = {"Content-Type": "application/json"}
@@ -119,6 +130,11 @@ class PinotClient:
             last = attempt == self.retries
             try:
                 response = self.session.request(method, url, **kwargs)
+            except requests.exceptions.SSLError as exc:
+                # A certificate problem is not transient: no retries, and say what to do about it.
+                raise PinotError(method, display, reason=f"TLS connection to {self.base_url} failed: "
+                                 f"{_ssl_reason(exc)} (give ca_cert with the CA that signed the controller's "
+                                 "certificate, or validate_certs=false)") from None
             except requests.exceptions.RequestException as exc:
                 if not last and (read_only or method in IDEMPOTENT_METHODS or _was_not_sent(exc)):
                     self._sleep(attempt)
