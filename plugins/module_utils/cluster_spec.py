@@ -165,7 +165,7 @@ def _profile(raw, field):
         elif key == "resources":
             _check_keys(value, ("requests", "limits", "claims"), sub)
             for part in ("requests", "limits"):
-                for res, qty in (value.get(part) or {}).items():
+                for res, qty in _type(value.get(part) or {}, dict, _path(sub, part)).items():
                     _quantity(qty, f"{sub}.{part}.{res}")
         elif key == "node_selector":
             _string_map(value, sub, values=LABEL_VALUE)
@@ -429,7 +429,7 @@ def normalise_cluster(raw, field="cluster"):
         gimage = group.get("image") or image
         _type(gimage, str, _path(sub, "image"))
         pname = group.get("profile")
-        if pname is not None and pname not in profiles:
+        if pname is not None and (not isinstance(pname, str) or pname not in profiles):
             raise SpecError(_path(sub, "profile"),
                             f"unknown profile {pname!r}; defined: {', '.join(sorted(profiles)) or 'none'}")
         overrides = _profile(group.get("overrides") or {}, _path(sub, "overrides"))

@@ -161,15 +161,18 @@ def check_schema(schema, name):
             if column in seen:
                 raise SpecError(f"{where}.name", f"duplicate column '{column}'")
             seen.add(column)
-            if spec.get("dataType") not in DATA_TYPES:
+            if not isinstance(spec.get("dataType"), str) or spec["dataType"] not in DATA_TYPES:
                 raise SpecError(f"{where}.dataType",
                                 f"{spec.get('dataType')!r} is not one of {', '.join(sorted(DATA_TYPES))}")
             if list_key == "dateTimeFieldSpecs":
                 for key in ("format", "granularity"):
                     if not spec.get(key):
                         raise SpecError(f"{where}.{key}", "is required for a DATE_TIME column")
-    for index, column in enumerate(schema.get("primaryKeyColumns") or []):
-        if column not in seen:
+    primary_keys = schema.get("primaryKeyColumns") or []
+    if not isinstance(primary_keys, list):
+        raise SpecError("schema.primaryKeyColumns", "must be a list of column names")
+    for index, column in enumerate(primary_keys):
+        if not isinstance(column, str) or column not in seen:
             raise SpecError(f"schema.primaryKeyColumns[{index}]", f"'{column}' is not a column of the schema")
     return schema
 
