@@ -1,0 +1,168 @@
+# Copyright: contributors to pinotops.k8s
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pinot health gates: is a component (or the whole cluster) serving, as Pinot itself sees it.
+
+Everything here only reads. A gate is a list of checks; each check returns (ok, detail). `wait_for_gate`
+repeats them until all pass or the timeout expires, and reports the checks of the last attempt.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
+
+COMPONENTS = ("cluster", "controller", "broker", "server", "minion")
+BAD_SEGMENT_STATES = ("ERROR", "OFFLINE")
+TABLE_TYPES = ("OFFLINE", "REALTIME")
+
+
+class Probe:
+    """Reads Pinot state through the controller (and optionally a component's own admin URL)."""
+
+    def __init__(self, client, health_client=None):
+        self.client = client
+        self.health_client = health_client
+        self._cluster_name = None
+
+    def live_instances(self):
+        # GET /liveinstances appeared after 0.11; older controllers expose Helix' LIVEINSTANCES through /zk/ls.
+        body = self.client.get("/liveinstances", missing_ok=True)
+        if isinstance(body, dict) and "liveInstances" in body:
+            return set(body["liveInstances"])
+        if self._cluster_name is None:
+            self._cluster_name = (self.client.get("/cluster/info") or {}).get("clusterName")
+        body = self.client.get("/zk/ls", params={"path": f"/{self._cluster_name}/LIVEINSTANCES"})
+        return set(body or [])
+
+    def tables(self):
+        return list((self.client.get("/tables") or {}).get("tables", []))
+
+    def views(self, table):
+        ideal = self.client.get(f"/tables/{table}/idealstate", missing_ok=True) or {}
+        external = self.client.get(f"/tables/{table}/externalview", missing_ok=True) or {}
+        return ideal, external
+
+
+def _by_type(view, table_type):
+    return (view or {}).get(table_type) or {}
+
+
+def check_controller_health(probe):
+    try:
+        body = probe.client.get("/health")
+    except PinotError as exc:
+        return False, f"GET /health: {exc}"
+    text = body if isinstance(body, str) else str(body)
+    return text.strip().upper() == "OK", f"GET /health -> {text.strip()[:100]}"
+
+
+def check_leadership(probe):
+    body = probe.client.get("/leader/tables", missing_ok=True)
+    if not isinstance(body, dict):
+        return True, "GET /leader/tables not exposed by this controller; leadership not checked"
+    entries = body.get("leadControllerEntryMap") or {}
+    if not body.get("leadControllerResourceEnabled", True) or not entries:
+        return True, "lead controller resource disabled; the Helix leader handles every table"
+    live = probe.live_instances()
+    leaderless = sorted(p for p, e in entries.items() if (e or {}).get("leadControllerId") not in live)
+    if leaderless:
+        return False, f"{len(leaderless)} lead-controller partitions without a live leader (e.g. {leaderless[0]})"
+    leaders = sorted({e.get("leadControllerId") for e in entries.values()})
+    return True, f"every lead-controller partition has a live leader ({', '.join(leaders)})"
+
+
+def check_live(probe, instance):
+    live = probe.live_instances()
+    if instance in live:
+        return True, f"{instance} is live in Helix"
+    return False, f"{instance} is not live in Helix"
+
+
+def check_component_health(probe, url):
+    try:
+        body = probe.health_client.get("/health")
+    except PinotError as exc:
+        return False, f"GET {url}/health: {exc.reason or exc}"
+    text = body if isinstance(body, str) else str(body)
+    return True, f"GET {url}/health -> {text.strip()[:100]}"
+
+
+def check_segments(probe, tables, instance=None):
+    """No segment in ERROR/OFFLINE (on `instance`, or anywhere) and external view == ideal state."""
+    problems = []
+    converged = 0
+    for table in tables:
+        ideal, external = probe.views(table)
+        for table_type in TABLE_TYPES:
+            want, have = _by_type(ideal, table_type), _by_type(external, table_type)
+            for segment, assignment in want.items():
+                for inst, state in (assignment or {}).items():
+                    if instance is not None and inst != instance:
+                        continue
+                    actual = (have.get(segment) or {}).get(inst)
+                    if actual != state:
+                        problems.append(f"{table}/{segment} on {inst}: {actual or 'missing'} (ideal {state})")
+            for segment, assignment in have.items():
+                for inst, state in (assignment or {}).items():
+                    if (instance is None or inst == instance) and state == "ERROR":
+                        problems.append(f"{table}/{segment} on {inst}: ERROR")
+        converged += 1
+    problems = sorted(set(problems))
+    scope = f"on {instance}" if instance else "in the cluster"
+    if problems:
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        return False, f"{len(problems)} segment(s) {scope} not as in the ideal state: {'; '.join(problems[:3])}{more}"
+    return True, f"external view == ideal state {scope} for {converged} table(s)"
+
+
+def gate_checks(component, instance=None, health_url=None, tables=None):
+    """The checks of one gate, as (name, function(probe)) pairs."""
+    checks = []
+    if component in ("cluster", "controller"):
+        checks.append(("controller_health", check_controller_health))
+    if component == "controller":
+        checks.append(("leadership", check_leadership))
+    if instance and component != "cluster":
+        checks.append(("live", lambda probe: check_live(probe, instance)))
+    if health_url and component != "cluster":
+        checks.append(("health", lambda probe: check_component_health(probe, health_url)))
+    if component in ("cluster", "server"):
+        scope = instance if component == "server" else None
+        checks.append(("segments", lambda probe: check_segments(
+            probe, tables if tables is not None else probe.tables(), scope)))
+    return checks
+
+
+def run_once(probe, checks):
+    results = []
+    for name, fn in checks:
+        try:
+            ok, detail = fn(probe)
+        except PinotError as exc:
+            ok, detail = False, str(exc)
+        results.append({"check": name, "ok": bool(ok), "detail": detail})
+    return results
+
+
+def wait_for_gate(probe, checks, timeout, interval, *, clock=time.monotonic, sleep=time.sleep):
+    start = clock()
+    attempts = 0
+    while True:
+        attempts += 1
+        results = run_once(probe, checks)
+        elapsed = clock() - start
+        if all(r["ok"] for r in results) or elapsed >= timeout:
+            return results, attempts, round(elapsed, 2)
+        sleep(min(interval, max(0.0, timeout - elapsed)))
+
+
+def build_probe(params):
+    client = PinotClient.from_params(params)
+    health_client = None
+    if params.get("health_url"):
+        health_client = PinotClient(params["health_url"], username=params.get("username"),
+                                    password=params.get("password"), token=params.get("token"),
+                                    validate_certs=params.get("validate_certs", True), ca_cert=params.get("ca_cert"),
+                                    timeout=params.get("timeout") or 30.0, retries=0)
+    return Probe(client, health_client)

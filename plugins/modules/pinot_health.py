@@ -1,0 +1,158 @@
+#!/usr/bin/python
+# Copyright: contributors to pinotops.k8s
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pinot_health
+short_description: Wait until an Apache Pinot component, or the whole cluster, is healthy as Pinot sees it
+version_added: 1.0.0
+description:
+  - The health gate of the rolling upgrade (role C(pinotops.k8s.pinot_upgrade)) and of the install role. Kubernetes
+    readiness only says a process answers its probe; this module asks Pinot whether the component serves.
+  - O(component=cluster) (pre-flight) checks the controller's C(/health) and, for every table, that no segment is in
+    ERROR and that the external view equals the ideal state.
+  - O(component=controller) checks C(/health) and that every lead-controller partition (C(GET /leader/tables)) has
+    a live leader, plus O(instance) live when given.
+  - O(component=broker) and O(component=minion) check that O(instance) is live in Helix and, with O(health_url),
+    that the component's own C(/health) answers.
+  - O(component=server) checks that O(instance) is live in Helix, its C(/health) with O(health_url), and that every
+    segment the ideal state assigns to it is in that state in the external view (nothing ERROR or OFFLINE on it).
+  - Live instances come from C(GET /liveinstances), or on controllers without it (0.11) from Helix'
+    C(LIVEINSTANCES) through C(GET /zk/ls).
+  - The checks repeat every O(interval) seconds until all pass or O(wait_timeout) expires; then the task fails
+    naming the O(label), the failing check and why.
+author:
+  - pinotops maintainers (@pinotops)
+options:
+  component:
+    description: What to check.
+    type: str
+    choices: [cluster, controller, broker, server, minion]
+    required: true
+  instance:
+    description:
+      - Helix instance id of the component, for example
+        C(Server_pinot-server-hot-a-0.pinot-server-hot-a-headless.analytics.svc.cluster.local_8098).
+    type: str
+  health_url:
+    description: Base URL of the component's own HTTP endpoint (broker query port, server admin port, minion port);
+      C(/health) is appended.
+    type: str
+  tables:
+    description: Tables (with type suffix or raw names) whose segments are checked; default every table.
+    type: list
+    elements: str
+  wait_timeout:
+    description: Seconds to keep retrying before the gate fails. V(0) checks once.
+    type: int
+    default: 300
+  interval:
+    description: Seconds between attempts.
+    type: float
+    default: 2.0
+  label:
+    description: Free text naming what is gated (e.g. C(server-hot-b 2/3 pinot-server-hot-b-1)); repeated in
+      the failure message.
+    type: str
+extends_documentation_fragment:
+  - pinotops.k8s.pinot.ACTION_GROUP
+  - pinotops.k8s.pinot
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same checks in check mode.
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Pre-flight, every table converged and nothing in ERROR
+  pinotops.k8s.pinot_health:
+    controller_url: http://localhost:9000
+    component: cluster
+    wait_timeout: 0
+
+- name: Gate a restarted server
+  pinotops.k8s.pinot_health:
+    controller_url: http://localhost:9000
+    component: server
+    instance: Server_pinot-server-hot-a-0.pinot-server-hot-a-headless.analytics.svc.cluster.local_8098
+    health_url: http://pinot-server-hot-a-0.pinot-server-hot-a-headless.analytics.svc.cluster.local:8097
+    label: server-hot-a 1/2
+    wait_timeout: 600
+"""
+
+RETURN = r"""
+healthy:
+  description: Whether every check passed.
+  returned: always
+  type: bool
+checks:
+  description: The checks of the last attempt, each with C(check), C(ok) and C(detail).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"check": "live", "ok": true, "detail": "Server_x_8098 is live in Helix"}]
+failed_check:
+  description: Name of the first failing check, when the gate failed.
+  returned: when the gate failed
+  type: str
+attempts:
+  description: How many times the checks ran.
+  returned: always
+  type: int
+elapsed_seconds:
+  description: Time spent waiting.
+  returned: always
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
+    COMPONENTS,
+    build_probe,
+    gate_checks,
+    wait_for_gate,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import (
+    HAS_REQUESTS,
+    PINOT_CONNECTION_ARGS,
+    REQUESTS_IMPORT_ERROR,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            PINOT_CONNECTION_ARGS,
+            component=dict(type="str", required=True, choices=list(COMPONENTS)),
+            instance=dict(type="str"),
+            health_url=dict(type="str"),
+            tables=dict(type="list", elements="str"),
+            wait_timeout=dict(type="int", default=300),
+            interval=dict(type="float", default=2.0),
+            label=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+    params = module.params
+    probe = build_probe(params)
+    checks = gate_checks(params["component"], params.get("instance"), params.get("health_url"), params.get("tables"))
+    results, attempts, elapsed = wait_for_gate(probe, checks, max(0, params["wait_timeout"]), params["interval"])
+    result = dict(changed=False, healthy=all(r["ok"] for r in results), checks=results, attempts=attempts,
+                  elapsed_seconds=elapsed)
+    if not result["healthy"]:
+        failed = next(r for r in results if not r["ok"])
+        what = params.get("label") or params.get("instance") or params["component"]
+        module.fail_json(msg=f"Pinot gate '{failed['check']}' failed for {params['component']} {what} after "
+                             f"{elapsed}s: {failed['detail']}", failed_check=failed["check"], **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
