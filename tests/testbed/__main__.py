@@ -3,6 +3,7 @@
     python -m tests.testbed up [--pinot-version V] [--no-k8s]   start Pinot (and the k8s control plane), detached
     python -m tests.testbed down                                stop whatever `up` started
     python -m tests.testbed status                              what is running
+    python -m tests.testbed demo                                the `make demo` story (tests/testbed/demo.py)
 
 State lives under <repo>/.testbed/{pinot,k8s}/state.json, so any later process can stop it.
 """
@@ -104,11 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--no-k8s", action="store_true", help="Pinot only")
     sub.add_parser("down", help="stop everything `up` started")
     sub.add_parser("status", help="show what is running")
+    sub.add_parser("demo", help="install, rerun (changed=0) and upgrade a cluster on the test bed")
     args = parser.parse_args(argv)
     if args.action == "up":
         return up(args.pinot_version, not args.no_k8s)
     if args.action == "down":
         return down()
+    if args.action == "demo":
+        from tests.testbed.demo import main as demo  # noqa: PLC0415 (loaded only for the demo)
+        return demo()
     return status()
 
 
