@@ -1,0 +1,98 @@
+"""The benchmark's estate: one cluster of 6 node groups (12 pods), 100 schemas, 100 OFFLINE tables, 4 tenants.
+
+Both playbooks get the same estate as extra vars: ours the descriptions, the baseline the same objects as
+plain Kubernetes manifests (rendered by the collection's own renderer, so both sides ask for identical objects)
+and plain Pinot JSON bodies.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO / "collections") not in sys.path:
+    sys.path.insert(0, str(REPO / "collections"))
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import render_cluster  # noqa: E402
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import normalise_cluster  # noqa: E402
+
+SCHEMAS = 100
+TENANTS = 4
+OLD_IMAGE = "apachepinot/pinot:1.3.0"
+NEW_IMAGE = "apachepinot/pinot:1.4.0"
+GROUPS = (("controller", "controller"), ("broker", "broker"), ("server-a", "server"), ("server-b", "server"),
+          ("server-c", "server"), ("minion", "minion"))
+REPLICAS = 2
+
+
+def cluster(namespace: str, image: str = OLD_IMAGE, ready_delay: str = "2s") -> dict[str, Any]:
+    zones = {"server-a": "zone-a", "server-b": "zone-b", "server-c": "zone-c"}
+    groups = []
+    for name, role in GROUPS:
+        group: dict[str, Any] = {"name": name, "role": role, "replicas": REPLICAS, "profile": "bench"}
+        if name in zones:
+            group["zone"] = zones[name]
+        groups.append(group)
+    return {
+        "name": "pinot",
+        "namespace": namespace,
+        "image": image,
+        "zookeeper": {"address": "zk-0.zk:2181/pinot"},
+        "profiles": {"bench": {
+            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
+            "storage": {"size": "1Gi"},
+            "pod_annotations": {"testbed.pinotops.io/ready-delay": ready_delay},
+        }},
+        "node_groups": groups,
+    }
+
+
+def manifests(description: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects pinot_cluster manages, as plain manifests in apply order (for the baseline)."""
+    return [m for _stage, stage_manifests in render_cluster(normalise_cluster(description))
+            for m in stage_manifests]
+
+
+def schema(name: str) -> dict[str, Any]:
+    return {
+        "schemaName": name,
+        "dimensionFieldSpecs": [{"name": "country", "dataType": "STRING"}, {"name": "device", "dataType": "STRING"}],
+        "metricFieldSpecs": [{"name": "clicks", "dataType": "LONG"}],
+        "dateTimeFieldSpecs": [{"name": "ts", "dataType": "LONG", "format": "1:MILLISECONDS:EPOCH",
+                                "granularity": "1:MILLISECONDS"}],
+    }
+
+
+def table(name: str, tenant: str) -> dict[str, Any]:
+    return {
+        "tableName": name,
+        "tableType": "OFFLINE",
+        "segmentsConfig": {"timeColumnName": "ts", "replication": 1, "retentionTimeUnit": "DAYS",
+                           "retentionTimeValue": 30},
+        "tenants": {"broker": "DefaultTenant", "server": tenant},
+        "tableIndexConfig": {"invertedIndexColumns": ["country"], "loadMode": "MMAP"},
+        "metadata": {},
+    }
+
+
+def tenant_names() -> list[str]:
+    return [f"bench_t{i}" for i in range(TENANTS)]
+
+
+def estate(namespace: str, prefix: str, servers: list[str], kubeconfig: str, controller_url: str) -> dict[str, Any]:
+    """Extra vars for both playbooks. `servers`: one Pinot server instance per tenant."""
+    names = [f"{prefix}_{i:03d}" for i in range(SCHEMAS)]
+    tenants = [{"name": name, "role": "SERVER", "instances": [server]}
+               for name, server in zip(tenant_names(), servers, strict=True)]
+    description = cluster(namespace)
+    return {
+        "bench_kubeconfig": kubeconfig,
+        "bench_controller_url": controller_url,
+        "bench_cluster": description,
+        "bench_manifests": manifests(description),
+        "bench_tenants": tenants,
+        "bench_schemas": [schema(name) for name in names],
+        "bench_tables": [table(name, tenants[i % TENANTS]["name"]) for i, name in enumerate(names)],
+    }

@@ -1,0 +1,105 @@
+"""A counting reverse proxy on 127.0.0.1: plain HTTP in, HTTP or HTTPS (verified against a CA) out.
+
+Clients of the benchmark talk to the proxy, so every request the modules send is seen and classified:
+reads (GET/HEAD, and POSTs to Pinot's read-only validate endpoints, counted apart as `validates`), writes
+(everything else) and Kubernetes server-side dry runs (`dryRun=All`, counted apart: they write nothing).
+Bodies are buffered; watches are not supported (neither side uses them here).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+              "transfer-encoding", "upgrade", "host"}
+
+
+def classify(method: str, path: str) -> str:
+    if "dryRun=All" in path:
+        return "dry_runs"
+    if method in ("GET", "HEAD"):
+        return "reads"
+    if method == "POST" and (path.split("?", maxsplit=1)[0].endswith("/validate") or "dryRun=true" in path):
+        return "validates"
+    return "writes"
+
+
+class CountingProxy:
+    def __init__(self, upstream: str, ca_file: str | None = None) -> None:
+        parts = urlsplit(upstream)
+        self.scheme, self.netloc = parts.scheme, parts.netloc
+        self.context = ssl.create_default_context(cafile=ca_file) if self.scheme == "https" else None
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                with proxy.lock:
+                    proxy.counts[classify(self.command, self.path)] += 1
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                conn = proxy._connection()
+                try:
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                except (OSError, http.client.HTTPException):
+                    proxy.local.conn = None
+                    conn = proxy._connection()
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                self.send_response(resp.status, resp.reason)
+                for key, value in resp.getheaders():
+                    if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            if self.scheme == "https":
+                conn = http.client.HTTPSConnection(self.netloc, context=self.context, timeout=120)
+            else:
+                conn = http.client.HTTPConnection(self.netloc, timeout=120)
+            self.local.conn = conn
+        return conn
+
+    def start(self) -> CountingProxy:
+        self.thread.start()
+        return self
+
+    def reset(self) -> None:
+        with self.lock:
+            self.counts.clear()
+
+    def snapshot(self) -> dict[str, int]:
+        with self.lock:
+            return {key: self.counts.get(key, 0) for key in ("reads", "writes", "validates", "dry_runs")}
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
