@@ -50,10 +50,12 @@ DRY_RUN_WORKERS = 8
 
 
 class WaitTimeout(Exception):
-    def __init__(self, pending, seconds):
+    def __init__(self, pending, seconds, unready=None):
         self.pending = pending
+        self.seconds = seconds
         lines = "; ".join(f"{name}: {why}" for name, why in sorted(pending.items()))
-        super().__init__(f"rollout not complete after {seconds}s: {lines}")
+        pods = f"; pods not Ready: {', '.join(unready)}" if unready else ""
+        super().__init__(f"rollout not complete after {seconds}s: {lines}{pods}")
 
 
 def normalise(obj):
@@ -187,8 +189,16 @@ def wait_for(client, cluster, group_names, *, timeout, deadline, sleep=time.slee
     names = {sts_name(cluster, g): g for g in group_names}
     while True:
         pending = {}
-        found = {s["metadata"]["name"]: s
-                 for s in client.list("StatefulSet", cluster["namespace"], instance_labels(cluster))}
+        try:
+            found = {s["metadata"]["name"]: s
+                     for s in client.list("StatefulSet", cluster["namespace"], instance_labels(cluster))}
+        except K8sError as exc:
+            # The apiserver is unreachable (restart, blip) even after the client's retries: while waiting, that
+            # is one more reason to wait, until the deadline; then its error is the clear message.
+            if exc.status is not None or time.monotonic() >= deadline:
+                raise
+            sleep(min(max(poll, 2.0), max(0.0, deadline - time.monotonic())))
+            continue
         for sts, group in names.items():
             if sts not in found:
                 pending[group] = "StatefulSet not found"
@@ -394,9 +404,10 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
                                     {g["name"] for g in groups}, node_zones)
 
     deadline = started + wait_timeout
+    current_of = {ref(manifest): current for _s, manifest, current, _p in predictions}
     for stage, _manifests in stages:
         for manifest, expected, created in to_write.get(stage, []):
-            stored = client.apply(manifest)
+            stored = write(client, manifest, current_of[ref(manifest)], cluster["namespace"])
             # A created object gets server allocations (a Service's clusterIP) that a dry run cannot predict.
             if not created and normalise(stored) != expected:
                 outcome.warnings.append(f"{ref(manifest)} was stored differently from the dry run at "
@@ -410,6 +421,34 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
         client.delete(obj["kind"], obj["metadata"]["name"], cluster["namespace"])
     return outcome, read_groups(client, cluster["name"], cluster["namespace"], {g["name"] for g in groups},
                                 node_zones)
+
+
+def write(client, manifest, current, namespace, attempts=3):
+    """Server-side apply pinned to the resourceVersion this run read, so that a change by another writer
+    between read and write is never silently overwritten (forced SSA alone would take the fields back).
+
+    A 409 is re-checked: when only status or bookkeeping moved (the StatefulSet controller), the write is
+    retried on the new resourceVersion; when the object itself changed, the run stops and says where."""
+    if current is None:
+        return client.apply(manifest)
+    pinned = copy.deepcopy(manifest)
+    seen = current
+    kind, name = manifest["kind"], manifest["metadata"]["name"]
+    for _attempt in range(attempts):
+        pinned["metadata"]["resourceVersion"] = seen["metadata"]["resourceVersion"]
+        try:
+            return client.apply(pinned)
+        except K8sError as exc:
+            if exc.status != 409:
+                raise
+        latest = client.get(kind, name, namespace)
+        if latest is None or normalise(latest) != normalise(current):
+            where = ", ".join(change_paths(normalise(current), normalise(latest))[:5]) if latest else "deleted"
+            raise K8sError("apply", kind, name, 409, (
+                f"changed by another writer since this run read it ({where}); nothing was overwritten. Run "
+                "again: the difference will be reported and the description applied")) from None
+        seen = latest
+    raise K8sError("apply", kind, name, 409, f"still conflicting after {attempts} attempts; nothing was overwritten")
 
 
 def absent(client, name, namespace, *, delete_pvcs=False, check_mode=False):
@@ -471,6 +510,9 @@ def run_cluster(module):
         status = {}
         with contextlib.suppress(K8sError):
             status = read_groups(client, cluster["name"], cluster["namespace"])
+        unready = [f"{pod['name']} ({pod['phase'] or 'no phase'})" for group in sorted(exc.pending)
+                   for pod in (status.get(group) or {}).get("pods", []) if not pod["ready"]]
+        exc = WaitTimeout(exc.pending, exc.seconds, unready)
         _fail(module, client, exc, changed=bool(client.executed_requests), pending=exc.pending, groups=status)
     except (SpecError, K8sError) as exc:
         _fail(module, client, exc)
