@@ -88,6 +88,7 @@ class PinotClient:
         self.backoff = backoff
         self.executed_requests = []
         self.read_count = 0
+        self._once = {}
         self.session = requests.Session()
         # Enough pooled connections for the bulk path's concurrent reads.
         self.session.mount("http://", HTTPAdapter(pool_maxsize=16))
@@ -159,6 +160,13 @@ class PinotClient:
 
     def get(self, path, params=None, missing_ok=False):
         return self.request("GET", path, params=params, missing_ok=missing_ok)
+
+    def get_once(self, path, params=None, missing_ok=False):
+        """A GET whose answer does not change during one module run (does this tenant exist?): sent once."""
+        key = (path, tuple(sorted((params or {}).items())), missing_ok)
+        if key not in self._once:
+            self._once[key] = self.get(path, params=params, missing_ok=missing_ok)
+        return self._once[key]
 
     def get_many(self, paths, missing_ok=True, workers=8):
         """GET several paths concurrently; results in the order of `paths`."""

@@ -178,8 +178,9 @@ class TableHandler(Handler):
             tenants = desired.get("tenants") or {}
             for role, key in (("broker", "broker"), ("server", "server")):
                 tenant = tenants.get(key) or DEFAULT_TENANT
-                if self.client.get("/tenants/" + quote(tenant, safe=""), params={"type": role},
-                                   missing_ok=True) is None:
+                # Many tables share a tenant: the bulk path asks once per tenant, not once per table.
+                if self.client.get_once("/tenants/" + quote(tenant, safe=""), params={"type": role},
+                                        missing_ok=True) is None:
                     raise SpecError(f"table.tenants.{key}", f"{role} tenant '{tenant}' has no instances; "
                                     "create it first (pinotops.k8s.pinot_tenant)")
         try:
