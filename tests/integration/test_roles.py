@@ -231,7 +231,7 @@ def test_reconcile_check_is_a_drift_report(bed):
     assert rc == 0, out[-3000:]
     summary = demo.recap(out)
     assert summary["two"]["changed"] > 0 and summary["one"]["changed"] == 0
-    assert "StatefulSet/pinot-broker-b spec.replicas" in out
+    assert '-        "replicas": 2,' in out and '+        "replicas": 1,' in out, out[-3000:]
     assert bed.sts("two", "broker-b")["spec"]["replicas"] == 2, "check mode wrote"
     rc, out, _ = bed.play("reconcile.yml")
     assert rc == 0, out[-3000:]
