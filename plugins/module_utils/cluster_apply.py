@@ -407,7 +407,7 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
     current_of = {ref(manifest): current for _s, manifest, current, _p in predictions}
     for stage, _manifests in stages:
         for manifest, expected, created in to_write.get(stage, []):
-            stored = write(client, manifest, current_of[ref(manifest)], cluster["namespace"])
+            stored = write(client, manifest, current_of[ref(manifest)], cluster["namespace"], expected)
             # A created object gets server allocations (a Service's clusterIP) that a dry run cannot predict.
             if not created and normalise(stored) != expected:
                 outcome.warnings.append(f"{ref(manifest)} was stored differently from the dry run at "
@@ -423,12 +423,14 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
                                 node_zones)
 
 
-def write(client, manifest, current, namespace, attempts=3):
+def write(client, manifest, current, namespace, expected=None, *, attempts=3):
     """Server-side apply pinned to the resourceVersion this run read, so that a change by another writer
     between read and write is never silently overwritten (forced SSA alone would take the fields back).
 
     A 409 is re-checked: when only status or bookkeeping moved (the StatefulSet controller), the write is
-    retried on the new resourceVersion; when the object itself changed, the run stops and says where."""
+    retried on the new resourceVersion; when another writer already stored exactly what this run would (e.g. the
+    module of an earlier, killed ansible-playbook still running), there is nothing to overwrite; otherwise the
+    run stops and says where."""
     if current is None:
         return client.apply(manifest)
     pinned = copy.deepcopy(manifest)
@@ -442,6 +444,8 @@ def write(client, manifest, current, namespace, attempts=3):
             if exc.status != 409:
                 raise
         latest = client.get(kind, name, namespace)
+        if latest is not None and expected is not None and normalise(latest) == expected:
+            return latest
         if latest is None or normalise(latest) != normalise(current):
             where = ", ".join(change_paths(normalise(current), normalise(latest))[:5]) if latest else "deleted"
             raise K8sError("apply", kind, name, 409, (
