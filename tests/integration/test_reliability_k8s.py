@@ -280,6 +280,9 @@ def test_held_pod_stops_the_rollout_at_that_pod_and_names_it(env):
 
 
 def test_sigkill_of_ansible_playbook_mid_rollout_then_rerun_completes(env):
+    """ansible-core workers call setsid(): SIGKILL of ansible-playbook's process group leaves the running module
+    alive, so the killed run may still write while the rerun runs. Both must end in the described state."""
+    assert not env.module(description(env.namespace), wait=True, wait_timeout=120).get("failed")
     cluster = description(env.namespace)
     cluster["profiles"]["quick"]["pod_annotations"][ANN_READY_DELAY] = "6s"
     cluster["node_groups"][2]["pinot"] = {"jvm_opts": "-Xmx7g"}
