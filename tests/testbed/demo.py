@@ -141,7 +141,8 @@ def run_playbook(playbook: str, inventory: Path, *args: str, echo=None, env: dic
     for line in proc.stdout:
         lines.append(line)
         if echo and echo(line):
-            print("   " + line.rstrip(), flush=True)
+            text = re.sub(r"^TASK \[[^:]*: (.*)\] \**$", r"\1", line.rstrip())
+            print("   " + text, flush=True)
     rc = proc.wait()
     return rc, "".join(lines), round(time.monotonic() - start, 1)
 
@@ -159,8 +160,8 @@ def pods(cp: K8sControlPlane, namespace: str, name: str = "pinot") -> list[dict]
 
 
 def progress_line(line: str) -> bool:
-    keys = ("Update and wait", "Pinot gate", "Pre-flight", "Apply")
-    return line.startswith("TASK [") and any(k in line for k in keys)
+    keys = ("Update and wait", "Pinot gate", "Pre-flight", "Upgrade stopped")
+    return (line.startswith("TASK [") and any(k in line for k in keys)) or "Upgrade stopped" in line
 
 
 def attach_or_start() -> tuple[PinotCluster, K8sControlPlane]:
@@ -196,8 +197,13 @@ def _default_version() -> str:
 def main() -> int:
     t0 = time.monotonic()
     pinot, cp = attach_or_start()
-    namespace = "pinot-demo"
-    ensure_namespace(cp, namespace)
+    # A fresh namespace per run (a rerun must install at 1.4.0, not roll the last run's 1.5.1 back); the previous
+    # runs' namespaces are deleted (the namespace controller finishes that in the background).
+    for ns in cp.request("GET", "/api/v1/namespaces?labelSelector=pinotops.io/demo%3Dtrue")["items"]:
+        cp.request("DELETE", f"/api/v1/namespaces/{ns['metadata']['name']}")
+    namespace = f"pinot-demo-{int(time.time()) % 100000}"
+    cp.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": namespace, "labels": {"pinotops.io/demo": "true"}}})
     inv = REPO / ".testbed" / "demo" / "inventory"
     desc = description(namespace, pinot.zk_address)
     write_inventory(inv, {"demo": desc}, pinot, str(cp.kubeconfig))
@@ -222,6 +228,7 @@ def main() -> int:
     before = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(cp, namespace)}
     set_image(inv, "demo", "apachepinot/pinot:1.5.1")
     rc, out, upgrade_s = run_playbook("upgrade.yml", inv, echo=progress_line)
+    gates = out.count("TASK [pinotops.k8s.pinot_upgrade : Pinot gate |")
     if rc:
         print(out[-4000:])
         return rc
@@ -229,7 +236,8 @@ def main() -> int:
     restarted = sorted(after, key=lambda p: p["metadata"]["creationTimestamp"])
     print("== summary")
     print(f"   install {install_s}s, idempotent rerun {again_s}s (changed=0), upgrade {upgrade_s}s "
-          f"for {len(after)} pods (sum of ready delays {len(after) * int(READY_DELAY[:-1])}s)")
+          f"for {len(after)} pods, {gates} Pinot gates (sum of ready delays {len(after) * int(READY_DELAY[:-1])}s)")
+    print("   pods in the order they were recreated (controllers, brokers, servers zone by zone, minion):")
     for p in restarted:
         img = p["spec"]["containers"][0]["image"]
         print(f"   {p['metadata']['creationTimestamp']}  {p['metadata']['name']:<28} {img}"
