@@ -1,0 +1,100 @@
+"""The Pinot gates' decisions, on controller answers recorded as plain dicts."""
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.health import Probe, gate_checks, run_once, wait_for_gate
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
+
+
+class FakeClient:
+    def __init__(self, answers):
+        self.answers = answers
+        self.calls = []
+
+    def get(self, path, params=None, missing_ok=False):
+        key = path + (f"?{params['path']}" if params else "")
+        self.calls.append(key)
+        value = self.answers.get(key)
+        if isinstance(value, Exception):
+            raise value
+        if value is None and not missing_ok:
+            raise PinotError("GET", path, 404, "not found")
+        return value
+
+
+S1, S2 = "Server_a_8098", "Server_b_8098"
+BASE = {
+    "/health": "OK",
+    "/cluster/info": {"clusterName": "C"},
+    "/zk/ls?/C/LIVEINSTANCES": ["Controller_c_9000", S1, S2],
+    "/tables": {"tables": ["t_OFFLINE"]},
+    "/tables/t_OFFLINE/idealstate": {"OFFLINE": {"seg0": {S1: "ONLINE", S2: "ONLINE"}}},
+    "/tables/t_OFFLINE/externalview": {"OFFLINE": {"seg0": {S1: "ONLINE", S2: "ONLINE"}}},
+    "/leader/tables": {"leadControllerResourceEnabled": True,
+                       "leadControllerEntryMap": {"p0": {"leadControllerId": "Controller_c_9000"}}},
+}
+
+
+def check(component, answers, instance=None):
+    probe = Probe(FakeClient(dict(BASE, **answers)))
+    return {r["check"]: (r["ok"], r["detail"]) for r in run_once(probe, gate_checks(component, instance))}
+
+
+def test_cluster_preflight_passes_when_converged():
+    results = check("cluster", {})
+    assert all(ok for ok, _ in results.values()), results
+
+
+def test_cluster_preflight_reports_error_segment():
+    results = check("cluster", {"/tables/t_OFFLINE/externalview": {"OFFLINE": {"seg0": {S1: "ERROR", S2: "ONLINE"}}}})
+    ok, detail = results["segments"]
+    assert not ok and "seg0 on Server_a_8098: ERROR" in detail
+
+
+def test_server_gate_only_looks_at_its_own_segments():
+    view = {"/tables/t_OFFLINE/externalview": {"OFFLINE": {"seg0": {S1: "ONLINE", S2: "OFFLINE"}}}}
+    assert check("server", view, instance=S1)["segments"][0]
+    ok, detail = check("server", view, instance=S2)["segments"]
+    assert not ok and "OFFLINE (ideal ONLINE)" in detail
+
+
+def test_server_not_live():
+    ok, detail = check("server", {"/zk/ls?/C/LIVEINSTANCES": ["Controller_c_9000", S2]}, instance=S1)["live"]
+    assert not ok and detail == f"{S1} is not live in Helix"
+
+
+def test_liveinstances_endpoint_preferred_when_present():
+    results = check("broker", {"/liveinstances": {"liveInstances": ["Broker_x_8099"]}}, instance="Broker_x_8099")
+    assert results["live"][0]
+
+
+def test_controller_leadership_needs_a_live_leader():
+    answers = {"/leader/tables": {"leadControllerResourceEnabled": True,
+                                  "leadControllerEntryMap": {"p0": {"leadControllerId": "Controller_gone_9000"}}}}
+    ok, detail = check("controller", answers)["leadership"]
+    assert not ok and "without a live leader" in detail
+
+
+def test_unhealthy_controller_reported_not_raised():
+    ok, detail = check("cluster", {"/health": PinotError("GET", "/health", 503, "down")})["controller_health"]
+    assert not ok and "503" in detail
+
+
+def test_wait_retries_until_healthy_and_times_out():
+    answers = dict(BASE)
+    probe = Probe(FakeClient(answers))
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+        answers["/zk/ls?/C/LIVEINSTANCES"] = [S1]  # the server comes back after the first attempt
+
+    results, attempts, _ = wait_for_gate(probe, gate_checks("server", S1), timeout=10, interval=2,
+                                         clock=lambda: now[0], sleep=sleep)
+    assert attempts == 1 and all(r["ok"] for r in results)
+    answers["/zk/ls?/C/LIVEINSTANCES"] = []
+    results, attempts, elapsed = wait_for_gate(probe, gate_checks("server", S1), timeout=10, interval=2,
+                                               clock=lambda: now[0], sleep=sleep)
+    assert attempts == 2 and results[0]["ok"]  # live again after the first sleep
+    answers["/zk/ls?/C/LIVEINSTANCES"] = []
+    results, attempts, elapsed = wait_for_gate(probe, gate_checks("server", S1), timeout=10, interval=2,
+                                               clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    assert not results[0]["ok"] and attempts == 6 and elapsed == 10
