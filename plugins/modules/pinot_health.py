@@ -65,6 +65,7 @@ attributes:
     description: The module only reads; it runs the same checks in check mode.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
 """
 
 EXAMPLES = r"""
