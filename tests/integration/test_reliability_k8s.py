@@ -393,6 +393,15 @@ def test_rbac_least_privilege_works_and_a_missing_rule_is_named(env):
         assert refused["request_counts"]["writes"] == 0  # refused at the dry run, before the first write
         assert token not in json.dumps(refused)
 
+        # "create" is needed too: a server-side apply that creates the object is authorized as a create.
+        role["rules"][0]["verbs"] = ["get", "list", "patch", "delete"]
+        cp.request("PUT", rbac_path(role), role)
+        time.sleep(1)
+        refused = run_module("pinot_cluster", dict(auth, cluster=cluster))
+        assert refused.get("failed") and refused["status"] == 403
+        assert 'cannot create resource "statefulsets"' in refused["msg"], refused["msg"]
+        assert refused["request_counts"]["writes"] == 0
+
         clusterrole = next(d for d in docs if d["kind"] == "ClusterRole")
         clusterrole["rules"] = clusterrole["rules"][:1]  # no "list nodes"
         cp.request("PUT", rbac_path(clusterrole), clusterrole)
