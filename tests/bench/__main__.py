@@ -256,7 +256,11 @@ def table(results: dict[str, Any]) -> str:
     for key, label in (("noop", "1. no-op reconcile"), ("first", "2. first apply")):
         if key not in results:
             continue
-        ours, base = summarise(results[key]["ours"]), summarise(results[key]["baseline"])
+        ours = summarise(results[key]["ours"])
+        if not results[key]["baseline"]:  # --baseline-runs 0
+            lines.append(row(label, "pinotops.k8s", ours))
+            continue
+        base = summarise(results[key]["baseline"])
         lines.append(row(label, "pinotops.k8s", ours, f"{base['wall'] / ours['wall']:.1f}x faster than baseline"))
         lines.append(row(label, "kubernetes.core + uri", base))
     if results.get("upgrade"):
