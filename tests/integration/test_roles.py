@@ -236,3 +236,18 @@ def test_reconcile_check_is_a_drift_report(bed):
     rc, out, _ = bed.play("reconcile.yml")
     assert rc == 0, out[-3000:]
     assert bed.sts("two", "broker-b")["spec"]["replicas"] == 1
+
+
+def test_order_override_breaking_the_version_invariant_is_refused(bed):
+    before = {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()}
+    demo.set_image(bed.inv, "two", "apachepinot/pinot:1.6.0")
+    try:
+        rc, out, _ = bed.play("upgrade.yml", "--limit", "two",
+                              "-e", '{"pinot_upgrade_order": ["broker", "controller", "server", "minion"]}')
+        assert rc != 0
+        assert "would leave broker group broker-a (1.6.0) newer than controller group controller" in \
+            " ".join(out.split()), out[-3000:]
+        assert {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()} == before
+        assert _image(next(iter(bed.pods("two").values()))).endswith("1.4.0")
+    finally:
+        demo.set_image(bed.inv, "two", "apachepinot/pinot:1.4.0")
