@@ -12,7 +12,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export PINOTOPS_TESTBED_CACHE ?= $(HOME)/.cache/pinotops-testbed
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: help venv demo test lint sanity ansible-lint test-unit test-integration testbed-up testbed-down testbed-status bench clean
+.PHONY: help venv demo test lint sanity ansible-lint test-unit test-integration test-molecule testbed-up testbed-down testbed-status bench clean
 
 help:
 	@echo "make demo | test | lint | sanity | ansible-lint | test-unit | test-integration | testbed-up | testbed-down | bench"
@@ -33,7 +33,7 @@ $(COLLECTION_LINK):
 demo: venv
 	$(BIN)/python -m tests.testbed demo
 
-test: lint sanity ansible-lint test-unit test-integration
+test: lint sanity ansible-lint test-unit test-integration test-molecule
 
 lint: venv
 	$(BIN)/ruff check plugins tests
@@ -57,6 +57,14 @@ test-unit: venv
 
 test-integration: venv
 	$(PYTEST) -m integration tests/integration
+
+# The molecule scenario (converge + idempotence) runs against a test bed of its own.
+test-molecule: venv
+	$(BIN)/python -m tests.testbed up
+	trap '$(BIN)/python -m tests.testbed down' EXIT
+	export PINOTOPS_TESTBED_STATE=$(CURDIR)/.testbed/pinot/state.json
+	export PINOTOPS_TESTBED_KUBECONFIG=$(CURDIR)/.testbed/k8s/kubeconfig
+	cd extensions && $(BIN)/molecule test -s default
 
 testbed-up: venv
 	$(BIN)/python -m tests.testbed up
