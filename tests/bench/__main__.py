@@ -109,8 +109,8 @@ class Bed:
         return response.json()
 
     def create_namespace(self, name: str) -> None:
-        self.k8s_request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                         "metadata": {"name": name}})
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        self.k8s_request("POST", "/api/v1/namespaces", namespace)
 
     def delete_namespace(self, name: str) -> None:
         self.k8s_request("DELETE", f"/api/v1/namespaces/{name}")

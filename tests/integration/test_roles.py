@@ -115,9 +115,9 @@ def test_install_two_clusters_then_idempotent(bed):
     by_role = {r: [p for p in pods.values() if p["metadata"]["labels"].get("app.kubernetes.io/component") == r]
                for r in ROLE_ORDER}
     for earlier, later in zip(ROLE_ORDER, ROLE_ORDER[1:], strict=False):
-        assert max(_ready_at(p) for p in by_role[earlier]) <= min(_ts(p["metadata"]["creationTimestamp"])
-                                                                   for p in by_role[later])
-    rc, out, _ = bed.play("site.yml")
+        first_later = min(_ts(p["metadata"]["creationTimestamp"]) for p in by_role[later])
+        assert max(_ready_at(p) for p in by_role[earlier]) <= first_later
+    rc, out, _err = bed.play("site.yml")
     assert rc == 0, out[-3000:]
     assert {h: s["changed"] for h, s in demo.recap(out).items()} == {"one": 0, "two": 0}
     print(f"install of two clusters: {seconds}s")
@@ -142,8 +142,8 @@ def test_upgrade_is_ordered_serial_and_gated(bed):
     assert names == expected
     # Strictly one pod at a time: each pod is created only after the previous one is Ready again.
     for prev, nxt in zip(ordered, ordered[1:], strict=False):
-        assert _ts(nxt["metadata"]["creationTimestamp"]) >= _ready_at(prev), (prev["metadata"]["name"],
-                                                                                nxt["metadata"]["name"])
+        names = (prev["metadata"]["name"], nxt["metadata"]["name"])
+        assert _ts(nxt["metadata"]["creationTimestamp"]) >= _ready_at(prev), names
     assert {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()} == untouched
     # The partition is released at the end: a reconcile of the same description changes nothing.
     assert all("partition" not in (bed.sts("one", g).get("spec", {}).get("updateStrategy", {})
@@ -172,7 +172,7 @@ def test_gate_failure_stops_then_rerun_resumes(bed):
     watcher = threading.Thread(target=stop_server_in_server_phase, daemon=True)
     watcher.start()
     try:
-        rc, out, _ = bed.play("upgrade.yml", "--limit", "one")
+        rc, out, _err = bed.play("upgrade.yml", "--limit", "one")
         watcher.join(5)
         assert stopped.is_set()
         assert rc != 0
@@ -189,7 +189,7 @@ def test_gate_failure_stops_then_rerun_resumes(bed):
     finally:
         if not pinot.is_running("server-0"):
             pinot.start_component("server-0")
-    rc, out, _ = bed.play("upgrade.yml", "--limit", "one")
+    rc, out, _err = bed.play("upgrade.yml", "--limit", "one")
     assert rc == 0, out[-3000:]
     after = bed.pods("one")
     for name in ("pinot-controller-0", "pinot-controller-1", "pinot-broker-a-0", "pinot-broker-b-0",
@@ -217,7 +217,7 @@ def test_interrupted_upgrade_resumes(bed):
     mid = bed.pods("one")
     assert _image(mid["pinot-controller-0"]).endswith("1.5.3")
     assert mid["pinot-server-hot-b-0"]["metadata"]["uid"] == start["pinot-server-hot-b-0"]["metadata"]["uid"]
-    rc, out, _ = bed.play("upgrade.yml", "--limit", "one")
+    rc, out, _err = bed.play("upgrade.yml", "--limit", "one")
     assert rc == 0, out[-3000:]
     after = bed.pods("one")
     assert after["pinot-controller-0"]["metadata"]["uid"] == mid["pinot-controller-0"]["metadata"]["uid"]
@@ -227,13 +227,13 @@ def test_interrupted_upgrade_resumes(bed):
 def test_reconcile_check_is_a_drift_report(bed):
     path = f"/apis/apps/v1/namespaces/{bed.ns['two']}/statefulsets/pinot-broker-b"
     bed.cp.request("PATCH", path, {"spec": {"replicas": 2}}, content_type="application/merge-patch+json")
-    rc, out, _ = bed.play("reconcile.yml", "--check", "--diff")
+    rc, out, _err = bed.play("reconcile.yml", "--check", "--diff")
     assert rc == 0, out[-3000:]
     summary = demo.recap(out)
     assert summary["two"]["changed"] > 0 and summary["one"]["changed"] == 0
     assert '-        "replicas": 2,' in out and '+        "replicas": 1,' in out, out[-3000:]
     assert bed.sts("two", "broker-b")["spec"]["replicas"] == 2, "check mode wrote"
-    rc, out, _ = bed.play("reconcile.yml")
+    rc, out, _err = bed.play("reconcile.yml")
     assert rc == 0, out[-3000:]
     assert bed.sts("two", "broker-b")["spec"]["replicas"] == 1
 
@@ -242,7 +242,7 @@ def test_order_override_breaking_the_version_invariant_is_refused(bed):
     before = {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()}
     demo.set_image(bed.inv, "two", "apachepinot/pinot:1.6.0")
     try:
-        rc, out, _ = bed.play("upgrade.yml", "--limit", "two",
+        rc, out, _err = bed.play("upgrade.yml", "--limit", "two",
                               "-e", '{"pinot_upgrade_order": ["broker", "controller", "server", "minion"]}')
         assert rc != 0
         assert "would leave broker group broker-a (1.6.0) newer than controller group controller" in \

@@ -73,5 +73,6 @@ class CallbackModule(CallbackBase):
         path = os.environ.get("BENCH_COUNT_FILE")
         if path:
             with open(path, "w", encoding="utf-8") as handle:
-                json.dump({"module_executions": sum(self.per_task.values()), "per_task": dict(self.per_task),
-                       "task_seconds": self.seconds}, handle)
+                counts = {"module_executions": sum(self.per_task.values()), "per_task": dict(self.per_task),
+                          "task_seconds": self.seconds}
+                json.dump(counts, handle)

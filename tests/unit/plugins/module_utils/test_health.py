@@ -40,7 +40,7 @@ def check(component, answers, instance=None):
 
 def test_cluster_preflight_passes_when_converged():
     results = check("cluster", {})
-    assert all(ok for ok, _ in results.values()), results
+    assert all(ok for ok, _detail in results.values()), results
 
 
 def test_cluster_preflight_reports_error_segment():
@@ -87,7 +87,7 @@ def test_wait_retries_until_healthy_and_times_out():
         now[0] += seconds
         answers["/zk/ls?/C/LIVEINSTANCES"] = [S1]  # the server comes back after the first attempt
 
-    results, attempts, _ = wait_for_gate(probe, gate_checks("server", S1), timeout=10, interval=2,
+    results, attempts, _elapsed = wait_for_gate(probe, gate_checks("server", S1), timeout=10, interval=2,
                                          clock=lambda: now[0], sleep=sleep)
     assert attempts == 1 and all(r["ok"] for r in results)
     answers["/zk/ls?/C/LIVEINSTANCES"] = []
