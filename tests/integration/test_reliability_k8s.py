@@ -227,7 +227,7 @@ def test_apiserver_restart_during_a_waiting_run_then_rerun_converges(env, down_s
     time.sleep(8)  # the run is writing / waiting by now
     assert proc.poll() is None, proc.stdout.read()
     outage = restart_apiserver(env.cp, down_seconds)
-    out, _ = proc.communicate(timeout=300)
+    out, _err = proc.communicate(timeout=300)
     result = json.loads(result_file.read_text())
     assert "Traceback" not in out
     if result.get("failed"):
@@ -308,7 +308,7 @@ def test_sigkill_of_ansible_playbook_mid_rollout_then_rerun_completes(env):
 # -- RBAC ----------------------------------------------------------------------------------------------------
 
 def rbac_documents(target_namespace, sa_namespace, suffix):
-    docs = [d for d in yaml.safe_load_all(RBAC_FILE.read_text()) if d]
+    docs = yaml.safe_load(RBAC_FILE.read_text())["items"]
     for doc in docs:
         meta = doc["metadata"]
         if doc["kind"] in ("ClusterRole", "ClusterRoleBinding"):

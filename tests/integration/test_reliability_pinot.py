@@ -40,8 +40,8 @@ def offline_table(name):
             "tableIndexConfig": {"loadMode": "MMAP"}, "metadata": {}}
 
 
-def module(name, url, /, check=False, **args):
-    return run_module(name, dict(dict(controller_url=url, **AUTH), **args), check=check, diff=True)
+def module(module_name, url, /, check=False, **args):
+    return run_module(module_name, dict(dict(controller_url=url, **AUTH), **args), check=check, diff=True)
 
 
 def live_schemas(cluster, prefix):
@@ -139,8 +139,8 @@ def test_transient_5xx_retried_only_for_idempotent_requests(pinot_auth):
         started = time.monotonic()
         result = module("pinot_schema", proxy.url, schema=schema(name))
         elapsed = time.monotonic() - started
-        assert [e[2] for e in proxy.requests("GET", rf"^/schemas/{name}$")][:3] == ["injected 503", "injected 503",
-                                                                                   404]
+        statuses = [e[2] for e in proxy.requests("GET", rf"^/schemas/{name}$")][:3]
+        assert statuses == ["injected 503", "injected 503", 404]
         assert result["failed"]
         assert result["msg"] == "POST /schemas?override=false failed: HTTP 502: bad gateway"
         assert result["status"] == 502

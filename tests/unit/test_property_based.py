@@ -52,7 +52,7 @@ def paths(obj, prefix=()):
 def mutated(draw, base):
     """`base` with one or two places replaced by an arbitrary value, deleted, or given an extra key."""
     obj = copy.deepcopy(base)
-    for _ in range(draw(st.integers(1, 2))):
+    for _index in range(draw(st.integers(1, 2))):
         where = draw(st.sampled_from(list(paths(obj))))
         if not where:
             return draw(json_values)
