@@ -270,8 +270,15 @@ class K8sClient:
             self._count("dry_runs")
         else:
             self._count("writes", f"PATCH {path}")
-        status, body = self.request("dry-run apply" if dry_run else "apply", kind, meta["name"], "PATCH", path,
-                                    query=query, body=manifest, content_type="application/apply-patch+yaml")
+        try:
+            status, body = self.request("dry-run apply" if dry_run else "apply", kind, meta["name"], "PATCH", path,
+                                        query=query, body=manifest, content_type="application/apply-patch+yaml")
+        except K8sError as exc:
+            if exc.status == 409 and not dry_run:  # resourceVersion precondition failed: nothing was written
+                with self._lock:
+                    self.writes -= 1
+                    self.executed_requests.remove(f"PATCH {path}")
+            raise
         if status == 404:
             raise K8sError("apply", kind, meta["name"], 404,
                            f"namespace {meta.get('namespace')!r} not found" if meta.get("namespace") else "not found")
