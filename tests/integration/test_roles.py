@@ -242,8 +242,8 @@ def test_order_override_breaking_the_version_invariant_is_refused(bed):
     before = {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()}
     demo.set_image(bed.inv, "two", "apachepinot/pinot:1.6.0")
     try:
-        rc, out, _err = bed.play("upgrade.yml", "--limit", "two",
-                              "-e", '{"pinot_upgrade_order": ["broker", "controller", "server", "minion"]}')
+        wrong_order = '{"pinot_upgrade_order": ["broker", "controller", "server", "minion"]}'
+        rc, out, _err = bed.play("upgrade.yml", "--limit", "two", "-e", wrong_order)
         assert rc != 0
         assert "would leave broker group broker-a (1.6.0) newer than controller group controller" in \
             " ".join(out.split()), out[-3000:]

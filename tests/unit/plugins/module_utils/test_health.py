@@ -88,7 +88,7 @@ def test_wait_retries_until_healthy_and_times_out():
         answers["/zk/ls?/C/LIVEINSTANCES"] = [S1]  # the server comes back after the first attempt
 
     results, attempts, _elapsed = wait_for_gate(probe, gate_checks("server", S1), timeout=10, interval=2,
-                                         clock=lambda: now[0], sleep=sleep)
+                                                clock=lambda: now[0], sleep=sleep)
     assert attempts == 1 and all(r["ok"] for r in results)
     answers["/zk/ls?/C/LIVEINSTANCES"] = []
     results, attempts, elapsed = wait_for_gate(probe, gate_checks("server", S1), timeout=10, interval=2,
