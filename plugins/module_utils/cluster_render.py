@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import ZONE_LABEL
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import ZONE_LABEL, deep_merge
 
 FIELD_MANAGER = "pinotops.k8s"
 MANAGED_BY = "pinotops.k8s"
@@ -172,17 +172,7 @@ def _probe(role, name, settings):
     probe = {"httpGet": {"path": path, "port": port, "scheme": "HTTP"}}
     probe.update(PROBE_TIMING[name])
     override = (settings.get("probes") or {}).get(name) or {}
-    return _merge(probe, override)
-
-
-def _merge(base, override):
-    result = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = _merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
+    return deep_merge(probe, override)
 
 
 def _affinity(settings, zones):

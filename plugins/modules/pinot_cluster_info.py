@@ -33,14 +33,8 @@ options:
     elements: str
 extends_documentation_fragment:
   - pinotops.k8s.pinot.ACTION_GROUP
+  - pinotops.k8s.pinot.INFO
   - pinotops.k8s.k8s_auth
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Read-only; there is nothing to diff.
 """
 
 EXAMPLES = r"""
