@@ -21,7 +21,7 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from tests.testbed.k8s import ANN_HOLD_READY, ANN_READY_DELAY, ControlPlaneError
+from tests.testbed.k8s import ANN_HOLD_READY, ANN_READY_DELAY
 
 pytestmark = pytest.mark.integration
 
@@ -116,12 +116,7 @@ class Env:
 
     # -- reading real objects ------------------------------------------------------------------------------
     def get(self, path):
-        try:
-            return self.cp.request("GET", path)
-        except ControlPlaneError as exc:
-            if "HTTP 404" in str(exc):
-                return None
-            raise
+        return self.cp.get_or_none(path)
 
     def sts(self, name):
         return self.get(f"/apis/apps/v1/namespaces/{self.namespace}/statefulsets/{name}")

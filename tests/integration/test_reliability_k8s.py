@@ -57,12 +57,7 @@ class Env:
         self.runs = 0
 
     def get(self, path):
-        try:
-            return self.cp.request("GET", path)
-        except ControlPlaneError as exc:
-            if "HTTP 404" in str(exc):
-                return None
-            raise
+        return self.cp.get_or_none(path)
 
     def sts(self, name):
         return self.get(STS.format(ns=self.namespace, name=name))

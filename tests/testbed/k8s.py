@@ -765,6 +765,15 @@ class K8sControlPlane:
         except urllib.error.HTTPError as e:
             raise ControlPlaneError(f"{method} {path}: HTTP {e.code}: {e.read().decode(errors='replace')}") from e
 
+    def get_or_none(self, path: str) -> Any:
+        """GET `path`; None when the object does not exist."""
+        try:
+            return self.request("GET", path)
+        except ControlPlaneError as exc:
+            if "HTTP 404" in str(exc):
+                return None
+            raise
+
     # -- internals -----------------------------------------------------------
 
     def _spawn(self, name: str, argv: list[str]) -> None:
