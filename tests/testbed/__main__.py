@@ -4,6 +4,7 @@
     python -m tests.testbed down                                stop whatever `up` started
     python -m tests.testbed status                              what is running
     python -m tests.testbed demo                                the `make demo` story (tests/testbed/demo.py)
+    python -m tests.testbed namespace create|delete NAME        on the k8s test bed (delete waits until it is gone)
 
 State lives under <repo>/.testbed/{pinot,k8s}/state.json, so any later process can stop it.
 """
@@ -13,8 +14,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -97,6 +100,30 @@ def status() -> int:
     return 0
 
 
+def namespace(action: str, name: str) -> int:
+    """Create or delete a namespace on the k8s test bed named by PINOTOPS_TESTBED_KUBECONFIG (default: `up`'s)."""
+    from tests.testbed.demo import ensure_namespace  # noqa: PLC0415 (needs the k8s half)
+    from tests.testbed.k8s import ControlPlaneError, K8sControlPlane  # noqa: PLC0415
+
+    kubeconfig = Path(os.environ.get("PINOTOPS_TESTBED_KUBECONFIG", K8S_DIR / "kubeconfig"))
+    plane = K8sControlPlane.attach(kubeconfig.parent)
+    if action == "create":
+        ensure_namespace(plane, name)
+        return 0
+    try:
+        plane.request("DELETE", f"/api/v1/namespaces/{name}")
+    except ControlPlaneError as exc:
+        if "HTTP 404" not in str(exc):
+            raise
+    deadline = time.monotonic() + 120
+    while plane.get_or_none(f"/api/v1/namespaces/{name}") is not None:
+        if time.monotonic() > deadline:
+            print(f"namespace {name} still terminating after 120 s", file=sys.stderr)
+            return 1
+        time.sleep(1)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.testbed", description="Start/stop the local test bed.")
     sub = parser.add_subparsers(dest="action", required=True)
@@ -106,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop everything `up` started")
     sub.add_parser("status", help="show what is running")
     sub.add_parser("demo", help="install, rerun (changed=0) and upgrade a cluster on the test bed")
+    ns = sub.add_parser("namespace", help="create or delete a namespace on the k8s test bed")
+    ns.add_argument("ns_action", choices=["create", "delete"])
+    ns.add_argument("name")
     args = parser.parse_args(argv)
     if args.action == "up":
         return up(args.pinot_version, not args.no_k8s)
@@ -114,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "demo":
         from tests.testbed.demo import main as demo  # noqa: PLC0415 (loaded only for the demo)
         return demo()
+    if args.action == "namespace":
+        return namespace(args.ns_action, args.name)
     return status()
 
 
