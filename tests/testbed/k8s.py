@@ -367,15 +367,20 @@ spec:
         ),
         # The kubelet's part of graceful deletion: containers are gone at once.
         _stage("pod-delete", "Pod", [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}], [{"delete": True}]),
-        # External provisioner for WaitForFirstConsumer claims: once the
-        # scheduler has picked a node, create a PV pre-bound to the claim; the
-        # real PV controller then completes the binding.
+        # External provisioner for WaitForFirstConsumer claims of any class
+        # with this provisioner (the PV controller names it on the claim): once
+        # the scheduler has picked a node, create a PV pre-bound to the claim;
+        # the real PV controller then completes the binding.
         _stage(
             "pvc-provision",
             "PersistentVolumeClaim",
             [
                 _NOT_DELETING,
-                {"key": ".spec.storageClassName", "operator": "In", "values": [STORAGE_CLASS]},
+                {
+                    "key": '.metadata.annotations["volume.kubernetes.io/storage-provisioner"]',
+                    "operator": "In",
+                    "values": [PROVISIONER],
+                },
                 {"key": ".spec.volumeName", "operator": "DoesNotExist"},
                 {"key": '.metadata.annotations["volume.kubernetes.io/selected-node"]', "operator": "Exists"},
             ],

@@ -1,0 +1,163 @@
+"""Every EXAMPLES task of pinot_cluster, pinot_cluster_info and pinot_health runs, in a playbook, on the test bed.
+
+The Kubernetes examples run exactly as written against the real control plane: HOME points at a directory whose
+`.kube/config` is the test bed's kubeconfig, so `kubeconfig: ~/.kube/config` (and the default the examples without
+it fall back to) reach the test bed. What the examples assume exists is created first, as an operator would: the
+namespace `analytics`, the Secret `pinot-auth` (key `password`) and a StorageClass `fast`. The canary example
+refers to `{{ pinot_cluster }}`: the play defines it as the first example's cluster with the image 1.5.1.
+
+pinot_health's examples get the test bed's controller URL. The server gate names pod DNS names the test bed does
+not have; it runs as written except `wait_timeout: 0` (the clean failure it must give, without waiting 600 s), then
+with the test bed's first server instance and admin URL in their place (it must pass).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.examples import CLUSTER_MODULES, REPO, RESOURCE_MODULES, Runner, assert_ok, examples
+
+pytestmark = pytest.mark.integration
+
+NAMESPACE = "analytics"
+NEW_IMAGE = "apachepinot/pinot:1.5.1"
+
+
+def test_every_module_has_its_examples_run():
+    """Both example suites together cover every module of the collection."""
+    modules = {path.stem for path in (REPO / "plugins" / "modules").glob("*.py") if path.stem != "__init__"}
+    assert modules == set(RESOURCE_MODULES) | set(CLUSTER_MODULES)
+    for module in modules:  # and every module has examples to run
+        assert any(isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "EXAMPLES"
+                   for node in ast.parse((REPO / "plugins" / "modules" / f"{module}.py").read_text()).body), module
+
+
+def wait_gone(cp, path: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while cp.get_or_none(path) is not None:
+        assert time.monotonic() < deadline, f"{path} still exists after {timeout} s"
+        time.sleep(1)
+
+
+@pytest.fixture
+def analytics(k8s_control_plane):
+    """The namespace, Secret and StorageClass the examples assume; removed afterwards."""
+    cp = k8s_control_plane
+    for path in (f"/api/v1/namespaces/{NAMESPACE}", "/apis/storage.k8s.io/v1/storageclasses/fast"):
+        if cp.get_or_none(path) is not None:  # left by an interrupted run on a reused test bed
+            cp.request("DELETE", path)
+            wait_gone(cp, path)
+    standard = cp.request("GET", "/apis/storage.k8s.io/v1/storageclasses/standard")
+    cp.request("POST", "/apis/storage.k8s.io/v1/storageclasses", {
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fast"},
+        "provisioner": standard["provisioner"], "volumeBindingMode": standard["volumeBindingMode"]})
+    cp.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    cp.request("POST", f"/api/v1/namespaces/{NAMESPACE}/secrets", {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pinot-auth"},
+        "stringData": {"password": secrets.token_hex(8)}})
+    yield cp
+    cp.request("DELETE", f"/api/v1/namespaces/{NAMESPACE}")
+    cp.request("DELETE", "/apis/storage.k8s.io/v1/storageclasses/fast")
+    wait_gone(cp, f"/api/v1/namespaces/{NAMESPACE}")  # its pods' capacity is free for the next tests
+
+
+@pytest.fixture
+def home(k8s_control_plane, tmp_path: Path) -> Path:
+    kube = tmp_path / "home" / ".kube"
+    kube.mkdir(parents=True)
+    (kube / "config").write_text(Path(k8s_control_plane.kubeconfig).read_text())
+    return tmp_path / "home"
+
+
+def pod_images(cp, group: str) -> dict[str, str]:
+    pods = cp.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods?labelSelector=pinotops.io/node-group%3D{group}")
+    return {pod["metadata"]["name"]: pod["spec"]["containers"][0]["image"] for pod in pods["items"]}
+
+
+def test_cluster_examples_run_as_written(analytics, home: Path, tmp_path: Path):
+    cp = analytics
+    runner = Runner(tmp_path, home=home)
+    cluster_examples = examples("pinot_cluster")
+    first = "A three-zone Pinot cluster with hot and cold servers"
+    canary = "Roll the new image to the upper half of server-hot-a only (canary)"
+    remove = "Remove the cluster, keeping its volumes"
+
+    installed = runner.run("pinot_cluster", first)
+    assert_ok(installed, changed=True)
+    groups = installed["groups"]
+    assert sorted(groups) == ["broker-a", "broker-b", "controller", "minion", "server-cold-c", "server-hot-a",
+                              "server-hot-b"]
+    assert all(group["rollout_complete"] for group in groups.values()), groups
+    for pod in groups["server-hot-a"]["pods"]:
+        assert pod["zone"] == "zone-a" and pod["ready"], pod
+    assert {pod["zone"] for pod in groups["controller"]["pods"]} == {"zone-a", "zone-b", "zone-c"}
+    claims = cp.request("GET", f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims")["items"]
+    hot = [c for c in claims if "server-hot-a" in c["metadata"]["name"]]
+    assert [c["spec"]["storageClassName"] for c in hot] == ["fast", "fast"], hot
+    cold = [c for c in claims if "server-cold-c" in c["metadata"]["name"]]
+    assert [c["spec"]["resources"]["requests"]["storage"] for c in cold] == ["1Ti", "1Ti"], cold
+
+    waited = runner.run("pinot_cluster_info", "Wait until every node group has finished rolling out")
+    assert_ok(waited, changed=False)
+    assert waited["all_rollouts_complete"] and waited["exists"]
+
+    description = copy.deepcopy(cluster_examples[first]["pinotops.k8s.pinot_cluster"]["cluster"])
+    description["image"] = NEW_IMAGE
+    rolled = runner.run("pinot_cluster", canary, play_vars={"pinot_cluster": description})
+    assert_ok(rolled, changed=True)
+    assert "StatefulSet/pinot-server-hot-a spec.template.spec.containers.pinot.image" in rolled["changes"]
+    touched = {change.split()[0].split("/")[1] for change in rolled["changes"]}
+    assert all(name.startswith("pinot-server-hot-a") for name in touched), rolled["changes"]
+    assert pod_images(cp, "server-hot-a") == {"pinot-server-hot-a-0": "apachepinot/pinot:1.4.0",
+                                              "pinot-server-hot-a-1": NEW_IMAGE}
+    assert set(pod_images(cp, "server-hot-b").values()) == {"apachepinot/pinot:1.4.0"}
+
+    hot_a = runner.run("pinot_cluster_info", "Pods of one group and their revisions")
+    assert_ok(hot_a, changed=False)
+    assert list(hot_a["groups"]) == ["server-hot-a"]
+    status = hot_a["groups"]["server-hot-a"]
+    assert status["partition"] == 1 and status["updated"] == 1, status
+    revisions = {pod["name"]: pod["revision"] for pod in status["pods"]}
+    assert revisions["pinot-server-hot-a-1"] == status["update_revision"] != revisions["pinot-server-hot-a-0"]
+
+    removed = runner.run("pinot_cluster", remove)
+    assert_ok(removed, changed=True)
+    for name in groups:
+        wait_gone(cp, f"/apis/apps/v1/namespaces/{NAMESPACE}/statefulsets/pinot-{name}")
+    kept = cp.request("GET", f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims")["items"]
+    assert sorted(c["metadata"]["name"] for c in kept) == sorted(c["metadata"]["name"] for c in claims)
+
+    assert runner.ran == {(m, n) for m in ("pinot_cluster", "pinot_cluster_info") for n in examples(m)}
+
+
+def test_health_examples(pinot, tmp_path: Path):
+    runner = Runner(tmp_path, pinot.controller_url)
+    gate_name = "Gate a restarted server"
+
+    preflight = runner.run("pinot_health", "Pre-flight, every table converged and nothing in ERROR")
+    assert_ok(preflight, changed=False)
+    assert preflight["healthy"] and preflight["attempts"] == 1
+    assert [check["check"] for check in preflight["checks"]] == ["controller_health", "segments"]
+
+    as_written = copy.deepcopy(examples("pinot_health", pinot.controller_url)[gate_name])
+    as_written["pinotops.k8s.pinot_health"]["wait_timeout"] = 0
+    refused = runner.run("pinot_health", gate_name, as_written)
+    assert refused["failed"] and not refused["healthy"]
+    assert refused["failed_check"] == "live"
+    assert "server-hot-a 1/2" in refused["msg"] and "is not live in Helix" in refused["msg"], refused["msg"]
+
+    mapped = copy.deepcopy(examples("pinot_health", pinot.controller_url)[gate_name])
+    args = mapped["pinotops.k8s.pinot_health"]
+    args["instance"] = next(name for name in pinot.instances if name.startswith("Server_"))
+    args["health_url"] = pinot.server_admin_urls[0]
+    gated = runner.run("pinot_health", gate_name, mapped)
+    assert_ok(gated, changed=False)
+    assert gated["healthy"] and [check["check"] for check in gated["checks"]] == ["live", "health", "segments"]
+
+    assert runner.ran == {("pinot_health", name) for name in examples("pinot_health")}
