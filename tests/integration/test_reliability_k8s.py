@@ -5,8 +5,8 @@ Faults are real: another field manager writes the same StatefulSet through the a
 process is stopped and started again, a pod is held un-Ready by the test bed's annotation, and the RBAC test
 runs the module with a ServiceAccount token issued by the TokenRequest API.
 
-roles/pinot_upgrade was not usable when this suite was written, so the upgrade-fault cases are tested at the
-pinot_cluster level (rollout wait with partitions); see docs/reliability.md.
+The upgrade faults are tested here at the pinot_cluster level (the rollout wait with partitions the role drives)
+and again through roles/pinot_upgrade in test_roles.py; see docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -194,25 +194,6 @@ def test_status_only_updates_between_read_and_write_do_not_block_the_write(env, 
 
 # -- apiserver restart -------------------------------------------------------------------------------------
 
-def restart_apiserver(cp, down_seconds):
-    """Stop the real kube-apiserver (SIGTERM, SIGKILL after 10 s), keep it down, start it again (same arguments)."""
-    proc = cp._procs.get("kube-apiserver")
-    if proc is None:
-        pytest.fail("the apiserver was not started by this session (attached test bed): cannot restart it")
-    argv = proc.args
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # graceful shutdown drains long requests; do not wait for it
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    stopped = time.monotonic()
-    time.sleep(down_seconds)
-    cp._spawn("kube-apiserver", argv)
-    wait_until("kube-apiserver ready", lambda: cp._api_ok("/readyz"), timeout=90)
-    return time.monotonic() - stopped
-
-
 @pytest.mark.parametrize("down_seconds", [1, 15])
 def test_apiserver_restart_during_a_waiting_run_then_rerun_converges(env, down_seconds):
     cluster = description(env.namespace)
@@ -221,7 +202,7 @@ def test_apiserver_restart_during_a_waiting_run_then_rerun_converges(env, down_s
     proc, result_file = env.playbook(cluster, wait=True, wait_timeout=240)
     time.sleep(8)  # the run is writing / waiting by now
     assert proc.poll() is None, proc.stdout.read()
-    outage = restart_apiserver(env.cp, down_seconds)
+    outage = env.cp.restart_apiserver(down_seconds)
     out, _err = proc.communicate(timeout=300)
     result = json.loads(result_file.read_text())
     assert "Traceback" not in out

@@ -1,13 +1,17 @@
-"""Roles and playbooks end to end: install, ordered gated upgrade, gate failure and resume, drift report.
+"""Roles and playbooks end to end: install, ordered gated upgrade, gate failure and resume, drift report, and the
+upgrade faults of issue 7 through roles/pinot_upgrade (SIGKILL, a pod that never becomes Ready, an apiserver
+restart), batches and pauses.
 
 ansible-playbook runs site.yml / upgrade.yml / reconcile.yml from the collection against an inventory of two
 Pinot clusters (two namespaces) on the real control plane. Every pod's Pinot gate points at one of the test
-bed's real Pinot processes (kwok pods run no containers). Assertions read the real pods from the apiserver.
-Tests share state and run in file order.
+bed's real Pinot processes (kwok pods run no containers). Assertions read the real pods from the apiserver;
+"restarted" is counted from pod uids (PodHistory). Tests share state and run in file order.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import secrets
@@ -15,12 +19,13 @@ import subprocess
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.testbed import demo
-from tests.testbed.k8s import ANN_READY_DELAY
+from tests.testbed.k8s import ANN_HOLD_READY, ANN_READY_DELAY
 
 pytestmark = pytest.mark.integration
 
@@ -98,6 +103,41 @@ def _ready_at(pod):
 
 def _image(pod):
     return pod["spec"]["containers"][0]["image"]
+
+
+class PodHistory:
+    """Every uid each pod name had while the block ran, polled 4 times a second (pods live >= 1 s here: the
+    ready delay). A pod replaced once shows two uids; replaced twice, three."""
+
+    def __init__(self, bed, host):
+        self.bed, self.host = bed, host
+        self.uids = {}
+        self._record()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
+        self._record()
+
+    def _poll(self):
+        while not self._stop.wait(0.25):
+            with contextlib.suppress(Exception):  # the apiserver may be down on purpose
+                self._record()
+
+    def _record(self):
+        for name, pod in self.bed.pods(self.host).items():
+            seen = self.uids.setdefault(name, [])
+            if pod["metadata"]["uid"] not in seen:
+                seen.append(pod["metadata"]["uid"])
+
+    def replacements(self):
+        return {name: len(uids) - 1 for name, uids in self.uids.items()}
 
 
 def test_install_two_clusters_then_idempotent(bed):
@@ -200,28 +240,40 @@ def test_gate_failure_stops_then_rerun_resumes(bed):
     assert {_image(p) for p in after.values()} == {"apachepinot/pinot:1.5.2"}
 
 
+def start_upgrade(bed, host):
+    """upgrade.yml in the background (to be killed); its output is discarded."""
+    return subprocess.Popen([demo.ANSIBLE_PLAYBOOK, "-i", str(bed.inv), str(demo.PLAYBOOKS / "upgrade.yml"),
+                             "--limit", host], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(demo.REPO / "collections")))
+
+
+def wait_for_pod_image(bed, host, pod, tag, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = bed.pods(host).get(pod)  # absent while it is being recreated
+        if found and _image(found).endswith(tag):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"{pod} never ran {tag}")
+
+
 def test_interrupted_upgrade_resumes(bed):
     start = bed.pods("one")
     demo.set_image(bed.inv, "one", "apachepinot/pinot:1.5.3")
-    proc = subprocess.Popen([demo.ANSIBLE_PLAYBOOK, "-i", str(bed.inv), str(demo.PLAYBOOKS / "upgrade.yml"),
-                             "--limit", "one"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(demo.REPO / "collections")))
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        broker = bed.pods("one").get("pinot-broker-a-0")  # absent while it is being recreated
-        if broker and _image(broker).endswith("1.5.3"):
-            break
-        time.sleep(0.5)
-    proc.kill()
-    proc.wait()
-    mid = bed.pods("one")
-    assert _image(mid["pinot-controller-0"]).endswith("1.5.3")
-    assert mid["pinot-server-hot-b-0"]["metadata"]["uid"] == start["pinot-server-hot-b-0"]["metadata"]["uid"]
-    rc, out, _err = bed.play("upgrade.yml", "--limit", "one")
+    with PodHistory(bed, "one") as history:
+        proc = start_upgrade(bed, "one")
+        wait_for_pod_image(bed, "one", "pinot-broker-a-0", "1.5.3")
+        proc.kill()  # SIGKILL
+        proc.wait()
+        mid = bed.pods("one")
+        assert _image(mid["pinot-controller-0"]).endswith("1.5.3")
+        assert mid["pinot-server-hot-b-0"]["metadata"]["uid"] == start["pinot-server-hot-b-0"]["metadata"]["uid"]
+        rc, out, _err = bed.play("upgrade.yml", "--limit", "one")
     assert rc == 0, out[-3000:]
     after = bed.pods("one")
-    assert after["pinot-controller-0"]["metadata"]["uid"] == mid["pinot-controller-0"]["metadata"]["uid"]
     assert {_image(p) for p in after.values()} == {"apachepinot/pinot:1.5.3"}
+    # Across the killed run and the rerun, every pod was replaced exactly once.
+    assert history.replacements() == {name: 1 for name in start}, history.uids
 
 
 def test_reconcile_check_is_a_drift_report(bed):
@@ -251,3 +303,106 @@ def test_order_override_breaking_the_version_invariant_is_refused(bed):
         assert _image(next(iter(bed.pods("two").values()))).endswith("1.4.0")
     finally:
         demo.set_image(bed.inv, "two", "apachepinot/pinot:1.4.0")
+
+
+def test_batch_and_pause_between_pods(bed):
+    """server-hot-a in one step of two pods; a pause after every step. Kubernetes still replaces the batch's pods
+    one after another (maxUnavailable 1): a batch shares one step (gates, pause), never two pods down at once."""
+    demo.set_image(bed.inv, "two", "apachepinot/pinot:1.5.1")
+    options = json.dumps({"pinot_upgrade_group_batch_size": {"server-hot-a": 2}, "pinot_upgrade_pause_between_pods": 3})
+    with PodHistory(bed, "two") as history:
+        rc, out, seconds = bed.play("upgrade.yml", "--limit", "two", "-e", options)
+    assert rc == 0, out[-3000:]
+    assert "Update and wait for Ready | server-hot-a 1/1 pinot-server-hot-a-1,pinot-server-hot-a-0" in out
+    assert "server-hot-a 2/2" not in out and "Pinot gate | server-hot-b 2/2" in out
+    assert len(re.findall(r"^TASK \[.*Pause between pods \|", out, re.M)) == 8  # 9 pods in 8 steps
+    assert history.replacements() == {name: 1 for name in history.uids}
+    pods = bed.pods("two")
+    assert {_image(p) for p in pods.values()} == {"apachepinot/pinot:1.5.1"}
+    ordered = sorted(pods.values(), key=lambda p: (_ts(p["metadata"]["creationTimestamp"]), _ready_at(p)))
+    for prev, nxt in zip(ordered, ordered[1:], strict=False):
+        names = (prev["metadata"]["name"], nxt["metadata"]["name"])
+        gap = (_ts(nxt["metadata"]["creationTimestamp"]) - _ready_at(prev)).total_seconds()
+        if names == ("pinot-server-hot-a-1", "pinot-server-hot-a-0"):  # one step: no pause inside the batch
+            assert 0 <= gap < 3, names
+        else:  # gate + 3 s pause between steps (timestamps have 1 s resolution)
+            assert gap >= 2, (names, gap)
+    print(f"upgrade of 9 pods in 8 steps with 3 s pauses: {seconds}s")
+
+
+def test_pod_never_ready_stops_the_upgrade_at_that_pod(bed):
+    """server-hot-b's new pods never become Ready (the test bed holds them): the play stops at its first pod after
+    the rollout timeout, names it, and touches nothing after it. Recovery as docs/upgrades.md describes."""
+    before = bed.pods("two")
+    hv = bed.host_vars("two")
+    hv["pinot_cluster"]["image"] = "apachepinot/pinot:1.5.4"
+    hv["pinot_cluster"]["profiles"]["held"] = {"pod_annotations": {ANN_HOLD_READY: "true"}}
+    stuck = next(g for g in hv["pinot_cluster"]["node_groups"] if g["name"] == "server-hot-b")
+    stuck["profile"] = "held"
+    bed.save_host_vars("two", hv)
+    with PodHistory(bed, "two") as history:
+        rc, out, _seconds = bed.play("upgrade.yml", "--limit", "two", "-e", "pinot_upgrade_rollout_timeout=20")
+        assert rc != 0
+        stop_line = " ".join(next(line for line in out.splitlines() if "Upgrade stopped" in line).split())
+        assert "Upgrade stopped at node group server-hot-b, step server-hot-b 1/2, pod(s) pinot-server-hot-b-1, " \
+               "gate 'kubernetes rollout': rollout not complete after 20s" in stop_line, stop_line
+        assert "pinot-server-hot-b-1" in stop_line.split("rollout not complete", 1)[1], stop_line
+        assert "not Ready" in stop_line, stop_line
+        failed = bed.pods("two")
+        for name in ("pinot-server-hot-b-0", "pinot-minion-0"):  # after the stuck pod: untouched
+            assert failed[name]["metadata"]["uid"] == before[name]["metadata"]["uid"], name
+        assert bed.sts("two", "minion")["spec"]["template"]["spec"]["containers"][0]["image"].endswith("1.5.1")
+        assert _image(failed["pinot-server-hot-a-0"]).endswith("1.5.4")
+
+        # Recovery: fix the description, put the fixed template on the stuck group at its current partition,
+        # delete the stuck pod (Kubernetes does not replace an un-Ready pod of an OrderedReady StatefulSet), rerun.
+        stuck["profile"] = "p"
+        bed.save_host_vars("two", hv)
+        fixed = subprocess.run(
+            [str(Path(demo.ANSIBLE_PLAYBOOK).with_name("ansible")), "two", "-i", str(bed.inv),
+             "-m", "pinotops.k8s.pinot_cluster", "-a", json.dumps({
+                 "cluster": "{{ pinot_cluster }}", "kubeconfig": "{{ pinot_kubeconfig }}",
+                 "node_groups": ["server-hot-b"], "partitions": {"server-hot-b": 1}})],
+            capture_output=True, text=True, timeout=300, check=False,
+            env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(demo.REPO / "collections")))
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        bed.cp.request("DELETE", f"/api/v1/namespaces/{bed.ns['two']}/pods/pinot-server-hot-b-1")
+        rc, out, _seconds = bed.play("upgrade.yml", "--limit", "two")
+    assert rc == 0, out[-3000:]
+    assert {_image(p) for p in bed.pods("two").values()} == {"apachepinot/pinot:1.5.4"}
+    # Replaced once each; the stuck pod twice (held, then the fix). Nothing upgraded before it restarted again.
+    expected = {name: 1 for name in before}
+    expected["pinot-server-hot-b-1"] = 2
+    assert history.replacements() == expected, history.uids
+
+
+def test_apiserver_restart_during_an_upgrade_then_rerun_resumes(bed):
+    """kube-apiserver stopped for 15 s while the server phase runs: the play rides it out or stops with a clear
+    message; a rerun completes; no pod is replaced twice."""
+    start = bed.pods("two")
+    demo.set_image(bed.inv, "two", "apachepinot/pinot:1.5.5")
+    with PodHistory(bed, "two") as history:
+        proc = subprocess.Popen([demo.ANSIBLE_PLAYBOOK, "-i", str(bed.inv), str(demo.PLAYBOOKS / "upgrade.yml"),
+                                 "--limit", "two"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(demo.REPO / "collections")))
+        output = []
+        reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)
+        reader.start()
+        wait_for_pod_image(bed, "two", "pinot-server-hot-a-1", "1.5.5")
+        try:
+            outage = bed.cp.restart_apiserver(15)
+        except Exception:
+            proc.kill()
+            raise
+        rc = proc.wait(timeout=900)
+        reader.join(10)
+        out = "".join(output)
+        assert "Traceback" not in out, out[-3000:]
+        if rc != 0:  # a clear stop naming the apiserver
+            stops = [line for line in out.splitlines() if line.startswith("fatal:")]
+            assert stops and all("apiserver" in line or "HTTP 5" in line for line in stops), stops
+        rerun_rc, rerun_out, _seconds = bed.play("upgrade.yml", "--limit", "two")
+    assert rerun_rc == 0, rerun_out[-3000:]
+    assert {_image(p) for p in bed.pods("two").values()} == {"apachepinot/pinot:1.5.5"}
+    assert history.replacements() == {name: 1 for name in start}, history.uids
+    print(f"apiserver down {outage:.1f}s during the server phase: first run rc={rc}")

@@ -730,6 +730,27 @@ class K8sControlPlane:
         self.pids.clear()
         self.state_file.unlink(missing_ok=True)
 
+    def restart_apiserver(self, down_seconds: float) -> float:
+        """Stop kube-apiserver (TERM, KILL after 10 s), keep it down, start it with the same arguments.
+
+        Returns the seconds it was unreachable. Only for a control plane this process started.
+        """
+        proc = self._procs.get("kube-apiserver")
+        if proc is None:
+            raise ControlPlaneError("the apiserver was not started by this process (attached test bed): cannot restart")
+        argv = proc.args
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # graceful shutdown drains long requests; do not wait for it
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        stopped = time.monotonic()
+        time.sleep(down_seconds)
+        self._spawn("kube-apiserver", argv)
+        self._wait("kube-apiserver ready after a restart", 90, lambda: self._api_ok("/readyz"))
+        return time.monotonic() - stopped
+
     @classmethod
     def attach(cls, workdir: Path) -> K8sControlPlane:
         """Connect to a control plane started by another process (`up` CLI)."""
