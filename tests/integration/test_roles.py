@@ -240,10 +240,11 @@ def test_gate_failure_stops_then_rerun_resumes(bed):
     assert {_image(p) for p in after.values()} == {"apachepinot/pinot:1.5.2"}
 
 
-def start_upgrade(bed, host):
-    """upgrade.yml in the background (to be killed); its output is discarded."""
+def start_upgrade(bed, host, keep_output=False):
+    """upgrade.yml in the background; its output (stdout and stderr) on proc.stdout when kept."""
+    stdout = subprocess.PIPE if keep_output else subprocess.DEVNULL
     return subprocess.Popen([demo.ANSIBLE_PLAYBOOK, "-i", str(bed.inv), str(demo.PLAYBOOKS / "upgrade.yml"),
-                             "--limit", host], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             "--limit", host], stdout=stdout, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(demo.REPO / "collections")))
 
 
@@ -382,9 +383,7 @@ def test_apiserver_restart_during_an_upgrade_then_rerun_resumes(bed):
     start = bed.pods("two")
     demo.set_image(bed.inv, "two", "apachepinot/pinot:1.5.5")
     with PodHistory(bed, "two") as history:
-        proc = subprocess.Popen([demo.ANSIBLE_PLAYBOOK, "-i", str(bed.inv), str(demo.PLAYBOOKS / "upgrade.yml"),
-                                 "--limit", "two"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(demo.REPO / "collections")))
+        proc = start_upgrade(bed, "two", keep_output=True)
         output = []
         reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)
         reader.start()
