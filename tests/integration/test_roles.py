@@ -349,6 +349,7 @@ def test_pod_never_ready_stops_the_upgrade_at_that_pod(bed):
                "gate 'kubernetes rollout': rollout not complete after 20s" in stop_line, stop_line
         assert "pinot-server-hot-b-1" in stop_line.split("rollout not complete", 1)[1], stop_line
         assert "not Ready" in stop_line, stop_line
+        assert "apply it to server-hot-b at partition 1, delete the pod, then rerun" in stop_line, stop_line
         failed = bed.pods("two")
         for name in ("pinot-server-hot-b-0", "pinot-minion-0"):  # after the stuck pod: untouched
             assert failed[name]["metadata"]["uid"] == before[name]["metadata"]["uid"], name
