@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 import copy
 import secrets
-import time
 from pathlib import Path
 
 import pytest
@@ -38,13 +37,6 @@ def test_every_module_has_its_examples_run():
                    for node in ast.parse((REPO / "plugins" / "modules" / f"{module}.py").read_text()).body), module
 
 
-def wait_gone(cp, path: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while cp.get_or_none(path) is not None:
-        assert time.monotonic() < deadline, f"{path} still exists after {timeout} s"
-        time.sleep(1)
-
-
 @pytest.fixture
 def analytics(k8s_control_plane):
     """The namespace, Secret and StorageClass the examples assume; removed afterwards."""
@@ -52,7 +44,7 @@ def analytics(k8s_control_plane):
     for path in (f"/api/v1/namespaces/{NAMESPACE}", "/apis/storage.k8s.io/v1/storageclasses/fast"):
         if cp.get_or_none(path) is not None:  # left by an interrupted run on a reused test bed
             cp.request("DELETE", path)
-            wait_gone(cp, path)
+            cp.wait_gone(path)
     standard = cp.request("GET", "/apis/storage.k8s.io/v1/storageclasses/standard")
     cp.request("POST", "/apis/storage.k8s.io/v1/storageclasses", {
         "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fast"},
@@ -64,7 +56,7 @@ def analytics(k8s_control_plane):
     yield cp
     cp.request("DELETE", f"/api/v1/namespaces/{NAMESPACE}")
     cp.request("DELETE", "/apis/storage.k8s.io/v1/storageclasses/fast")
-    wait_gone(cp, f"/api/v1/namespaces/{NAMESPACE}")  # its pods' capacity is free for the next tests
+    cp.wait_gone(f"/api/v1/namespaces/{NAMESPACE}")  # its pods' capacity is free for the next tests
 
 
 @pytest.fixture
@@ -129,7 +121,7 @@ def test_cluster_examples_run_as_written(analytics, home: Path, tmp_path: Path):
     removed = runner.run("pinot_cluster", remove)
     assert_ok(removed, changed=True)
     for name in groups:
-        wait_gone(cp, f"/apis/apps/v1/namespaces/{NAMESPACE}/statefulsets/pinot-{name}")
+        cp.wait_gone(f"/apis/apps/v1/namespaces/{NAMESPACE}/statefulsets/pinot-{name}")
     kept = cp.request("GET", f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims")["items"]
     assert sorted(c["metadata"]["name"] for c in kept) == sorted(c["metadata"]["name"] for c in claims)
 

@@ -72,10 +72,7 @@ class FaultProxy:
                     rule = next((r for r in proxy.rules if r.matches(self.command, self.path)), None)
                 action = rule.action if rule else "forward"
                 if action == "drop":
-                    proxy.log.append((self.command, self.path, "dropped"))
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
+                    return self._hang_up("dropped")
                 if action == "respond":
                     proxy.log.append((self.command, self.path, f"injected {rule.status}"))
                     return self._send(rule.status, rule.body.encode(), "application/json")
@@ -84,15 +81,18 @@ class FaultProxy:
                 try:
                     status, data, ctype = proxy._forward(self.command, self.path, self.headers, body)
                 except OSError as exc:
-                    proxy.log.append((self.command, self.path, f"backend down: {type(exc).__name__}"))
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
+                    return self._hang_up(f"backend down: {type(exc).__name__}")
                 if action == "forward_then_respond":
                     proxy.log.append((self.command, self.path, f"forwarded ({status}), injected {rule.status}"))
                     return self._send(rule.status, rule.body.encode(), "application/json")
                 proxy.log.append((self.command, self.path, status))
                 self._send(status, data, ctype)
+
+            def _hang_up(self, note):
+                """Close the connection without an answer, as a crashed or unreachable server would."""
+                proxy.log.append((self.command, self.path, note))
+                self.close_connection = True
+                self.connection.shutdown(2)
 
             def _send(self, status, data, ctype):
                 self.send_response(status)

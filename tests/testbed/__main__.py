@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -115,12 +114,11 @@ def namespace(action: str, name: str) -> int:
     except ControlPlaneError as exc:
         if "HTTP 404" not in str(exc):
             raise
-    deadline = time.monotonic() + 120
-    while plane.get_or_none(f"/api/v1/namespaces/{name}") is not None:
-        if time.monotonic() > deadline:
-            print(f"namespace {name} still terminating after 120 s", file=sys.stderr)
-            return 1
-        time.sleep(1)
+    try:
+        plane.wait_gone(f"/api/v1/namespaces/{name}")
+    except ControlPlaneError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 

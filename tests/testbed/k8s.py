@@ -800,6 +800,14 @@ class K8sControlPlane:
                 return None
             raise
 
+    def wait_gone(self, path: str, timeout: float = 120) -> None:
+        """Poll until GET `path` answers 404; ControlPlaneError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.get_or_none(path) is not None:
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(f"{path} still exists after {timeout} s")
+            time.sleep(1)
+
     # -- internals -----------------------------------------------------------
 
     def _spawn(self, name: str, argv: list[str]) -> None:
