@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from tests.testbed.pinot import DEFAULT_VERSIONS, STATE_FILE, PinotCluster, http_get, running_pids, stop_from_state
+from tests.testbed.pinot import PRIMARY_VERSION, STATE_FILE, PinotCluster, http_get, running_pids, stop_from_state
 
 TESTBED_DIR = Path(__file__).resolve().parents[2] / ".testbed"
 PINOT_DIR = TESTBED_DIR / "pinot"
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.testbed", description="Start/stop the local test bed.")
     sub = parser.add_subparsers(dest="action", required=True)
     start = sub.add_parser("up", help="start Pinot (2 servers, minion, Kafka) and the k8s control plane, detached")
-    start.add_argument("--pinot-version", default=DEFAULT_VERSIONS.split()[-1])
+    start.add_argument("--pinot-version", default=PRIMARY_VERSION)
     start.add_argument("--no-k8s", action="store_true", help="Pinot only")
     sub.add_parser("down", help="stop everything `up` started")
     sub.add_parser("status", help="show what is running")

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from tests.testbed.k8s import ANN_READY_DELAY, ControlPlaneError, K8sControlPlane
-from tests.testbed.pinot import DEFAULT_VERSIONS, STATE_FILE, PinotCluster
+from tests.testbed.pinot import PRIMARY_VERSION, STATE_FILE, PinotCluster
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOKS = REPO / "playbooks"
@@ -182,16 +182,12 @@ def attach_or_start() -> tuple[PinotCluster, K8sControlPlane]:
     found = attached()
     if found is None:
         print("== starting the test bed (real Pinot + real Kubernetes control plane)")
-        if up(_default_version(), True) != 0:
+        if up(PRIMARY_VERSION, True) != 0:
             raise SystemExit("test bed did not start")
         found = attached()
     else:
         print("== reusing the running test bed")
     return found
-
-
-def _default_version() -> str:
-    return DEFAULT_VERSIONS.split()[-1]
 
 
 def main() -> int:

@@ -19,14 +19,19 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.testbed import pinot_build
+
 CACHE_DIR = Path(os.environ.get("PINOTOPS_TESTBED_CACHE", Path.home() / ".cache" / "pinotops-testbed"))
 CENTRAL = "https://repo.maven.apache.org/maven2"
-# The newest Pinot whose whole runtime (pinot-tools, -server, -minion ...) Maven Central serves here:
-# 1.x publishes pinot-spi/-common/-core there, but not pinot-tools, pinot-server or pinot-minion.
-DEFAULT_VERSIONS = "0.11.0"
+# 1.x: Central serves pinot-spi/-common/-core/-broker; the rest is built from shared/pinot-source (pinot_build).
+# 0.11.0, whose whole runtime Central serves, stays selectable.
+# The first is the primary version: the whole suite runs on it, the upgrade-relevant subset on the others.
+DEFAULT_VERSIONS = "1.5.1 1.4.0"
+PRIMARY_VERSION = DEFAULT_VERSIONS.split(maxsplit=1)[0]
 CLUSTER_NAME = "PinotCluster"
 HOST = "127.0.0.1"
 STATE_FILE = "state.json"
@@ -106,23 +111,27 @@ class ClusterError(RuntimeError):
 # --------------------------------------------------------------------------- jars
 
 
-def _pom(artifact: tuple[str, str, str], exclusions: list[tuple[str, str]]) -> str:
-    group, name, version = artifact
+def _pom(artifacts: list[tuple[str, str, str]], exclusions: list[tuple[str, str]],
+         bom: tuple[str, str, str] | None = None) -> str:
     excluded = "".join(
         f"<exclusion><groupId>{g}</groupId><artifactId>{a}</artifactId></exclusion>" for g, a in exclusions)
+    managed = "" if bom is None else f"""
+  <dependencyManagement><dependencies><dependency>
+    <groupId>{bom[0]}</groupId><artifactId>{bom[1]}</artifactId><version>{bom[2]}</version>
+    <type>pom</type><scope>import</scope>
+  </dependency></dependencies></dependencyManagement>"""
+    dependencies = "".join(f"""
+    <dependency>
+      <groupId>{group}</groupId><artifactId>{name}</artifactId><version>{version}</version>
+      <exclusions>{excluded}</exclusions>
+    </dependency>""" for group, name, version in artifacts)
     return f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>pinotops.testbed</groupId>
-  <artifactId>{name}-lib</artifactId>
-  <version>{version}</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>{group}</groupId>
-      <artifactId>{name}</artifactId>
-      <version>{version}</version>
-      <exclusions>{excluded}</exclusions>
-    </dependency>
+  <artifactId>{artifacts[0][1]}-lib</artifactId>
+  <version>{artifacts[0][2]}</version>
+  <packaging>pom</packaging>{managed}
+  <dependencies>{dependencies}
   </dependencies>
 </project>
 """
@@ -143,22 +152,34 @@ def _dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
 
 
-def _maven_lib(root: Path, artifact: tuple[str, str, str], exclusions: list[tuple[str, str]]) -> Path:
-    """Copy `artifact` and its runtime dependencies into root/lib once; root/complete.json marks success."""
+def _maven_lib(root: Path, artifacts: list[tuple[str, str, str]], exclusions: list[tuple[str, str]], *,
+               bom: tuple[str, str, str] | None = None,
+               build: Callable[[Path], dict[str, Any]] | None = None) -> Path:
+    """Copy `artifacts` and their runtime dependencies into root/lib once; root/complete.json marks success.
+
+    `build(settings)`, when given, first installs into the local repository what Central lacks and returns
+    figures for the marker; `bom` is a pom whose dependencyManagement pins the versions.
+    """
     lib = root / "lib"
     marker = root / "complete.json"
-    if marker.is_file() and lib.is_dir():
+    wanted = " ".join(":".join(artifact) for artifact in artifacts)
+
+    def complete() -> bool:  # and of the same artifacts: a changed set downloads again
+        return marker.is_file() and lib.is_dir() and json.loads(marker.read_text()).get("artifact") == wanted
+
+    if complete():
         return lib
     root.mkdir(parents=True, exist_ok=True)
     # Parallel pytest workers or a concurrent `make testbed-up` must not download into the same dir.
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.is_file() and lib.is_dir():
+        if complete():
             return lib
         if shutil.which("mvn") is None:
             raise PinotUnavailable("Maven (mvn) is not installed")
-        (root / "pom.xml").write_text(_pom(artifact, exclusions))
+        (root / "pom.xml").write_text(_pom(artifacts, exclusions, bom))
         (root / "settings.xml").write_text(_settings(CACHE_DIR / "m2"))
+        built = build(root / "settings.xml") if build else {}
         staging = root / "lib.partial"
         shutil.rmtree(staging, ignore_errors=True)
         log = root / "maven.log"
@@ -174,19 +195,34 @@ def _maven_lib(root: Path, artifact: tuple[str, str, str], exclusions: list[tupl
             text = log.read_text(errors="replace")
             missing = re.findall(r"Could not find artifact (\S+)", text) or re.findall(r"\[ERROR\] (.+)", text)[:1]
             raise PinotUnavailable(
-                f"{':'.join(artifact)} cannot be resolved from {CENTRAL}: {'; '.join(sorted(set(missing))) or log}"
+                f"{wanted} cannot be resolved from {CENTRAL}: {'; '.join(sorted(set(missing))) or log}"
             )
         shutil.rmtree(lib, ignore_errors=True)
         staging.rename(lib)
-        marker.write_text(json.dumps({"artifact": ":".join(artifact), "jars": len(list(lib.glob("*.jar"))),
-                                      "bytes": _dir_size(lib), "download_seconds": seconds}, indent=1))
+        marker.write_text(json.dumps({"artifact": wanted, "jars": len(list(lib.glob("*.jar"))),
+                                      "bytes": _dir_size(lib), "download_seconds": seconds, **built}, indent=1))
     return lib
 
 
 def ensure_pinot(version: str) -> Path:
-    """Return the lib directory holding every runtime jar of Pinot `version`, downloading it once."""
-    artifact = ("org.apache.pinot", "pinot-tools", version)
-    return _maven_lib(CACHE_DIR / "pinot" / version, artifact, EXCLUDED_DEPENDENCIES)
+    """Return the lib directory holding every runtime jar of Pinot `version`, assembling it once.
+
+    Versions with source in shared/pinot-source get their missing modules built first; their pinot-tools pom
+    is already trimmed of the plugins a local cluster does not need, and Pinot's root pom pins the versions
+    (without it 1.4.0 resolves ZooKeeper 3.4 and an old Jackson and does not start).
+    """
+    root = CACHE_DIR / "pinot" / version
+    tools = [("org.apache.pinot", "pinot-tools", version)]
+    if not pinot_build.has_source(version):
+        return _maven_lib(root, tools, EXCLUDED_DEPENDENCIES)
+
+    def build(settings: Path) -> dict[str, Any]:
+        try:
+            return {"build_seconds": pinot_build.install_from_source(version, root / "build", settings)}
+        except pinot_build.SourceUnavailable as exc:
+            raise PinotUnavailable(str(exc)) from None
+
+    return _maven_lib(root, tools, [], bom=("org.apache.pinot", "pinot", version), build=build)
 
 
 def ensure_kafka(pinot_lib: Path) -> Path:
@@ -203,9 +239,13 @@ def ensure_kafka(pinot_lib: Path) -> Path:
         if not clients:
             raise PinotUnavailable(f"no Kafka stream plugin in {pinot_lib}")
         scala, version = "2.13", clients[-1].name[len("kafka-clients-"):-len(".jar")]
-    if int(version.split(".")[0]) >= 4:
+    major_minor = tuple(int(part) for part in version.split(".")[:2])
+    if major_minor >= (4, 0):
         raise PinotUnavailable(f"Kafka {version} has no ZooKeeper mode; the test bed runs Kafka on Pinot's ZooKeeper")
-    return _maven_lib(CACHE_DIR / "kafka" / f"{scala}-{version}", ("org.apache.kafka", f"kafka_{scala}", version), [])
+    artifacts = [("org.apache.kafka", f"kafka_{scala}", version)]
+    if major_minor >= (3, 5):  # where TopicCommand moved to kafka-tools
+        artifacts.append(("org.apache.kafka", "kafka-tools", version))
+    return _maven_lib(CACHE_DIR / "kafka" / f"{scala}-{version}", artifacts, [])
 
 
 def download_info(version: str) -> dict[str, Any]:
@@ -653,12 +693,16 @@ class PinotCluster:
         if self.kafka_bootstrap is None:
             raise ClusterError("this cluster runs no Kafka broker")
         log4j = self.workdir / "kafka-log4j.properties"
-        subprocess.run(
+        tool = "org.apache.kafka.tools.TopicCommand" if any(self.kafka_lib.glob("kafka-tools-*.jar")) \
+            else "kafka.admin.TopicCommand"
+        done = subprocess.run(
             ["java", "-Xmx128m", *JVM_FLAGS[:3], f"-Dlog4j.configuration=file:{log4j}", "-cp", f"{self.kafka_lib}/*",
-             "kafka.admin.TopicCommand", "--bootstrap-server", self.kafka_bootstrap, "--create",
+             tool, "--bootstrap-server", self.kafka_bootstrap, "--create", "--if-not-exists",
              "--topic", topic, "--partitions", str(partitions), "--replication-factor", "1"],
-            check=True, capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=120, check=False,
         )
+        if done.returncode != 0:
+            raise ClusterError(f"creating Kafka topic {topic} failed: {(done.stderr or done.stdout)[-2000:]}")
 
     # ----- state
 

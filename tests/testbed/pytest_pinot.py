@@ -1,6 +1,8 @@
 """pytest plugin: real Apache Pinot clusters (see pinot.py).
 
-* `pinot_version`: session-scoped, one param per entry of PINOTOPS_PINOT_VERSIONS.
+* `pinot_version`: session-scoped, one param per entry of PINOTOPS_PINOT_VERSIONS. The first entry is the
+  primary version: every Pinot test runs on it; on the others only tests marked `every_version` (the
+  upgrade-relevant subset) run, the rest are deselected.
 * `pinot`: the session's shared cluster of that version (2 servers, minion, Kafka). pytest
   orders tests by the session param, so one version's cluster is stopped before the next starts.
 * `pinot_kafka`: the Kafka-enabled cluster; the shared one, since Kafka costs one small JVM.
@@ -39,6 +41,24 @@ def _versions() -> list[str]:
     if state:
         return [json.loads(Path(state).read_text())["version"]]
     return os.environ.get(VERSIONS_ENV, DEFAULT_VERSIONS).replace(",", " ").split()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "every_version: runs on every Pinot version of the matrix, not the primary only")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    primary = _versions()[0]
+    keep, drop = [], []
+    for item in items:
+        version = getattr(item, "callspec", None) and item.callspec.params.get("pinot_version")
+        if version and version != primary and item.get_closest_marker("every_version") is None:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def _start(cluster: PinotCluster) -> PinotCluster:
