@@ -26,10 +26,11 @@ class Probe:
         self._cluster_name = None
 
     def live_instances(self):
-        # GET /liveinstances appeared after 0.11; older controllers expose Helix' LIVEINSTANCES through /zk/ls.
+        # GET /liveinstances ({"instances": [...]}) appeared after 0.11; older controllers expose Helix'
+        # LIVEINSTANCES through /zk/ls.
         body = self.client.get("/liveinstances", missing_ok=True)
-        if isinstance(body, dict) and "liveInstances" in body:
-            return set(body["liveInstances"])
+        if isinstance(body, dict) and "instances" in body:
+            return set(body["instances"])
         if self._cluster_name is None:
             self._cluster_name = (self.client.get("/cluster/info") or {}).get("clusterName")
         body = self.client.get("/zk/ls", params={"path": f"/{self._cluster_name}/LIVEINSTANCES"})

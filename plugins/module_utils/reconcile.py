@@ -50,6 +50,7 @@ class Handler:
         self.name = name
         self.check_mode = check_mode
         self.extra_result = {}  # module-specific result keys, e.g. a rebalance or reload job
+        self.warnings = []
 
     def read(self):
         """The live object, or None when absent."""
@@ -60,7 +61,11 @@ class Handler:
         return obj
 
     def validate(self, desired, live):
-        """Raise SpecError for input the server would reject or silently change. Read-only."""
+        """Raise SpecError for input the server would reject or silently change. Read-only.
+
+        Returns the desired object as the server would store it, or None where the server cannot say.
+        """
+        return None
 
     def create(self, desired):
         raise NotImplementedError
@@ -99,12 +104,20 @@ class Plan:
         return self
 
     def check(self):
-        """Read-only validation of what apply() would send; raises SpecError."""
-        if self.changed:
-            if self.state == "absent":
-                self.handler.validate_delete(self.live)
-            else:
-                self.handler.validate(self.desired, self.live)
+        """Read-only validation of what apply() would send; raises SpecError.
+
+        Only an object that differs locally gets here. The server's own stored form of the request is the
+        judge: when it equals the live object, nothing is written.
+        """
+        if not self.changed:
+            return
+        if self.state == "absent":
+            self.handler.validate_delete(self.live)
+            return
+        stored = self.handler.validate(self.desired, self.live)
+        if stored is not None:
+            self.target = self.handler.normalise(stored)
+            self.changed = self.before != self.target
 
     def apply(self, check_mode):
         """Write the difference (unless check mode); return the result of this object."""
@@ -133,7 +146,7 @@ class Plan:
             before=self.before,
             after=after,
             changes=diff_paths(self.before, after) if self.changed else [],
-            warnings=self.warnings,
+            warnings=self.handler.warnings + self.warnings,
             object=current,
         )
 

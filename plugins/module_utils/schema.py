@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, SpecError, load_definition
+from ansible_collections.pinotops.k8s.plugins.module_utils.stored_form import UNRECOGNIZED, stored_form
 
 FIELD_LISTS = {
     "dimensionFieldSpecs": "DIMENSION",
@@ -177,19 +178,10 @@ def check_schema(schema, name):
     return schema
 
 
-def pointer_to_field(pointer):
-    """'/dimensionFieldSpecs/0/foo' -> 'schema.dimensionFieldSpecs[0].foo'."""
-    parts = [part for part in pointer.split("/") if part]
-    text = "schema"
-    for part in parts:
-        text += f"[{part}]" if part.isdigit() else f".{part}"
-    return text
-
-
-def resolve_pointer(obj, pointer):
-    for part in [part for part in pointer.split("/") if part]:
-        obj = obj[int(part)] if isinstance(obj, list) else obj[part]
-    return obj
+def _unwrap_schema(verdict):
+    """POST /schemas/validate answers the stored schema with `unrecognizedProperties` beside its keys."""
+    stored = {key: value for key, value in verdict.items() if key != UNRECOGNIZED}
+    return stored if "schemaName" in stored else None
 
 
 class SchemaHandler(Handler):
@@ -211,38 +203,15 @@ class SchemaHandler(Handler):
         return normalise_schema(obj)
 
     def validate(self, desired, live):
-        self._validate_on_server(desired)
+        stored, warnings = stored_form(self.client, "/schemas/validate", desired, "schema", _unwrap_schema)
+        self.warnings.extend(warnings)
         if live is not None and not self.force:
             problems = incompatibilities(live, desired)
             if problems:
                 raise SpecError("schema", "backward-incompatible change to schema "
                                 f"'{self.name}' ({'; '.join(problems)}); Pinot only allows adding columns "
                                 "and changing defaults. Set force: true to apply it anyway.")
-
-    def _validate_on_server(self, desired):
-        try:
-            verdict = self.client.validate("/schemas/validate", desired)
-        except PinotError as exc:
-            if exc.status == 400:
-                raise SpecError("schema", f"Pinot rejects the schema: {exc.reason}") from None
-            raise
-        normalised = normalise_schema(desired)
-        for pointer in sorted((verdict or {}).get("unrecognizedProperties") or {}):
-            # 1.5 reports default-valued keys it omits on output; those are not unknown keys.
-            if not self._dropped_by_normalisation(desired, normalised, pointer):
-                raise SpecError(pointer_to_field(pointer), "is not a schema property this Pinot version knows; "
-                                "Pinot would silently drop it")
-
-    @staticmethod
-    def _dropped_by_normalisation(desired, normalised, pointer):
-        parts = [part for part in pointer.split("/") if part]
-        if len(parts) == 3 and parts[0] in FIELD_LISTS:
-            try:
-                spec = resolve_pointer(desired, "/".join(parts[:2]))
-            except (KeyError, IndexError, ValueError):
-                return False
-            return parts[2] not in normalise_field(spec, FIELD_LISTS[parts[0]])
-        return len(parts) == 1 and parts[0] in desired and parts[0] not in normalised
+        return stored
 
     def create(self, desired):
         self.client.post("/schemas", body=desired, params={"override": "false"})

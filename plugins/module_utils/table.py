@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, SpecError, load_definition
+from ansible_collections.pinotops.k8s.plugins.module_utils.stored_form import stored_form
 
 TABLE_TYPES = ("OFFLINE", "REALTIME")
 DEFAULT_TENANT = "DefaultTenant"
@@ -90,6 +91,15 @@ def normalise_table(config):
     result["tenants"] = dict(tenants, broker=tenants.get("broker") or DEFAULT_TENANT,
                              server=tenants.get("server") or DEFAULT_TENANT)
     return _strip_defaults(result)
+
+
+def as_created(stored, live):
+    """What the write adds beyond /tables/validate: a dimension table's default storage quota."""
+    if stored.get("isDimTable") and not (stored.get("quota") or {}).get("storage"):
+        quota = ((live or {}).get("quota") or {}).get("storage")
+        if quota:
+            stored["quota"] = dict(stored.get("quota") or {}, storage=quota)
+    return stored
 
 
 def raw_name(name):
@@ -183,17 +193,10 @@ class TableHandler(Handler):
                                         missing_ok=True) is None:
                     raise SpecError(f"table.tenants.{key}", f"{role} tenant '{tenant}' has no instances; "
                                     "create it first (pinotops.k8s.pinot_tenant)")
-        try:
-            verdict = self.client.validate("/tables/validate", desired)
-        except PinotError as exc:
-            if exc.status == 400:
-                raise SpecError("table", f"Pinot rejects the table config: {exc.reason}") from None
-            raise
-        unknown = sorted((verdict or {}).get("unrecognizedProperties") or {})
-        if unknown:
-            fields = ", ".join("table" + pointer.replace("/", ".") for pointer in unknown)
-            raise SpecError(fields, "not a table config property this Pinot version knows; "
-                            "Pinot would silently drop it")
+        stored, warnings = stored_form(self.client, "/tables/validate", desired, "table",
+                                       lambda verdict: verdict.get(self.table_type))
+        self.warnings.extend(warnings)
+        return stored if stored is None else as_created(stored, live)
 
     def create(self, desired):
         self.client.post("/tables", body=desired,

@@ -62,7 +62,7 @@ def test_server_not_live():
 
 
 def test_liveinstances_endpoint_preferred_when_present():
-    results = check("broker", {"/liveinstances": {"liveInstances": ["Broker_x_8099"]}}, instance="Broker_x_8099")
+    results = check("broker", {"/liveinstances": {"instances": ["Broker_x_8099"]}}, instance="Broker_x_8099")
     assert results["live"][0]
 
 
