@@ -12,10 +12,10 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export PINOTOPS_TESTBED_CACHE ?= $(HOME)/.cache/pinotops-testbed
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: help venv demo test lint sanity ansible-lint test-unit test-integration test-molecule testbed-up testbed-down testbed-status bench clean
+.PHONY: help venv demo test lint sanity ansible-lint test-unit test-integration test-molecule testbed-build testbed-up testbed-down testbed-status bench clean
 
 help:
-	@echo "make demo | test | lint | sanity | ansible-lint | test-unit | test-integration | test-molecule | testbed-up | testbed-down | bench"
+	@echo "make demo | test | lint | sanity | ansible-lint | test-unit | test-integration | test-molecule | testbed-build | testbed-up | testbed-down | bench"
 
 $(BIN)/.installed: requirements.txt test-requirements.txt
 	command -v $(PYTHON) >/dev/null || PYTHON=python3
@@ -30,7 +30,11 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../.. $@
 
-demo: venv
+# Kubernetes binaries and every Pinot version of the matrix, built once into the cache (progress every 20 s).
+testbed-build: venv
+	$(BIN)/python -m tests.testbed build
+
+demo: testbed-build
 	$(BIN)/python -m tests.testbed demo
 
 test: lint sanity ansible-lint test-unit test-integration test-molecule
@@ -55,11 +59,11 @@ ansible-lint: venv
 test-unit: venv
 	$(PYTEST) tests/unit
 
-test-integration: venv
+test-integration: testbed-build
 	$(PYTEST) -m integration tests/integration
 
 # The molecule scenario (destroy, prepare, converge, idempotence, verify, destroy) against a test bed of its own.
-test-molecule: venv
+test-molecule: testbed-build
 	$(BIN)/python -m tests.testbed up
 	trap 'cd $(CURDIR) && $(BIN)/python -m tests.testbed down' EXIT
 	export PATH=$(BIN):$$PATH PYTHONPATH=$(CURDIR)
@@ -67,7 +71,7 @@ test-molecule: venv
 	export PINOTOPS_TESTBED_KUBECONFIG=$(CURDIR)/.testbed/k8s/kubeconfig
 	$(BIN)/molecule test -s default
 
-testbed-up: venv
+testbed-up: testbed-build
 	$(BIN)/python -m tests.testbed up
 
 testbed-down: venv

@@ -128,6 +128,7 @@ def test_cluster_examples_run_as_written(analytics, home: Path, tmp_path: Path):
     assert runner.ran == {(m, n) for m in ("pinot_cluster", "pinot_cluster_info") for n in examples(m)}
 
 
+@pytest.mark.every_version
 def test_health_examples(pinot, tmp_path: Path):
     runner = Runner(tmp_path, pinot.controller_url)
     gate_name = "Gate a restarted server"

@@ -36,6 +36,7 @@ def live_schema(pinot, name):
     return run_module("pinot_schema_info", {"controller_url": pinot.controller_url, "name": name})["schema"]
 
 
+@pytest.mark.every_version
 def test_create_then_noop_then_update_then_delete(pinot, schema_name):
     desired = make_schema(schema_name)
 

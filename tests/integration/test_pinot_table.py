@@ -59,6 +59,7 @@ def test_table_needs_its_schema(pinot, table_name):
     assert result["executed_requests"] == []
 
 
+@pytest.mark.every_version
 def test_create_noop_update_delete(pinot, table_name):
     create_schema(pinot, table_name)
     desired = offline_config(table_name)

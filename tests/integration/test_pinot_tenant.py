@@ -37,6 +37,7 @@ def test_count_based_tenant_explains_missing_capacity(pinot):
     assert result["executed_requests"] == []
 
 
+@pytest.mark.every_version
 def test_named_instances_then_count_based_tenant(pinot, second_server):
     predicted = tenant_module(pinot, name="hot", role="SERVER", instances=[second_server], check=True)
     assert (predicted["changed"], predicted["executed_requests"]) == (True, [])

@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
 from tests.testbed.pinot import http_get, port_open, running_pids, stop_from_state
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.every_version]
 
 AUTH = {"username": "admin", "password": "t3stbed-secret"}
 

@@ -1,5 +1,6 @@
 """Test bed CLI used by the Makefile.
 
+    python -m tests.testbed build                               build or check everything the test bed runs
     python -m tests.testbed up [--pinot-version V] [--no-k8s]   start Pinot (and the k8s control plane), detached
     python -m tests.testbed down                                stop whatever `up` started
     python -m tests.testbed status                              what is running
@@ -17,13 +18,27 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
-from tests.testbed.pinot import PRIMARY_VERSION, STATE_FILE, PinotCluster, http_get, running_pids, stop_from_state
+from tests.testbed.pinot import (
+    CACHE_DIR,
+    DEFAULT_VERSIONS,
+    PRIMARY_VERSION,
+    STATE_FILE,
+    PinotCluster,
+    ensure_kafka,
+    ensure_pinot,
+    http_get,
+    running_pids,
+    stop_from_state,
+)
+from tests.testbed.progress import last_line, run_with_progress
 
 TESTBED_DIR = Path(__file__).resolve().parents[2] / ".testbed"
 PINOT_DIR = TESTBED_DIR / "pinot"
+BUILD_K8S = Path(__file__).resolve().parent / "build_k8s.sh"
 K8S_DIR = TESTBED_DIR / "k8s"
 
 
@@ -34,6 +49,24 @@ def _k8s_module() -> ModuleType | None:
     except ImportError as exc:
         print(f"k8s: not available ({exc})")
         return None
+
+
+def build() -> int:
+    """Everything the test bed runs, built or found in the cache, with a progress line every 20 s.
+
+    The Kubernetes binaries, then each Pinot version of PINOTOPS_PINOT_VERSIONS and its Kafka broker.
+    """
+    log = CACHE_DIR / "k8s-build.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    if run_with_progress(["bash", str(BUILD_K8S)], log, "building the Kubernetes control plane", log.parent,
+                         detail=lambda path: last_line(path, "build_k8s: ")) != 0:
+        print("\n".join(log.read_text(errors="replace").splitlines()[-40:]), file=sys.stderr)
+        return 1
+    for version in os.environ.get("PINOTOPS_PINOT_VERSIONS", DEFAULT_VERSIONS).replace(",", " ").split():
+        began = time.monotonic()
+        ensure_kafka(ensure_pinot(version))
+        print(f"testbed: Pinot {version} and its Kafka ready in {time.monotonic() - began:.1f} s", file=sys.stderr)
+    return 0
 
 
 def up(version: str, with_k8s: bool) -> int:
@@ -125,6 +158,7 @@ def namespace(action: str, name: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.testbed", description="Start/stop the local test bed.")
     sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser("build", help="build or check the Kubernetes binaries and every Pinot version of the matrix")
     start = sub.add_parser("up", help="start Pinot (2 servers, minion, Kafka) and the k8s control plane, detached")
     start.add_argument("--pinot-version", default=PRIMARY_VERSION)
     start.add_argument("--no-k8s", action="store_true", help="Pinot only")
@@ -135,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     ns.add_argument("ns_action", choices=["create", "delete"])
     ns.add_argument("name")
     args = parser.parse_args(argv)
+    if args.action == "build":
+        return build()
     if args.action == "up":
         return up(args.pinot_version, not args.no_k8s)
     if args.action == "down":

@@ -12,14 +12,12 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
-import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from pathlib import Path
+
+from tests.testbed.progress import run_with_progress
 
 POM_NS = "http://maven.apache.org/POM/4.0.0"
 N = f"{{{POM_NS}}}"
@@ -53,7 +51,6 @@ MAVEN_FLAGS = [
     # Else a 468 MB launcher jar nobody uses.
     "-Dassembly.skipAssembly=true",
 ]
-PROGRESS_SECONDS = 20
 
 
 class SourceUnavailable(RuntimeError):
@@ -190,30 +187,6 @@ def current_module(log: Path) -> str:
     return ""
 
 
-def run_with_progress(command: list[str], log: Path, what: str, cwd: Path,
-                      say: Callable[[str], None] | None = None) -> int:
-    """Run `command` into `log`, printing `what`, the elapsed time and Maven's current module every 20 s."""
-    say = say or (lambda line: print(line, file=sys.stderr, flush=True))
-    began = time.monotonic()
-    done = threading.Event()
-
-    def report() -> None:
-        while not done.wait(PROGRESS_SECONDS):
-            current = current_module(log)
-            say(f"testbed: {what}: {time.monotonic() - began:.0f} s{', ' + current if current else ''}")
-
-    say(f"testbed: {what} (log: {log})")
-    reporter = threading.Thread(target=report, daemon=True)
-    reporter.start()
-    try:
-        with open(log, "w") as out:
-            return subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
-    finally:
-        done.set()
-        reporter.join()
-        say(f"testbed: {what}: finished in {time.monotonic() - began:.0f} s")
-
-
 def install_from_source(version: str, workdir: Path, settings: Path) -> float:
     """Build and install into the local repository every module the tarball has sources for; returns seconds."""
     tree = workdir / "src"
@@ -223,7 +196,8 @@ def install_from_source(version: str, workdir: Path, settings: Path) -> float:
     rc = run_with_progress(
         ["mvn", "-B", "-T", "2", "-s", str(settings), "-Ppinot-fastdev,!plugin-assembly",
          "-pl", ",".join(f":{m}" for m in modules), *MAVEN_FLAGS, f"-DbuildNumber={SOURCES[version][1]}", "install"],
-        log, f"building Pinot {version} ({len(modules)} modules) from {tarball(version).name}", tree)
+        log, f"building Pinot {version} ({len(modules)} modules) from {tarball(version).name}", tree,
+        detail=current_module)
     if rc != 0:
         errors = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("[ERROR]")]
         raise SourceUnavailable(f"building Pinot {version} failed ({log}):\n" + "\n".join(errors[:15]))
