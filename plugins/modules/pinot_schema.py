@@ -12,8 +12,12 @@ description:
   - Makes a schema on the Pinot controller match a definition, writing only when the live schema differs.
   - The comparison folds away what Pinot adds or rewrites on save (field types, default null values,
     C(singleValueField), C(enableColumnBasedNullHandling), field order), so a second run sends no write.
-  - The definition is validated by the controller's C(/schemas/validate) endpoint before any write;
-    keys Pinot would silently drop are refused and named.
+  - When the live schema still differs, the controller decides. The definition goes through its
+    C(/schemas/validate) endpoint, which returns the schema as Pinot would store it (for example
+    C(1:MILLISECONDS:TIMESTAMP) stored as C(TIMESTAMP)), and a write happens only when that differs from the live
+    schema. Keys Pinot would silently drop are refused and named. Keys Pinot lists as unrecognized only because
+    their value is the default it leaves out (C(notNull=false)) are accepted; the module tells the two apart by
+    asking the controller again with another value.
   - A backward-incompatible change (a removed column, a changed data type or single/multi-value, changed
     primary keys on Pinot 1.5+) fails clearly unless O(force=true).
 author:

@@ -14,8 +14,13 @@ description:
   - The comparison folds away what Pinot adds on save (type suffix, default tenants, stringified numbers,
     default-valued index and ingestion settings), so a second run sends no write. Keys removed from the
     definition are removed from the live table.
-  - Before any write the config goes through the controller's C(/tables/validate); keys Pinot would silently
-    drop are refused and named. A new table needs its schema and its tenants to exist.
+  - When the live config still differs, the controller decides. The config goes through its
+    C(/tables/validate), which returns it as Pinot would store it (for example C(indexType) beside
+    C(indexTypes), stream settings as strings, enum defaults filled in), and a write happens only when that
+    differs from the live config. A dimension table keeps the storage quota the controller gave it at creation.
+  - Keys Pinot would silently drop are refused and named. C(segmentsConfig.schemaName), which Pinot 1.x ignores
+    but older configs carry, is left out of the comparison with a warning. A new table needs its schema and its
+    tenants to exist.
   - Optionally rebalances the table after a change and waits for the rebalance job.
 author:
   - pinotops maintainers (@pinotops)

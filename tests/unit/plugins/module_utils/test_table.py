@@ -1,7 +1,7 @@
 import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.table import check_table, normalise_table
+from ansible_collections.pinotops.k8s.plugins.module_utils.table import as_created, check_table, normalise_table
 
 DESIRED = {
     "tableName": "events",
@@ -60,3 +60,13 @@ def test_bad_tables_name_the_field(config, name, table_type, field):
     with pytest.raises(SpecError) as raised:
         check_table(config, name, table_type)
     assert raised.value.field == field
+
+
+def test_a_dimension_table_keeps_the_quota_the_controller_gave_it_at_creation():
+    stored = {"tableName": "dim_OFFLINE", "isDimTable": True, "quota": {}}
+    live = {"tableName": "dim_OFFLINE", "isDimTable": True, "quota": {"storage": "200M"}}
+    assert as_created(dict(stored), live)["quota"] == {"storage": "200M"}
+    assert "storage" not in as_created(dict(stored), None)["quota"]  # nothing to keep on a create
+    chosen = dict(stored, quota={"storage": "1G"})
+    assert as_created(chosen, live)["quota"] == {"storage": "1G"}  # a quota of the user's wins
+    assert "quota" not in as_created({"isDimTable": False}, live)
