@@ -67,6 +67,10 @@ class Handler:
         """
         return None
 
+    def as_stored(self, stored, live):
+        """`stored` (from validate) plus what the write itself adds, given the live object (None on create)."""
+        return stored
+
     def create(self, desired):
         raise NotImplementedError
 
@@ -88,7 +92,7 @@ class Plan:
         self.handler = handler
         self.desired = desired
         self.state = state
-        self.live = self.before = self.target = None
+        self.live = self.before = self.target = self.stored = None
         self.changed = False
         self.warnings = []
 
@@ -114,9 +118,9 @@ class Plan:
         if self.state == "absent":
             self.handler.validate_delete(self.live)
             return
-        stored = self.handler.validate(self.desired, self.live)
-        if stored is not None:
-            self.target = self.handler.normalise(stored)
+        self.stored = self.handler.validate(self.desired, self.live)
+        if self.stored is not None:
+            self.target = self.handler.normalise(self.handler.as_stored(self.stored, self.live))
             self.changed = self.before != self.target
 
     def apply(self, check_mode):
@@ -136,10 +140,12 @@ class Plan:
                     handler.update(self.desired, self.live)
                 current = handler.read()
                 after = handler.normalise(current) if current is not None else None
-                if after != self.target:
+                expected = self.target if self.stored is None else \
+                    handler.normalise(handler.as_stored(self.stored, current))
+                if after != expected:
                     self.warnings.append(
                         f"Pinot stored the {handler.kind} '{handler.name}' differently from the request at "
-                        f"{', '.join(diff_paths(self.target, after)[:5])}; the next run will report a change.")
+                        f"{', '.join(diff_paths(expected, after)[:5])}; the next run will report a change.")
         return dict(
             name=handler.name,
             changed=self.changed,

@@ -196,7 +196,10 @@ class TableHandler(Handler):
         stored, warnings = stored_form(self.client, "/tables/validate", desired, "table",
                                        lambda verdict: verdict.get(self.table_type))
         self.warnings.extend(warnings)
-        return stored if stored is None else as_created(stored, live)
+        return stored
+
+    def as_stored(self, stored, live):
+        return as_created(copy.deepcopy(stored), live)
 
     def create(self, desired):
         self.client.post("/tables", body=desired,

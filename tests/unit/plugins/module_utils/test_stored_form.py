@@ -130,3 +130,27 @@ def test_a_real_difference_still_writes():
     assert plan.changed
     assert plan.apply(check_mode=True)["after"] == {"format": "EPOCH"}
     assert handler.writes == []
+
+
+class CreatingHandler(StoredFormHandler):
+    """The write adds a value validate does not show (like a dimension table's storage quota)."""
+
+    def read(self):
+        return self.live
+
+    def create(self, desired):
+        self.live = dict(desired, quota="200M")
+
+    def as_stored(self, stored, live):
+        return dict(stored, quota=live["quota"]) if live and "quota" in live else stored
+
+
+def test_what_the_write_adds_is_expected_not_warned_about():
+    handler = CreatingHandler(live=None, stored={"isDimTable": True})
+    plan = Plan(handler, {"isDimTable": True}, "present").read()
+    plan.check()
+    result = plan.apply(check_mode=False)
+    assert result["changed"] is True and result["warnings"] == []
+    again = Plan(handler, {"isDimTable": True}, "present").read()
+    again.check()
+    assert again.changed is False
