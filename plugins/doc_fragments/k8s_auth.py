@@ -58,3 +58,14 @@ notes:
 requirements:
   - kubernetes >= 30.1.0 (Python client; only its configuration loading and REST layer are used)
 """
+
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    description: Use C(group/pinotops.k8s.k8s) in C(module_defaults) to set the Kubernetes connection once for
+      every module that talks to the apiserver. The modules that talk to the Pinot controller are in
+      C(group/pinotops.k8s.pinot).
+    support: full
+    membership:
+      - pinotops.k8s.k8s
+"""

@@ -60,7 +60,7 @@ options:
     type: int
     default: 4
 notes:
-  - Connection options can be set once for all Pinot modules with
+  - Connection options can be set once for every module that talks to the Pinot controller with
     C(module_defaults) and the action group C(group/pinotops.k8s.pinot).
 requirements:
   - requests
@@ -69,8 +69,9 @@ requirements:
     ACTION_GROUP = r"""
 attributes:
   action_group:
-    description: Use C(group/pinotops.k8s.pinot) in C(module_defaults) to set shared options such as the
-      connection once for every module of the collection.
+    description: Use C(group/pinotops.k8s.pinot) in C(module_defaults) to set the controller connection once
+      for every module that talks to the Pinot controller. The modules that talk to Kubernetes are in
+      C(group/pinotops.k8s.k8s).
     support: full
     membership:
       - pinotops.k8s.pinot

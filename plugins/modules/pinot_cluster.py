@@ -87,7 +87,7 @@ options:
     type: int
     default: 600
 extends_documentation_fragment:
-  - pinotops.k8s.pinot.ACTION_GROUP
+  - pinotops.k8s.k8s_auth.ACTION_GROUP
   - pinotops.k8s.k8s_auth
 attributes:
   check_mode:

@@ -32,7 +32,7 @@ options:
     type: list
     elements: str
 extends_documentation_fragment:
-  - pinotops.k8s.pinot.ACTION_GROUP
+  - pinotops.k8s.k8s_auth.ACTION_GROUP
   - pinotops.k8s.pinot.INFO
   - pinotops.k8s.k8s_auth
 """

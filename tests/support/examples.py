@@ -45,6 +45,9 @@ def examples(module: str, controller_url: str | None = None) -> dict[str, dict]:
     return by_name
 
 
+UNUSED_CONTROLLER_URL = "http://127.0.0.1:9"  # discard port: nothing listens, nothing should ever ask
+
+
 class Runner:
     """Runs one example task per playbook from a working directory holding `files/`.
 
@@ -68,8 +71,11 @@ class Runner:
         """The task's result; `failed` is True when the task failed. `play_vars` are what the example refers to."""
         task = task or examples(module, self.controller_url)[name]
         self.ran.add((module, name))
+        # Every play carries controller defaults, as the README advises; the Kubernetes modules must never get them
+        # (they would fail with "Unsupported parameters: controller_url").
+        defaults = {"group/pinotops.k8s.pinot": {"controller_url": self.controller_url or UNUSED_CONTROLLER_URL}}
         play = [{"name": f"{module}: {name}", "hosts": "localhost", "gather_facts": False,
-                 "vars": play_vars or {}, "tasks": [task]}]
+                 "module_defaults": defaults, "vars": play_vars or {}, "tasks": [task]}]
         (self.workdir / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
         proc = subprocess.run([str(BIN / "ansible-playbook"), "play.yml"], cwd=self.workdir, env=self.env,
                               capture_output=True, text=True, timeout=1200, check=False)
