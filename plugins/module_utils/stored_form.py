@@ -115,8 +115,9 @@ def stored_form(client, path, desired, root, unwrap):
     probeable = [p for p in unknown if probe_value(_value_at(desired, p)) is not None]
     real = _kept(client, path, desired, probeable) if probeable else set()
     for pointer in sorted(real):
-        warnings.append(f"{pointer_to_field(pointer, root)}: {json.dumps(_value_at(desired, pointer))} is Pinot's default, "
-                        "which it does not store; it is left out of the comparison")
+        value = json.dumps(_value_at(desired, pointer))
+        warnings.append(f"{pointer_to_field(pointer, root)}: {value} is Pinot's default, which it does not store; "
+                        "it is left out of the comparison")
     unknown = [p for p in unknown if p not in real]
     if unknown:
         raise SpecError(", ".join(pointer_to_field(p, root) for p in unknown),
