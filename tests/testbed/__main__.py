@@ -28,6 +28,7 @@ from tests.testbed.pinot import (
     PRIMARY_VERSION,
     STATE_FILE,
     PinotCluster,
+    PinotUnavailable,
     ensure_kafka,
     ensure_pinot,
     http_get,
@@ -64,7 +65,11 @@ def build() -> int:
         return 1
     for version in os.environ.get("PINOTOPS_PINOT_VERSIONS", DEFAULT_VERSIONS).replace(",", " ").split():
         began = time.monotonic()
-        ensure_kafka(ensure_pinot(version))
+        try:
+            ensure_kafka(ensure_pinot(version))
+        except PinotUnavailable as exc:
+            print(f"testbed: Pinot {version} cannot be assembled: {exc}", file=sys.stderr)
+            return 1
         print(f"testbed: Pinot {version} and its Kafka ready in {time.monotonic() - began:.1f} s", file=sys.stderr)
     return 0
 
