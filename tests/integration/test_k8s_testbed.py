@@ -9,32 +9,20 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
 import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from tests.support.polling import wait_until
 from tests.testbed.k8s import ANN_HOLD_READY, ANN_READY_DELAY, STORAGE_CLASS, ZONES, K8sControlPlane
 
 pytestmark = pytest.mark.integration
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REVISION_LABEL = "controller-revision-hash"
-T = TypeVar("T")
 
-
-def wait_until(what: str, check: Callable[[], T], timeout: float = 60.0) -> T:
-    """Poll `check` until it returns something truthy; fail with the last value otherwise."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 def is_ready(pod: client.V1Pod) -> bool:

@@ -55,11 +55,12 @@ def _k8s_module() -> ModuleType | None:
 def build() -> int:
     """Everything the test bed runs, built or found in the cache, with a progress line every 20 s.
 
-    The Kubernetes binaries, then each Pinot version of PINOTOPS_PINOT_VERSIONS and its Kafka broker.
+    The Kubernetes binaries (control plane, and kubelet, kube-proxy and CoreDNS for the real node), then each
+    Pinot version of PINOTOPS_PINOT_VERSIONS and its Kafka broker.
     """
     log = CACHE_DIR / "k8s-build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    if run_with_progress(["bash", str(BUILD_K8S)], log, "building the Kubernetes control plane", log.parent,
+    if run_with_progress(["bash", str(BUILD_K8S), "--node"], log, "building Kubernetes and CoreDNS", log.parent,
                          detail=lambda path: last_line(path, "build_k8s: ")) != 0:
         print("\n".join(log.read_text(errors="replace").splitlines()[-40:]), file=sys.stderr)
         return 1

@@ -10,6 +10,11 @@ Pod readiness can be steered per pod with annotations:
   testbed.pinotops.io/ready-delay: "3s"   Running at once, Ready after 3s
   testbed.pinotops.io/hold-ready: "true"  Running, never Ready (until removed)
 
+`real_node=True` prepares the control plane for a real kubelet (real_node.py): static
+tokens for the node's components, a kubelet client certificate for the apiserver and
+`--kubelet-preferred-address-types=InternalIP,Hostname` (logs/exec reach the node by IP).
+Off by default: without it nothing of this exists.
+
 Stdlib only; certificates are made with the openssl CLI.
 
 Standalone CLI (the Makefile's `python -m tests.testbed` drives the same class):
@@ -51,6 +56,17 @@ ANN_HOLD_READY = "testbed.pinotops.io/hold-ready"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
+# The real node (real_node.py) and the static-token identities of its components,
+# created only with real_node=True: name -> (user, groups).
+REAL_NODE_NAME = "real-node-0"
+REAL_NODE_IDENTITIES = {
+    # The Node authorizer grants a kubelet what it needs for its own node.
+    "kubelet": (f"system:node:{REAL_NODE_NAME}", "system:nodes"),
+    # Bound to system:node-proxier by the bootstrap RBAC policy.
+    "kube-proxy": ("system:kube-proxy", ""),
+    # Bound by real_node.py to a ClusterRole that reads services and endpoint slices.
+    "coredns": ("pinotops-testbed:coredns", ""),
+}
 # Stopped first to last, so clients go before the servers they talk to.
 START_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
@@ -502,6 +518,12 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid,issuer
 subjectAltName = DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,\
 DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1
+[client]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
 """
 
 
@@ -526,6 +548,40 @@ def make_pki(pki: Path) -> None:
     )
     _openssl(pki, "genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out sa.key")
     _openssl(pki, "pkey -in sa.key -pubout -out sa.pub")
+
+
+def make_kubelet_client_cert(pki: Path) -> None:
+    """The apiserver's client certificate towards kubelets (logs, exec), signed by the test bed CA.
+
+    system:masters, so a kubelet's webhook authorizer (a SubjectAccessReview) allows it.
+    """
+    ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    serial = int.from_bytes(os.urandom(8), "big")
+    _openssl(
+        pki,
+        f"req -config openssl.cnf -new {ec} -keyout kubelet-client.key -out kubelet-client.csr"
+        " -subj /O=system:masters/CN=kube-apiserver-kubelet-client",
+    )
+    _openssl(
+        pki,
+        f"x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -set_serial {serial} -days 365"
+        " -extfile openssl.cnf -extensions client -out kubelet-client.crt",
+    )
+
+
+def wait_for(what: str, timeout: float, ready: Any, *, procs: dict[str, subprocess.Popen], log_tail: Any,
+             error: type[Exception], logs: Path) -> None:
+    """Poll `ready()` until true; fail early, with its log tail, when one of `procs` exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                raise error(f"{name} exited with {proc.returncode} while waiting for {what}:\n" + log_tail(name))
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            raise error(f"timed out after {timeout}s waiting for {what}; logs in {logs}")
+        time.sleep(0.2)
 
 
 # Looked up here, not in the forked child, so the child never takes the
@@ -555,12 +611,16 @@ class K8sControlPlane:
     """etcd + kube-apiserver + kube-controller-manager + kube-scheduler + kwok.
 
     `detach=True` lets the processes outlive this Python process (the
-    `up` CLI); otherwise they die with it.
+    `up` CLI); otherwise they die with it. `real_node=True` also makes what a
+    real kubelet needs (see the module docstring); `node_tokens` then maps
+    each REAL_NODE_IDENTITIES name to its bearer token.
     """
 
-    def __init__(self, workdir: Path, *, detach: bool = False) -> None:
+    def __init__(self, workdir: Path, *, detach: bool = False, real_node: bool = False) -> None:
         self.workdir = Path(workdir).resolve()
         self.detach = detach
+        self.real_node = real_node
+        self.node_tokens: dict[str, str] = {}
         self.host = ""
         self.token = ""
         self.ca_file = self.workdir / "pki" / "ca.crt"
@@ -601,7 +661,20 @@ class K8sControlPlane:
         make_pki(wd / "pki")
         pki = wd / "pki"
         self.token = secrets.token_hex(24)
-        (pki / "tokens.csv").write_text(f'{self.token},testbed-admin,testbed-admin,"system:masters"\n')
+        tokens = [f'{self.token},testbed-admin,testbed-admin,"system:masters"']
+        kubelet_access: list[str] = []
+        if self.real_node:
+            self.node_tokens = {name: secrets.token_hex(24) for name in REAL_NODE_IDENTITIES}
+            for name, (user, groups) in REAL_NODE_IDENTITIES.items():
+                tokens.append(f"{self.node_tokens[name]},{user},{user}" + (f',"{groups}"' if groups else ""))
+            make_kubelet_client_cert(pki)
+            kubelet_access = [
+                # The node's Hostname address (its name) resolves nowhere; its InternalIP is local.
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
+                f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+                f"--kubelet-client-key={pki / 'kubelet-client.key'}",
+            ]
+        (pki / "tokens.csv").write_text("\n".join(tokens) + "\n")
         etcd_port, peer_port, api_port = _free_ports(3)
         self.host = f"https://127.0.0.1:{api_port}"
         self._ssl = ssl.create_default_context(cafile=str(self.ca_file))
@@ -649,6 +722,7 @@ class K8sControlPlane:
                 "--allow-privileged=true",
                 "--enable-priority-and-fairness=false",  # saves CPU on a 2-core box
                 "--profiling=false",
+                *kubelet_access,
             ],
         )
         self._wait("kube-apiserver", 60, lambda: self._api_ok("/readyz"))
@@ -762,6 +836,8 @@ class K8sControlPlane:
             )
         state = json.loads(cp.state_file.read_text())
         cp.host, cp.token = state["host"], state["token"]
+        cp.node_tokens = state.get("node_tokens", {})
+        cp.real_node = bool(cp.node_tokens)
         cp.pids = {n: p["pid"] for n, p in state["processes"].items()}
         cp._ssl = ssl.create_default_context(cafile=str(cp.ca_file))
         dead = [n for n, p in state["processes"].items() if not _proc_alive(p["pid"], p["exe"])]
@@ -834,6 +910,8 @@ class K8sControlPlane:
             "kubeconfig": str(self.kubeconfig),
             "processes": {n: {"pid": p, "exe": self.bin[n]} for n, p in self.pids.items()},
         }
+        if self.node_tokens:
+            state["node_tokens"] = self.node_tokens
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.state_file)
@@ -858,18 +936,8 @@ class K8sControlPlane:
         self.kubeconfig.chmod(0o600)
 
     def _wait(self, what: str, timeout: float, ready: Any) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            for name, proc in self._procs.items():
-                if proc.poll() is not None:
-                    raise ControlPlaneError(
-                        f"{name} exited with {proc.returncode} while waiting for {what}:\n" + self._log_tail(name)
-                    )
-            if ready():
-                return
-            if time.monotonic() > deadline:
-                raise ControlPlaneError(f"timed out after {timeout}s waiting for {what}; logs in {self.workdir}/logs")
-            time.sleep(0.2)
+        wait_for(what, timeout, ready, procs=self._procs, log_tail=self._log_tail, error=ControlPlaneError,
+                 logs=self.workdir / "logs")
 
     def _log_tail(self, name: str, lines: int = 30) -> str:
         text = (self.workdir / "logs" / f"{name}.log").read_text(errors="replace")
