@@ -24,7 +24,6 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 REVISION_LABEL = "controller-revision-hash"
 
 
-
 def is_ready(pod: client.V1Pod) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 

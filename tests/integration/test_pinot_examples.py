@@ -44,7 +44,7 @@ def _renamed(value, names: dict[str, str]):
     if isinstance(value, list):
         return [_renamed(item, names) for item in value]
     if isinstance(value, str):
-        raw, _, suffix = value.rpartition("_") if value.endswith(("_OFFLINE", "_REALTIME")) else (value, "", "")
+        raw, suffix = value.rsplit("_", 1) if value.endswith(("_OFFLINE", "_REALTIME")) else (value, "")
         if raw in names:
             return names[raw] + (f"_{suffix}" if suffix else "")
     return value

@@ -74,7 +74,6 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
             cp.stop()
 
 
-
 def conditions(obj: dict[str, Any]) -> dict[str, str]:
     return {c["type"]: c["status"] for c in obj.get("status", {}).get("conditions", [])}
 
@@ -118,10 +117,10 @@ def dns_a(name: str, server: str = NODE_IP) -> tuple[int, list[str]]:
     rid, flags, qdcount, ancount, _ns, _ar = struct.unpack("!6H", data[:12])
     assert rid == qid
     offset = 12
-    for _ in range(qdcount):
+    for _question in range(qdcount):
         offset = _skip_name(data, offset) + 4
     addresses = []
-    for _ in range(ancount):
+    for _answer in range(ancount):
         offset = _skip_name(data, offset)
         rtype, _cls, _ttl, rdlength = struct.unpack("!2HIH", data[offset:offset + 10])
         offset += 10

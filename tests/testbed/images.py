@@ -130,7 +130,7 @@ def _deb822(text: str) -> Iterator[dict[str, str]]:
 
 def debian_mirror(release: str, sources: list[tuple[str, str, list[str]]]) -> str:
     """The mirror apt already uses for `release` itself (not -updates/-security)."""
-    for uri, suite, _ in sources:
+    for uri, suite, _components in sources:
         if suite == release:
             return uri
     raise ImageBuildError(f"no apt source for Debian {release} in /etc/apt: cannot debootstrap it")
@@ -496,7 +496,7 @@ def zookeeper_lib(version: str) -> Path:
     pinot._maven_lib(pinot.CACHE_DIR / "zookeeper" / version, [server], [])
     parent = pinot.CACHE_DIR / "m2" / "org" / "apache" / "zookeeper" / "parent" / version / f"parent-{version}.pom"
     pins = pom_properties(parent)
-    missing = sorted({prop for _, _, prop in ZOOKEEPER_EXTRAS if not pins.get(prop)})
+    missing = sorted({extra[2] for extra in ZOOKEEPER_EXTRAS if not pins.get(extra[2])})
     if missing:
         raise ImageBuildError(f"ZooKeeper {version}'s parent POM pins no {', '.join(missing)}")
     extras = [(group, artifact, pins[prop]) for group, artifact, prop in ZOOKEEPER_EXTRAS]

@@ -160,12 +160,12 @@ def prepare_tree(version: str, tree: Path) -> list[str]:
     # A build-scan extension that calls a server this network cannot reach.
     (tree / ".mvn" / "extensions.xml").unlink(missing_ok=True)
     modules = source_modules(tree)
-    for _, directory in modules:
+    for _artifact, directory in modules:
         pom_file = directory / "pom.xml"
         document = ET.parse(pom_file)
         edit_module_pom(document.getroot())
         document.write(pom_file, xml_declaration=True, encoding="UTF-8")
-    return [artifact for artifact, _ in modules]
+    return [artifact for artifact, _directory in modules]
 
 
 # --------------------------------------------------------------------------- build

@@ -446,7 +446,7 @@ def _umount(path: str) -> None:
 def _cgroup_roots() -> list[str]:
     roots = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        left, _, right = line.partition(" - ")
+        left, _dash, right = line.partition(" - ")
         if right.split()[0] in ("cgroup", "cgroup2"):
             roots.append(left.split()[4])
     return sorted(set(roots))

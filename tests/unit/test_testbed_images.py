@@ -73,8 +73,8 @@ def test_zookeeper_config_puts_zkserver_on_path_and_the_official_defaults():
     assert (env["ZOO_CONF_DIR"], env["ZOO_DATA_DIR"], env["ZOO_TICK_TIME"], env["ZOO_INIT_LIMIT"],
             env["ZOO_SYNC_LIMIT"]) == ("/conf", "/data", "2000", "5", "2")
     args = images.umoci_config_args(config)
-    assert [a for a in args if a.startswith("--config.cmd=")] == ["--config.cmd=zkServer.sh",
-                                                                   "--config.cmd=start-foreground"]
+    commands = [a for a in args if a.startswith("--config.cmd=")]
+    assert commands == ["--config.cmd=zkServer.sh", "--config.cmd=start-foreground"]
     assert "--config.entrypoint=/docker-entrypoint.sh" in args
 
 

@@ -70,7 +70,7 @@ def test_modules_with_sources_and_their_aggregators_are_built_not_the_root_or_so
         (tmp_path / name).write_text(text)
     for module in ("pinot-server", "pinot-plugins/pinot-stream/pinot-kafka"):
         (tmp_path / module / "src" / "main").mkdir(parents=True)
-    assert [a for a, _ in pinot_build.source_modules(tmp_path)] == [
+    assert [artifact for artifact, _dir in pinot_build.source_modules(tmp_path)] == [
         "pinot-kafka", "pinot-plugins", "pinot-server", "pinot-stream"]
 
 

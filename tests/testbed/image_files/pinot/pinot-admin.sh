@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The test bed's stand-in for the apachepinot/pinot image's launcher: PinotAdministrator on the lib dir.
 # The --add-opens/--add-exports are the JDK 17 ones tests/testbed/pinot.py's JVM_FLAGS uses (Pinot's own launcher
 # passes them too). A failing admin command exits non-zero instead of leaving a JVM behind. JAVA_OPTS comes after

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The test bed's stand-in for the official zookeeper image's entrypoint, written from its documented environment:
 #   ZOO_CONF_DIR/zoo.cfg from ZOO_* variables unless one is already there (a mounted config wins),
 #   ZOO_DATA_DIR/myid from ZOO_MY_ID unless it exists (the id must not change under existing data),

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The test bed's stand-in for ZooKeeper's zkServer.sh: only what a container runs.
 #   zkServer.sh start-foreground [zoo.cfg]   QuorumPeerMain in the foreground (exec: signals reach the JVM)
 #   zkServer.sh print-cmd [zoo.cfg]          the java command line it would run
