@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.testbed import pinot_build
+from tests.testbed.progress import last_line, run_with_progress
 
 CACHE_DIR = Path(os.environ.get("PINOTOPS_TESTBED_CACHE", Path.home() / ".cache" / "pinotops-testbed"))
 CENTRAL = "https://repo.maven.apache.org/maven2"
@@ -184,12 +185,11 @@ def _maven_lib(root: Path, artifacts: list[tuple[str, str, str]], exclusions: li
         shutil.rmtree(staging, ignore_errors=True)
         log = root / "maven.log"
         started = time.monotonic()
-        with open(log, "w") as out:
-            rc = subprocess.call(
-                ["mvn", "-B", "-U", "-s", str(root / "settings.xml"), "-f", str(root / "pom.xml"),
-                 "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={staging}"],
-                stdout=out, stderr=subprocess.STDOUT, cwd=root,
-            )
+        rc = run_with_progress(
+            ["mvn", "-B", "-U", "-s", str(root / "settings.xml"), "-f", str(root / "pom.xml"),
+             "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={staging}"],
+            log, f"resolving the runtime classpath of {wanted}", root,
+            detail=lambda path: last_line(path, "[INFO] Download").removeprefix("[INFO] ")[:100])
         seconds = round(time.monotonic() - started, 1)
         if rc != 0:
             text = log.read_text(errors="replace")
