@@ -91,7 +91,7 @@ def check_component_health(probe, url):
 
 def check_segments(probe, tables, instance=None):
     """No segment in ERROR/OFFLINE (on `instance`, or anywhere) and external view == ideal state."""
-    problems = []
+    found = {}  # (table, segment, instance) -> what is wrong with that replica: one line each
     converged = 0
     for table in tables:
         ideal, external = probe.views(table)
@@ -103,13 +103,13 @@ def check_segments(probe, tables, instance=None):
                         continue
                     actual = (have.get(segment) or {}).get(inst)
                     if actual != state:
-                        problems.append(f"{table}/{segment} on {inst}: {actual or 'missing'} (ideal {state})")
+                        found[table, segment, inst] = f"{actual or 'missing'} (ideal {state})"
             for segment, assignment in have.items():
                 for inst, state in (assignment or {}).items():
                     if (instance is None or inst == instance) and state == "ERROR":
-                        problems.append(f"{table}/{segment} on {inst}: ERROR")
+                        found.setdefault((table, segment, inst), "ERROR")
         converged += 1
-    problems = sorted(set(problems))
+    problems = [f"{table}/{segment} on {inst}: {what}" for (table, segment, inst), what in sorted(found.items())]
     scope = f"on {instance}" if instance else "in the cluster"
     if problems:
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""

@@ -46,7 +46,16 @@ def test_cluster_preflight_passes_when_converged():
 def test_cluster_preflight_reports_error_segment():
     results = check("cluster", {"/tables/t_OFFLINE/externalview": {"OFFLINE": {"seg0": {S1: "ERROR", S2: "ONLINE"}}}})
     ok, detail = results["segments"]
-    assert not ok and "seg0 on Server_a_8098: ERROR" in detail
+    # One line per bad replica (it used to be listed twice: as ERROR and as ERROR against the ideal state).
+    assert not ok and detail == ("1 segment(s) in the cluster not as in the ideal state: "
+                                 "t_OFFLINE/seg0 on Server_a_8098: ERROR (ideal ONLINE)")
+
+
+def test_an_error_replica_the_ideal_state_no_longer_has_is_still_reported():
+    results = check("cluster", {"/tables/t_OFFLINE/externalview": {
+        "OFFLINE": {"seg0": {S1: "ONLINE", S2: "ONLINE", "Server_c_8098": "ERROR"}}}})
+    ok, detail = results["segments"]
+    assert not ok and detail.endswith("t_OFFLINE/seg0 on Server_c_8098: ERROR")
 
 
 def test_server_gate_only_looks_at_its_own_segments():
