@@ -136,6 +136,31 @@ def pod_ready(pod):
     return False
 
 
+def _condition(pod, kind):
+    return next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == kind), {})
+
+
+def waiting_reason(pod):
+    """Why a pod is not Ready, in the words Kubernetes uses: what a user needs to act on a stuck rollout."""
+    status = pod.get("status") or {}
+    scheduled = _condition(pod, "PodScheduled")
+    if scheduled.get("status") == "False":
+        return f"{scheduled.get('reason') or 'not scheduled'}: {scheduled.get('message', '')}".rstrip(": ")
+    containers = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+    for container in containers:
+        waiting = (container.get("state") or {}).get("waiting")
+        if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
+            why = f"{container.get('name')}: {waiting['reason']}"
+            last = (container.get("lastState") or {}).get("terminated")
+            if last:
+                why += f" (last exit {last.get('exitCode')}{', ' + last['reason'] if last.get('reason') else ''})"
+            return f"{why}: {waiting['message']}" if waiting.get("message") else why
+    if status.get("phase") == "Running":
+        ready = _condition(pod, "ContainersReady")
+        return f"running, not ready{': ' + ready['message'] if ready.get('message') else ' (readiness probe)'}"
+    return status.get("phase") or "no phase"
+
+
 def group_status(sts, pods, node_zones):
     spec = sts.get("spec") or {}
     status = sts.get("status") or {}
@@ -162,6 +187,7 @@ def group_status(sts, pods, node_zones):
             "revision": (p["metadata"].get("labels") or {}).get(REVISION_LABEL),
             "ready": pod_ready(p),
             "phase": (p.get("status") or {}).get("phase"),
+            "waiting": None if pod_ready(p) else waiting_reason(p),
             "node": (p.get("spec") or {}).get("nodeName"),
             "zone": node_zones.get((p.get("spec") or {}).get("nodeName")),
         } for p in sorted(own, key=lambda p: p["metadata"]["name"])],
@@ -514,7 +540,7 @@ def run_cluster(module):
         status = {}
         with contextlib.suppress(K8sError):
             status = read_groups(client, cluster["name"], cluster["namespace"])
-        unready = [f"{pod['name']} ({pod['phase'] or 'no phase'})" for group in sorted(exc.pending)
+        unready = [f"{pod['name']} ({pod['waiting']})" for group in sorted(exc.pending)
                    for pod in (status.get(group) or {}).get("pods", []) if not pod["ready"]]
         exc = WaitTimeout(exc.pending, exc.seconds, unready)
         _fail(module, client, exc, changed=bool(client.executed_requests), pending=exc.pending, groups=status)

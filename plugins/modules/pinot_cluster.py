@@ -175,7 +175,9 @@ groups:
     - Rollout status per node group (after the run, or the current one in check mode), keyed by group name.
     - Each holds C(statefulset), C(replicas), C(ready), C(updated), C(current_revision), C(update_revision),
       C(partition), C(generation), C(observed_generation), C(rollout_complete), C(message), C(image) and
-      C(pods) (each with C(name), C(revision), C(ready), C(phase), C(node), C(zone)).
+      C(pods) (each with C(name), C(revision), C(ready), C(phase), C(waiting), C(node), C(zone)); C(waiting)
+      says why a pod is not Ready (unschedulable, an image or crash-loop reason, a failing readiness probe),
+      null when it is.
   returned: when O(state=present)
   type: dict
 executed_requests:

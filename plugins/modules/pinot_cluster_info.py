@@ -65,7 +65,7 @@ groups:
     - Rollout status per node group, keyed by group name. Each holds C(statefulset), C(replicas), C(ready),
       C(updated), C(current_revision), C(update_revision), C(partition), C(generation), C(observed_generation),
       C(rollout_complete), C(message), C(image) and C(pods) (each with C(name), C(revision), C(ready), C(phase),
-      C(node), C(zone)).
+      C(waiting), C(node), C(zone)); C(waiting) says why a pod is not Ready, null when it is.
   returned: always
   type: dict
 all_rollouts_complete:

@@ -395,6 +395,8 @@ def test_wait_timeout_reports_what_is_pending(env):
     assert time.monotonic() - started < 60
     assert result["failed"]
     assert "rollout not complete after 8s" in result["msg"]
+    # The held pod runs but is not Ready: the message says so, as Kubernetes' own status does.
+    assert "pods not Ready: pinot-broker-b-0 (running, not ready" in result["msg"], result["msg"]
     assert set(result["pending"]) == {"broker-b"}
     assert result["groups"]["broker-b"]["rollout_complete"] is False
     del env.description["node_groups"][2]["overrides"]

@@ -1,5 +1,6 @@
 import copy
 
+import pytest
 from test_cluster_fixtures import description
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import (
@@ -7,6 +8,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     immutable_changes,
     normalise,
     rollout_status,
+    waiting_reason,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import render_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import normalise_cluster
@@ -86,3 +88,30 @@ def test_immutable_changes_are_explained():
     changed["spec"]["podManagementPolicy"] = "Parallel"
     problems = immutable_changes(statefulset(description())["StatefulSet/pinot-server-hot-a"], changed)
     assert [p.split(" ")[0] for p in problems] == ["spec.selector", "spec.podManagementPolicy"]
+
+
+def pod(phase="Pending", conditions=(), containers=(), init=()):
+    return {"status": {"phase": phase, "conditions": [dict(c) for c in conditions],
+                       "containerStatuses": list(containers), "initContainerStatuses": list(init)}}
+
+
+@pytest.mark.parametrize(("stuck", "reason"), [
+    (pod(conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                      "message": "0/7 nodes are available: 7 Insufficient memory."}]),
+     "Unschedulable: 0/7 nodes are available: 7 Insufficient memory."),
+    (pod(containers=[{"name": "pinot", "state": {"waiting": {
+        "reason": "ErrImageNeverPull",
+        "message": 'Container image "apachepinot/pinot:9.9" is not present with pull policy of Never'}}}]),
+     'pinot: ErrImageNeverPull: Container image "apachepinot/pinot:9.9" is not present with pull policy of Never'),
+    (pod("Running", containers=[{"name": "pinot", "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                                 "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]),
+     "pinot: CrashLoopBackOff (last exit 1, Error)"),
+    (pod("Running", conditions=[{"type": "ContainersReady", "status": "False",
+                                 "message": "containers with unready status: [pinot]"}],
+         containers=[{"name": "pinot", "state": {"running": {}}}]),
+     "running, not ready: containers with unready status: [pinot]"),
+    (pod(containers=[{"name": "pinot", "state": {"waiting": {"reason": "ContainerCreating"}}}]), "Pending"),
+    ({"status": {}}, "no phase"),
+])
+def test_a_pod_that_is_not_ready_says_why(stuck, reason):
+    assert waiting_reason(stuck) == reason
