@@ -17,7 +17,6 @@ unknown, except the few legacy keys below.
 from __future__ import annotations
 
 import copy
-import json
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import SpecError
@@ -114,10 +113,6 @@ def stored_form(client, path, desired, root, unwrap):
         unknown.remove(pointer)
     probeable = [p for p in unknown if probe_value(_value_at(desired, p)) is not None]
     real = _kept(client, path, desired, probeable) if probeable else set()
-    for pointer in sorted(real):
-        value = json.dumps(_value_at(desired, pointer))
-        warnings.append(f"{pointer_to_field(pointer, root)}: {value} is Pinot's default, which it does not store; "
-                        "it is left out of the comparison")
     unknown = [p for p in unknown if p not in real]
     if unknown:
         raise SpecError(", ".join(pointer_to_field(p, root) for p in unknown),
