@@ -569,6 +569,21 @@ def make_kubelet_client_cert(pki: Path) -> None:
     )
 
 
+def spawn(argv: list[str], log_file: Path, cwd: Path, *, detach: bool) -> subprocess.Popen:
+    """A daemon in its own session, output appended to `log_file`; unless `detach`, it dies with this process."""
+    with open(log_file, "ab") as log:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,
+            # Only calls prctl, resolved before the fork: safe with threads.
+            preexec_fn=None if detach else _die_with_parent,  # noqa: PLW1509
+        )
+
+
 def wait_for(what: str, timeout: float, ready: Any, *, procs: dict[str, subprocess.Popen], log_tail: Any,
              error: type[Exception], logs: Path) -> None:
     """Poll `ready()` until true; fail early, with its log tail, when one of `procs` exits meanwhile."""
@@ -887,17 +902,7 @@ class K8sControlPlane:
     # -- internals -----------------------------------------------------------
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        with open(self.workdir / "logs" / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                start_new_session=True,
-                # Only calls prctl, resolved before the fork: safe with threads.
-                preexec_fn=None if self.detach else _die_with_parent,  # noqa: PLW1509
-            )
+        proc = spawn(argv, self.workdir / "logs" / f"{name}.log", self.workdir, detach=self.detach)
         self._procs[name] = proc
         self.pids[name] = proc.pid
         self._write_state()

@@ -57,8 +57,8 @@ from tests.testbed.k8s import (
     REAL_NODE_NAME,
     SERVICE_CIDR,
     K8sControlPlane,
-    _die_with_parent,
     _proc_alive,
+    spawn,
     wait_for,
 )
 from tests.testbed.progress import last_line, run_with_progress
@@ -1125,17 +1125,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     # -- processes and state ---------------------------------------------------
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        with open(self.logs / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                start_new_session=True,
-                # Only calls prctl, resolved before the fork: safe with threads.
-                preexec_fn=None if self.detach else _die_with_parent,  # noqa: PLW1509
-            )
+        proc = spawn(argv, self.logs / f"{name}.log", self.workdir, detach=self.detach)
         self._procs[name] = proc
         self.pids[name] = proc.pid
         self._state["processes"][name] = {"pid": proc.pid, "exe": argv[0]}
