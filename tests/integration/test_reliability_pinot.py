@@ -20,7 +20,7 @@ import requests
 from tests.support.fault_proxy import FaultProxy, Rule
 from tests.support.modules import run_module
 from tests.support.reliability import AUTH, PASSWORD, USER, reliability_fixture
-from tests.testbed.pinot import free_port
+from tests.testbed.ports import free_port
 
 pytestmark = pytest.mark.integration
 pinot_auth = reliability_fixture()

@@ -33,7 +33,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -42,6 +41,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from tests.testbed.ports import free_ports
 
 BUILD_SCRIPT = Path(__file__).resolve().with_name("build_k8s.sh")
 DEFAULT_WORKDIR = Path.home() / ".cache" / "pinotops-testbed" / "run" / "k8s"
@@ -479,20 +480,6 @@ def bootstrap_objects() -> list[tuple[str, dict[str, Any]]]:
 # --------------------------------------------------------------------------
 
 
-def _free_ports(n: int) -> list[int]:
-    # Hold all sockets until every port is picked so the n ports differ.
-    socks = []
-    try:
-        for _attempt in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def _openssl(cwd: Path, cmdline: str) -> None:
     # File names are fixed and relative to cwd, so splitting on spaces is safe.
     proc = subprocess.run(["openssl", *cmdline.split()], cwd=cwd, capture_output=True, text=True, check=False)
@@ -690,7 +677,8 @@ class K8sControlPlane:
                 f"--kubelet-client-key={pki / 'kubelet-client.key'}",
             ]
         (pki / "tokens.csv").write_text("\n".join(tokens) + "\n")
-        etcd_port, peer_port, api_port = _free_ports(3)
+        ports = free_ports(["etcd", "etcd_peer", "apiserver"])
+        etcd_port, peer_port, api_port = ports["etcd"], ports["etcd_peer"], ports["apiserver"]
         self.host = f"https://127.0.0.1:{api_port}"
         self._ssl = ssl.create_default_context(cafile=str(self.ca_file))
         self._write_kubeconfig()

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.testbed import pinot_build
+from tests.testbed.ports import free_ports
 from tests.testbed.progress import last_line, run_with_progress
 
 CACHE_DIR = Path(os.environ.get("PINOTOPS_TESTBED_CACHE", Path.home() / ".cache" / "pinotops-testbed"))
@@ -256,12 +257,6 @@ def download_info(version: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- helpers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def port_open(port: int) -> bool:
     try:
         with socket.create_connection((HOST, port), timeout=0.5):
@@ -376,19 +371,13 @@ class PinotCluster:
     # ----- layout
 
     def _plan(self, servers: int, minion: bool, kafka: bool) -> None:
-        def add(name: str, **ports: int) -> None:
-            self.components[name] = {"ports": ports, "pid": None}
-
-        add("zookeeper", client=free_port())
-        if kafka:
-            add("kafka", client=free_port())
-        add("controller", http=free_port())
-        add("broker", http=free_port(), ms_runner=free_port())
-        for i in range(servers):
-            add(f"server-{i}", netty=free_port(), admin=free_port(), grpc=free_port(),
-                ms_server=free_port(), ms_runner=free_port())
-        if minion:
-            add("minion", http=free_port())
+        layout = {"zookeeper": ["client"], **({"kafka": ["client"]} if kafka else {}),
+                  "controller": ["http"], "broker": ["http", "ms_runner"],
+                  **{f"server-{i}": ["netty", "admin", "grpc", "ms_server", "ms_runner"] for i in range(servers)},
+                  **({"minion": ["http"]} if minion else {})}
+        ports = free_ports([f"{name}/{kind}" for name, kinds in layout.items() for kind in kinds], HOST)
+        for name, kinds in layout.items():
+            self.components[name] = {"ports": {kind: ports[f"{name}/{kind}"] for kind in kinds}, "pid": None}
 
     def _port(self, name: str, kind: str) -> int:
         return self.components[name]["ports"][kind]

@@ -40,7 +40,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -61,6 +60,7 @@ from tests.testbed.k8s import (
     spawn,
     wait_for,
 )
+from tests.testbed.ports import free_ports
 from tests.testbed.progress import last_line, run_with_progress
 
 BUILD_SCRIPT = Path(__file__).resolve().with_name("build_k8s.sh")
@@ -1055,19 +1055,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         path.write_text(json.dumps(cfg, indent=2))
         path.chmod(0o600)
 
-    def _free_ports(self, names: list[str], host: str) -> dict[str, int]:
-        socks = []
+    @staticmethod
+    def _free_ports(names: list[str], host: str) -> dict[str, int]:
         try:
-            for _name in names:
-                s = socket.socket()
-                s.bind((host, 0))
-                socks.append(s)
-            return {name: s.getsockname()[1] for name, s in zip(names, socks, strict=True)}
+            return free_ports(names, host)
         except OSError as exc:
             raise RealNodeError(f"cannot pick a port on {host}: {exc}") from exc
-        finally:
-            for s in socks:
-                s.close()
 
     def _coredns_rbac(self) -> None:
         assert self.cp is not None
