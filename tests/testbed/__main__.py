@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+from tests.testbed import images
 from tests.testbed.pinot import (
     CACHE_DIR,
     DEFAULT_VERSIONS,
@@ -56,7 +57,8 @@ def build() -> int:
     """Everything the test bed runs, built or found in the cache, with a progress line every 20 s.
 
     The Kubernetes binaries (control plane, and kubelet, kube-proxy and CoreDNS for the real node), then each
-    Pinot version of PINOTOPS_PINOT_VERSIONS and its Kafka broker.
+    Pinot version of PINOTOPS_PINOT_VERSIONS and its Kafka broker, then the real node's images (a Debian + JRE 17
+    base, one Pinot image per version, ZooKeeper).
     """
     log = CACHE_DIR / "k8s-build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +66,8 @@ def build() -> int:
                          detail=lambda path: last_line(path, "build_k8s: ")) != 0:
         print("\n".join(log.read_text(errors="replace").splitlines()[-40:]), file=sys.stderr)
         return 1
-    for version in os.environ.get("PINOTOPS_PINOT_VERSIONS", DEFAULT_VERSIONS).replace(",", " ").split():
+    versions = os.environ.get("PINOTOPS_PINOT_VERSIONS", DEFAULT_VERSIONS).replace(",", " ").split()
+    for version in versions:
         began = time.monotonic()
         try:
             ensure_kafka(ensure_pinot(version))
@@ -72,6 +75,13 @@ def build() -> int:
             print(f"testbed: Pinot {version} cannot be assembled: {exc}", file=sys.stderr)
             return 1
         print(f"testbed: Pinot {version} and its Kafka ready in {time.monotonic() - began:.1f} s", file=sys.stderr)
+    began = time.monotonic()
+    try:
+        built = images.build_all(tuple(versions))
+    except images.ImageBuildError as exc:
+        print(f"testbed: the real node's images cannot be built: {exc}", file=sys.stderr)
+        return 1
+    print(f"testbed: images {', '.join(built)} ready in {time.monotonic() - began:.1f} s", file=sys.stderr)
     return 0
 
 

@@ -217,8 +217,9 @@ def _status_patch(template: str) -> dict[str, Any]:
     return {"patch": {"subresource": "status", "root": "status", "template": template}}
 
 
-def kwok_stages(kube_version: str) -> list[dict[str, Any]]:
-    """All Stages the test bed's kwok runs with."""
+def kwok_stages(kube_version: str, volumes_dir: Path) -> list[dict[str, Any]]:
+    """All Stages the test bed's kwok runs with; provisioned volumes live under `volumes_dir` (only pods of the
+    real node ever write there)."""
     capacity = json.dumps(NODE_CAPACITY)
     node_status = (
         (
@@ -324,7 +325,7 @@ spec:
     name: {{{{ .metadata.name | Quote }}}}
     uid: {{{{ .metadata.uid | Quote }}}}
   hostPath:
-    path: /testbed/volumes/pvc-{{{{ .metadata.uid }}}}
+    path: {volumes_dir}/pvc-{{{{ .metadata.uid }}}}
   nodeAffinity:
     required:
       nodeSelectorTerms:
@@ -759,7 +760,7 @@ class K8sControlPlane:
         )
         stages = wd / "kwok-stages.yaml"
         # JSON documents are YAML documents.
-        stages.write_text("\n---\n".join(json.dumps(s) for s in kwok_stages(self.bin["k8s_version"])))
+        stages.write_text("\n---\n".join(json.dumps(s) for s in kwok_stages(self.bin["k8s_version"], wd / "volumes")))
         self._spawn(
             "kwok",
             [

@@ -257,9 +257,9 @@ def download_info(version: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- helpers
 
 
-def port_open(port: int) -> bool:
+def port_open(port: int, host: str = HOST) -> bool:
     try:
-        with socket.create_connection((HOST, port), timeout=0.5):
+        with socket.create_connection((host, port), timeout=0.5):
             return True
     except OSError:
         return False
@@ -351,30 +351,36 @@ def _terminate(pids: list[int], grace: float) -> None:
 
 
 class PinotCluster:
-    """ZooKeeper, controller, broker, N servers, optional minion and Kafka: each its own JVM and process group."""
+    """ZooKeeper, controller, broker, N servers, optional minion and Kafka: each its own JVM and process group.
+
+    pinot=False runs ZooKeeper and Kafka only (a stream for Pinot pods); Kafka listens on `kafka_host`.
+    """
 
     def __init__(self, version: str, workdir: str | os.PathLike, *, servers: int = 2, minion: bool = True,
                  kafka: bool = False, auth: dict[str, str] | None = None, die_with_parent: bool = True,
-                 start_timeout: float = 240.0) -> None:
+                 start_timeout: float = 240.0, pinot: bool = True, kafka_host: str = HOST) -> None:
         self.version = version
         self.workdir = Path(workdir).resolve()
         self.auth = dict(auth) if auth else None
         self.die_with_parent = die_with_parent
         self.start_timeout = start_timeout
+        self.kafka_host = kafka_host
         self.owned = True
         self.lib: Path | None = None
         self.kafka_lib: Path | None = None
         self.components: dict[str, dict[str, Any]] = {}
         self._procs: dict[str, subprocess.Popen] = {}
-        self._plan(servers, minion, kafka)
+        self._plan(servers if pinot else None, minion and pinot, kafka)
 
     # ----- layout
 
-    def _plan(self, servers: int, minion: bool, kafka: bool) -> None:
-        layout = {"zookeeper": ["client"], **({"kafka": ["client"]} if kafka else {}),
-                  "controller": ["http"], "broker": ["http", "ms_runner"],
-                  **{f"server-{i}": ["netty", "admin", "grpc", "ms_server", "ms_runner"] for i in range(servers)},
-                  **({"minion": ["http"]} if minion else {})}
+    def _plan(self, servers: int | None, minion: bool, kafka: bool) -> None:
+        layout = {"zookeeper": ["client"], **({"kafka": ["client"]} if kafka else {})}
+        if servers is not None:
+            layout.update({"controller": ["http"], "broker": ["http", "ms_runner"],
+                           **{f"server-{i}": ["netty", "admin", "grpc", "ms_server", "ms_runner"]
+                              for i in range(servers)},
+                           **({"minion": ["http"]} if minion else {})})
         ports = free_ports([f"{name}/{kind}" for name, kinds in layout.items() for kind in kinds], HOST)
         for name, kinds in layout.items():
             self.components[name] = {"ports": {kind: ports[f"{name}/{kind}"] for kind in kinds}, "pid": None}
@@ -396,7 +402,7 @@ class PinotCluster:
 
     @property
     def kafka_bootstrap(self) -> str | None:
-        return f"{HOST}:{self._port('kafka', 'client')}" if "kafka" in self.components else None
+        return f"{self.kafka_host}:{self._port('kafka', 'client')}" if "kafka" in self.components else None
 
     @property
     def server_names(self) -> list[str]:
@@ -413,6 +419,8 @@ class PinotCluster:
     @property
     def instances(self) -> list[str]:
         """Helix instance names as the controller lists them in GET /instances."""
+        if "controller" not in self.components:
+            return []
         names = [f"Controller_{HOST}_{self._port('controller', 'http')}",
                  f"Broker_{HOST}_{self._port('broker', 'http')}"]
         names += [f"Server_{HOST}_{self._port(n, 'netty')}" for n in self.server_names]
@@ -493,9 +501,9 @@ class PinotCluster:
         raise KeyError(name)
 
     def _kafka_properties(self) -> dict[str, Any]:
-        port = self._port("kafka", "client")
+        listener = f"PLAINTEXT://{self.kafka_bootstrap}"
         return {
-            "broker.id": 0, "listeners": f"PLAINTEXT://{HOST}:{port}", "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
+            "broker.id": 0, "listeners": listener, "advertised.listeners": listener,
             "log.dirs": self.component_dir("kafka") / "data", "zookeeper.connect": f"{self.zk_address}/kafka",
             "num.partitions": 1, "offsets.topic.replication.factor": 1,
             "transaction.state.log.replication.factor": 1, "transaction.state.log.min.isr": 1,
@@ -531,8 +539,10 @@ class PinotCluster:
     # ----- health
 
     def _healthy(self, name: str) -> bool:
-        if name in ("zookeeper", "kafka"):
+        if name == "zookeeper":
             return port_open(self._port(name, "client"))
+        if name == "kafka":
+            return port_open(self._port(name, "client"), self.kafka_host)
         if name == "controller":
             return http_get(self.controller_url + "/health")[0] == 200
         if name == "broker":
@@ -603,15 +613,16 @@ class PinotCluster:
             self._launch("zookeeper")
             self._wait(["zookeeper"], deadline)
             # The controller creates the Helix cluster that broker, servers and minion join.
-            first = ["controller"] + (["kafka"] if "kafka" in self.components else [])
+            first = [n for n in ("controller", "kafka") if n in self.components]
             for name in first:
                 self._launch(name)
-            self._wait(["controller"], deadline)
+            self._wait(first[:1], deadline)
             rest = [n for n in self.components if n not in ("zookeeper", "kafka", "controller")]
             for name in rest:
                 self._launch(name)
             self._wait(rest + first[1:], deadline)
-            self._wait_registered(deadline)
+            if self.instances:
+                self._wait_registered(deadline)
         except BaseException:
             self.stop()
             raise
@@ -638,11 +649,12 @@ class PinotCluster:
             self._write_state()
 
     def _wait_ports_free(self, timeout: float = 15.0) -> None:
-        ports = [p for c in self.components.values() for p in c["ports"].values()]
+        ports = [(self.kafka_host if n == "kafka" else HOST, p) for n, c in self.components.items()
+                 for p in c["ports"].values()]
         deadline = time.monotonic() + timeout
-        while any(port_open(p) for p in ports):
+        while any(port_open(p, h) for h, p in ports):
             if time.monotonic() > deadline:
-                raise ClusterError(f"ports still open after stop: {[p for p in ports if port_open(p)]}")
+                raise ClusterError(f"ports still open after stop: {[p for h, p in ports if port_open(p, h)]}")
             time.sleep(0.2)
 
     def stop_component(self, name: str, *, kill: bool = False, grace: float = 15.0) -> None:
@@ -677,21 +689,29 @@ class PinotCluster:
         pids = self.pids()
         return {"rss": sum(_status_kib(p, "VmRSS") for p in pids), "peak": sum(_status_kib(p, "VmHWM") for p in pids)}
 
-    def create_kafka_topic(self, topic: str, partitions: int = 1) -> None:
-        """Create a topic with Kafka's own admin tool; proves the broker accepts admin connections."""
+    def _kafka_tool(self, tool: str, args: list[str], what: str, input_text: str | None = None) -> None:
         if self.kafka_bootstrap is None:
             raise ClusterError("this cluster runs no Kafka broker")
         log4j = self.workdir / "kafka-log4j.properties"
-        tool = "org.apache.kafka.tools.TopicCommand" if any(self.kafka_lib.glob("kafka-tools-*.jar")) \
-            else "kafka.admin.TopicCommand"
         done = subprocess.run(
             ["java", "-Xmx128m", *JVM_FLAGS[:3], f"-Dlog4j.configuration=file:{log4j}", "-cp", f"{self.kafka_lib}/*",
-             tool, "--bootstrap-server", self.kafka_bootstrap, "--create", "--if-not-exists",
-             "--topic", topic, "--partitions", str(partitions), "--replication-factor", "1"],
-            capture_output=True, text=True, timeout=120, check=False,
+             tool, "--bootstrap-server", self.kafka_bootstrap, *args],
+            capture_output=True, text=True, timeout=120, check=False, input=input_text,
         )
         if done.returncode != 0:
-            raise ClusterError(f"creating Kafka topic {topic} failed: {(done.stderr or done.stdout)[-2000:]}")
+            raise ClusterError(f"{what} failed: {(done.stderr or done.stdout)[-2000:]}")
+
+    def create_kafka_topic(self, topic: str, partitions: int = 1) -> None:
+        """Create a topic with Kafka's own admin tool; proves the broker accepts admin connections."""
+        tool = "org.apache.kafka.tools.TopicCommand" if any(self.kafka_lib.glob("kafka-tools-*.jar")) \
+            else "kafka.admin.TopicCommand"
+        self._kafka_tool(tool, ["--create", "--if-not-exists", "--topic", topic, "--partitions", str(partitions),
+                                "--replication-factor", "1"], f"creating Kafka topic {topic}")
+
+    def produce(self, topic: str, messages: list[str]) -> None:
+        """Send one message per string with Kafka's console producer (waits for every ack)."""
+        self._kafka_tool("kafka.tools.ConsoleProducer", ["--topic", topic, "--producer-property", "acks=all"],
+                         f"producing to {topic}", "\n".join(messages) + "\n")
 
     # ----- state
 
@@ -699,8 +719,10 @@ class PinotCluster:
         return {
             "version": self.version, "workdir": str(self.workdir), "auth": self.auth, "lib": str(self.lib),
             "kafka_lib": str(self.kafka_lib) if self.kafka_lib else None,
-            "controller_url": self.controller_url, "broker_url": self.broker_url, "zk_address": self.zk_address,
-            "kafka_bootstrap": self.kafka_bootstrap, "server_admin_urls": self.server_admin_urls,
+            "controller_url": self.controller_url if "controller" in self.components else None,
+            "broker_url": self.broker_url if "broker" in self.components else None, "zk_address": self.zk_address,
+            "kafka_bootstrap": self.kafka_bootstrap, "kafka_host": self.kafka_host,
+            "server_admin_urls": self.server_admin_urls,
             "minion_url": self.minion_url, "instances": self.instances, "components": self.components,
         }
 
@@ -726,6 +748,7 @@ class PinotCluster:
         cluster.owned = False
         cluster.lib = Path(data["lib"])
         cluster.kafka_lib = Path(data["kafka_lib"]) if data.get("kafka_lib") else None
+        cluster.kafka_host = data.get("kafka_host", HOST)
         cluster.components = data["components"]
         cluster._procs = {}
         return cluster
