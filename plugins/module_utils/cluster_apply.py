@@ -20,8 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import (
+    LABEL_COMPONENT,
     LABEL_GROUP,
     ZOOKEEPER,
+    instance_id,
     instance_labels,
     render_cluster,
     sts_name,
@@ -166,6 +168,7 @@ def group_status(sts, pods, node_zones):
     status = sts.get("status") or {}
     done, message = rollout_status(sts)
     name = sts["metadata"]["name"]
+    role = (sts["metadata"].get("labels") or {}).get(LABEL_COMPONENT)
     own = [p for p in pods if (p.get("metadata") or {}).get("name", "").rsplit("-", 1)[0] == name
            and any(o.get("kind") == "StatefulSet" and o.get("name") == name
                    for o in p["metadata"].get("ownerReferences") or [])]
@@ -184,6 +187,7 @@ def group_status(sts, pods, node_zones):
         "image": ((spec.get("template") or {}).get("spec") or {}).get("containers", [{}])[0].get("image"),
         "pods": [{
             "name": p["metadata"]["name"],
+            "instance": instance_id(role, p["metadata"]["name"], spec.get("serviceName"), sts["metadata"]["namespace"]),
             "revision": (p["metadata"].get("labels") or {}).get(REVISION_LABEL),
             "ready": pod_ready(p),
             "phase": (p.get("status") or {}).get("phase"),
@@ -207,6 +211,23 @@ def read_groups(client, name, namespace, group_names=None, node_zones=None):
         group = (sts["metadata"].get("labels") or {}).get(LABEL_GROUP)
         if group and (group_names is None or group in group_names):
             result[group] = group_status(sts, pods, node_zones)
+    return result
+
+
+def read_services(client, cluster):
+    """The cluster's client Services by role (and `zookeeper`): name, cluster_ip (None until allocated), ports by
+    name and the in-cluster URL of the first port."""
+    result = {}
+    for service in client.list("Service", cluster["namespace"], instance_labels(cluster)):
+        meta, spec = service["metadata"], service.get("spec") or {}
+        role = (meta.get("labels") or {}).get(LABEL_COMPONENT)
+        if not role or meta["name"] != f"{cluster['name']}-{role}" or not spec.get("ports"):
+            continue  # headless Services are per group
+        ports = {p.get("name") or str(p["port"]): p["port"] for p in spec["ports"]}
+        cluster_ip = spec.get("clusterIP")
+        result[role] = {"name": meta["name"], "cluster_ip": cluster_ip if cluster_ip not in (None, "None") else None,
+                        "ports": ports,
+                        "url": f"http://{meta['name']}.{cluster['namespace']}.svc.cluster.local:{spec['ports'][0]['port']}"}
     return result
 
 
@@ -367,11 +388,13 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
     """Bring the cluster to the description. Returns (outcome, groups status)."""
     started = time.monotonic()
     groups = select_groups(cluster, node_groups)
+    with_zookeeper = bool(cluster["zookeeper"]["managed"]) and (node_groups is None or ZOOKEEPER in node_groups)
     partitions = check_partitions(cluster, partitions)
     node_zones = preflight(client, cluster, groups)
-    stages = render_cluster(cluster, None if node_groups is None else groups, partitions)
+    stages = render_cluster(cluster, None if node_groups is None else groups, partitions, zookeeper=with_zookeeper)
     live = live_index(client, cluster)
 
+    reported = {g["name"] for g in groups} | ({ZOOKEEPER} if with_zookeeper else set())
     planned = []  # (stage, manifest, live)
     for stage, manifests in stages:
         for manifest in manifests:
@@ -426,8 +449,7 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
     if check_mode:
         for obj in deletions:
             client.delete(obj["kind"], obj["metadata"]["name"], cluster["namespace"], dry_run=True)
-        return outcome, read_groups(client, cluster["name"], cluster["namespace"],
-                                    {g["name"] for g in groups}, node_zones)
+        return outcome, read_groups(client, cluster["name"], cluster["namespace"], reported, node_zones)
 
     deadline = started + wait_timeout
     current_of = {ref(manifest): current for _s, manifest, current, _p in predictions}
@@ -445,8 +467,7 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
             wait_for(client, cluster, stage_groups, timeout=wait_timeout, deadline=deadline, sleep=sleep)
     for obj in deletions:
         client.delete(obj["kind"], obj["metadata"]["name"], cluster["namespace"])
-    return outcome, read_groups(client, cluster["name"], cluster["namespace"], {g["name"] for g in groups},
-                                node_zones)
+    return outcome, read_groups(client, cluster["name"], cluster["namespace"], reported, node_zones)
 
 
 def write(client, manifest, current, namespace, expected=None, *, attempts=3):
@@ -527,7 +548,7 @@ def run_cluster(module):
             cluster = normalise_cluster(params["cluster"])  # before connecting: bad input costs no request
             name, namespace = cluster["name"], cluster["namespace"]
         client = _client(module)
-        groups = {}
+        groups, services = {}, {}
         if cluster is None:
             outcome = absent(client, name, namespace, delete_pvcs=params["delete_pvcs"],
                              check_mode=module.check_mode)
@@ -536,6 +557,7 @@ def run_cluster(module):
                 client, cluster, node_groups=params["node_groups"], partitions=params["partitions"],
                 prune=params["prune"], delete_pvcs=params["delete_pvcs"], wait=params["wait"],
                 wait_timeout=params["wait_timeout"], check_mode=module.check_mode)
+            services = read_services(client, cluster)
     except WaitTimeout as exc:
         status = {}
         with contextlib.suppress(K8sError):
@@ -553,6 +575,7 @@ def run_cluster(module):
         changes=outcome.changes,
         objects=outcome.objects,
         groups=groups,
+        services=services,
         executed_requests=client.executed_requests,
         request_counts=client.counts,
         elapsed_seconds=round(time.monotonic() - started, 3),

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import ZONE_LABEL, deep_merge
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import ROLE_PORTS, ZONE_LABEL, deep_merge
 
 FIELD_MANAGER = "pinotops.k8s"
 MANAGED_BY = "pinotops.k8s"
@@ -29,13 +29,10 @@ ANNOTATION_TAGS = "pinotops.io/pinot-instance-tags"
 ANNOTATION_POOL = "pinotops.io/pinot-instance-pool"
 ZOOKEEPER = "zookeeper"
 
-# Role facts (Pinot 1.4 defaults; apache/pinot CommonConstants and the health resources of each role).
-PORTS = {
-    "controller": [("http", 9000)],
-    "broker": [("http", 8099)],
-    "server": [("netty", 8098), ("admin", 8097)],
-    "minion": [("http", 9514)],
-}
+# Role facts (apache/pinot CommonConstants and the health resources of each role).
+PORTS = {role: [(name, port) for name, port, _prop, _client in ports] for role, ports in ROLE_PORTS.items()}
+CLIENT_PORTS = {role: [(name, port) for name, port, _prop, client in ports if client]
+                for role, ports in ROLE_PORTS.items()}
 HEALTH = {  # probe -> (path, port)
     "controller": {"startup": ("/health", 9000), "readiness": ("/health", 9000), "liveness": ("/health", 9000)},
     "broker": {"startup": ("/health", 8099), "readiness": ("/health", 8099), "liveness": ("/health", 8099)},
@@ -53,6 +50,17 @@ START_COMMAND = {"controller": "StartController", "broker": "StartBroker", "serv
                  "minion": "StartMinion"}
 DEFAULT_GRACE = {"controller": 60, "broker": 60, "server": 630, "minion": 60, ZOOKEEPER: 60}
 KIND_ORDER = {"ConfigMap": 0, "Service": 1, "PodDisruptionBudget": 2, "StatefulSet": 3}
+
+
+INSTANCE_TYPE = {"controller": "Controller", "broker": "Broker", "server": "Server", "minion": "Minion"}
+
+
+def instance_id(role, pod_name, service_name, namespace):
+    """The Helix instance id of a Pinot pod: with pinot.set.instance.id.to.hostname it is the pod's DNS name
+    (StatefulSet pod + its headless Service) and the role's first port. None for a non-Pinot role."""
+    if role not in INSTANCE_TYPE:
+        return None
+    return f"{INSTANCE_TYPE[role]}_{pod_name}.{service_name}.{namespace}.svc.cluster.local_{PORTS[role][0][1]}"
 
 
 def config_dir(role):
@@ -131,18 +139,12 @@ def render_properties(cluster, group):
         "minion": {"dataDir": data_dir("minion")},
     }[role]
     managed = {"pinot.set.instance.id.to.hostname": "true"}
+    managed.update({prop: str(port) for _name, port, prop, _client in ROLE_PORTS[role]})
     if role == "controller":
-        managed.update({"controller.port": "9000", "controller.zk.str": zk,
-                        "controller.helix.cluster.name": cluster["helix_cluster_name"]})
-    elif role == "broker":
-        managed["pinot.broker.client.queryPort"] = "8099"
-        if group["tags"]:
-            # Initial tags of a broker joining for the first time (Pinot ignores it once the broker has tags).
-            defaults["pinot.broker.instance.tags"] = ",".join(group["tags"])
-    elif role == "server":
-        managed.update({"pinot.server.netty.port": "8098", "pinot.server.adminapi.port": "8097"})
-    elif role == "minion":
-        managed["pinot.minion.port"] = "9514"
+        managed.update({"controller.zk.str": zk, "controller.helix.cluster.name": cluster["helix_cluster_name"]})
+    elif role == "broker" and group["tags"]:
+        # Initial tags of a broker joining for the first time (Pinot ignores it once the broker has tags).
+        defaults["pinot.broker.instance.tags"] = ",".join(group["tags"])
     result = dict(defaults)
     result.update(group["properties"])
     result.update(managed)
@@ -357,7 +359,7 @@ def render_client_service(cluster, role):
     labels.update(service.get("labels") or {})
     spec = {"type": service.get("type") or "ClusterIP", "selector": selector_labels(cluster, role),
             "ports": [{"name": pname, "port": port, "targetPort": port, "protocol": "TCP"}
-                      for pname, port in PORTS[role]]}
+                      for pname, port in CLIENT_PORTS[role]]}
     return {"apiVersion": "v1", "kind": "Service",
             "metadata": _meta(cluster, f"{cluster['name']}-{role}", labels, dict(service.get("annotations") or {})),
             "spec": spec}
@@ -416,13 +418,15 @@ def render_zookeeper(cluster):
     return [headless, client, pdb, sts]
 
 
-def render_cluster(cluster, groups=None, partitions=None):
-    """Every manifest, in apply order, as [(stage, [manifests])]: the managed ZooKeeper first (full runs only),
-    then one stage per role in `deployment_order`: ConfigMaps, Services, PDBs, then StatefulSets."""
+def render_cluster(cluster, groups=None, partitions=None, zookeeper=None):
+    """Every manifest, in apply order, as [(stage, [manifests])]: the managed ZooKeeper first (by default on full
+    runs only), then one stage per role in `deployment_order`: ConfigMaps, Services, PDBs, then StatefulSets."""
     partitions = partitions or {}
     selected = cluster["node_groups"] if groups is None else groups
+    if zookeeper is None:
+        zookeeper = groups is None
     stages = []
-    if groups is None and cluster["zookeeper"]["managed"]:
+    if zookeeper and cluster["zookeeper"]["managed"]:
         stages.append((ZOOKEEPER, render_zookeeper(cluster)))
     for role in cluster["deployment_order"]:
         role_groups = [g for g in selected if g["role"] == role]

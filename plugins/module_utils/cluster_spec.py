@@ -31,18 +31,30 @@ PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_][-A-Za-z0-9_.]*$")
 QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
 ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 ZK_ADDRESS = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]+)?(,[A-Za-z0-9.\-]+(:[0-9]+)?)*(/[A-Za-z0-9_.\-/]*)?$")
+# A segment store outside the pod (s3://, gs://, hdfs://, adl2://...): anything with a scheme but file.
+DEEP_STORE = re.compile(r"^(?!file:)[A-Za-z][A-Za-z0-9+.-]*://")
 BARE_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 # The longest name part: a StatefulSet's pods carry `controller-revision-hash: <sts>-<10 chars>`, a 63-char
 # label value, so `<cluster>-<group>` may be at most 52 characters.
 MAX_STS_NAME = 52
 
+# Every port a role listens on: (name, number, the property that sets it, served by the role's client Service).
+# Pinot's multi-stage ports default to 0, a random port at every start: pinned, so that they can be declared.
+ROLE_PORTS = {
+    "controller": (("http", 9000, "controller.port", True),),
+    "broker": (("http", 8099, "pinot.broker.client.queryPort", True),
+               ("mailbox", 8442, "pinot.query.runner.port", False)),
+    "server": (("netty", 8098, "pinot.server.netty.port", True), ("admin", 8097, "pinot.server.adminapi.port", True),
+               ("grpc", 8090, "pinot.server.grpc.port", True), ("query", 8421, "pinot.query.server.port", False),
+               ("mailbox", 8442, "pinot.query.runner.port", False)),
+    "minion": (("http", 9514, "pinot.minion.port", True),),
+}
 # Properties pinotops renders itself: probes, Services and the start command depend on them.
 MANAGED_PROPERTIES = {
-    "controller": ("controller.port", "controller.zk.str", "controller.helix.cluster.name"),
-    "broker": ("pinot.broker.client.queryPort",),
-    "server": ("pinot.server.netty.port", "pinot.server.adminapi.port"),
-    "minion": ("pinot.minion.port",),
+    role: tuple(prop for _name, _port, prop, _client in ports)
+    + (("controller.zk.str", "controller.helix.cluster.name") if role == "controller" else ())
+    for role, ports in ROLE_PORTS.items()
 }
 COMMON_MANAGED_PROPERTIES = ("pinot.set.instance.id.to.hostname",)
 # Built-in environment variables of every Pinot container (usable as ${env:NAME}).
@@ -443,6 +455,12 @@ def normalise_cluster(raw, field="cluster"):
         properties.update(group_config.get("properties", {}))
         jvm_opts = group_config.get("jvm_opts", role_config.get("jvm_opts", ""))
 
+        if role == "controller" and not (settings.get("storage") or {}).get("size") \
+                and not DEEP_STORE.match(properties.get("controller.data.dir", "")):
+            raise SpecError(_path(sub, "overrides" if pname is None else "profile"), (
+                "a controller keeps every uploaded segment in controller.data.dir; without storage.size that is "
+                "an emptyDir, lost with the pod. Give the profile (or overrides) storage.size, or set "
+                "pinot.controller.properties[controller.data.dir] to a deep store URI (s3://, gs://, hdfs://, ...)"))
         tags = group.get("tags")
         if tags is not None:
             _type(tags, list, _path(sub, "tags"))
@@ -515,10 +533,13 @@ def _check_services(groups, field):
 
 
 def select_groups(cluster, names, field="node_groups"):
-    """The described groups named in `names` (all when None); unknown names are errors."""
+    """The described groups named in `names` (all when None); unknown names are errors. With a managed ZooKeeper
+    the name `zookeeper` is known too (it selects the ensemble, which is not a node group)."""
     if names is None:
         return list(cluster["node_groups"])
     known = {g["name"] for g in cluster["node_groups"]}
+    if cluster["zookeeper"]["managed"]:
+        known.add("zookeeper")
     for index, name in enumerate(names):
         if name not in known:
             raise SpecError(f"{field}[{index}]", f"{name!r} is not a node group of the description; "

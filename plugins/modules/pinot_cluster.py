@@ -51,7 +51,7 @@ options:
   node_groups:
     description:
       - Act only on these node groups (names from C(cluster.node_groups)) and on the client Services of their
-        roles. The managed ZooKeeper is left alone and nothing is pruned.
+        roles. Nothing is pruned. The managed ZooKeeper is left alone unless the list names C(zookeeper).
       - The hook the rolling-upgrade role uses to move one group at a time.
     type: list
     elements: str
@@ -175,11 +175,25 @@ groups:
     - Rollout status per node group (after the run, or the current one in check mode), keyed by group name.
     - Each holds C(statefulset), C(replicas), C(ready), C(updated), C(current_revision), C(update_revision),
       C(partition), C(generation), C(observed_generation), C(rollout_complete), C(message), C(image) and
-      C(pods) (each with C(name), C(revision), C(ready), C(phase), C(waiting), C(node), C(zone)); C(waiting)
+      C(pods) (each with C(name), C(instance), C(revision), C(ready), C(phase), C(waiting), C(node), C(zone));
+      C(instance) is the Helix instance id the pod registers under (null for ZooKeeper pods); C(waiting)
       says why a pod is not Ready (unschedulable, an image or crash-loop reason, a failing readiness probe),
       null when it is.
+    - With a managed ZooKeeper, its ensemble appears as group C(zookeeper) whenever the run covered it.
   returned: when O(state=present)
   type: dict
+services:
+  description:
+    - The cluster's client Services keyed by role (and C(zookeeper)), each with C(name), C(cluster_ip) (null
+      until allocated, as in check mode before the first run), C(ports) by name and C(url), the in-cluster URL
+      of the first port.
+    - What the roles' Pinot gates and resources can use as controller address, for example
+      C(http://{{ result.services.controller.cluster_ip }}:{{ result.services.controller.ports.http }}) where
+      Ansible reaches ClusterIPs.
+  returned: when O(state=present)
+  type: dict
+  sample: {"controller": {"name": "pinot-controller", "cluster_ip": "10.96.12.7", "ports": {"http": 9000},
+           "url": "http://pinot-controller.analytics.svc.cluster.local:9000"}}
 executed_requests:
   description: Every write request sent to the apiserver, as C(METHOD path). Empty when nothing changed and
     in check mode (dry runs are counted in RV(request_counts) instead).

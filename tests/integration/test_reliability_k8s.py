@@ -43,7 +43,8 @@ def description(namespace, name="pinot"):
         "zookeeper": {"address": "zk.example:2181/pinot"},
         "profiles": {"quick": {"pod_annotations": {ANN_READY_DELAY: "1s"}}},
         "node_groups": [
-            {"name": "controller", "role": "controller", "replicas": 1, "profile": "quick"},
+            {"name": "controller", "role": "controller", "replicas": 1, "profile": "quick",
+             "overrides": {"storage": {"size": "1Gi"}}},
             {"name": "broker", "role": "broker", "replicas": 1, "profile": "quick"},
             {"name": "server", "role": "server", "replicas": 2, "profile": "quick"},
             {"name": "minion", "role": "minion", "replicas": 1, "profile": "quick"},

@@ -38,7 +38,8 @@ def small_description(name, namespace, image="apachepinot/pinot:1.4.0"):
         "name": name, "namespace": namespace, "image": image, "zookeeper": {"address": "zk.example:2181/pinot"},
         "profiles": {"p": profile},
         "node_groups": [
-            {"name": "controller", "role": "controller", "replicas": 2, "zones": ["zone-a", "zone-b"], "profile": "p"},
+            {"name": "controller", "role": "controller", "replicas": 2, "zones": ["zone-a", "zone-b"], "profile": "p",
+             "overrides": {"storage": {"size": "1Gi"}}},
             {"name": "broker-a", "role": "broker", "replicas": 1, "zone": "zone-a", "profile": "p"},
             {"name": "broker-b", "role": "broker", "replicas": 1, "zone": "zone-b", "profile": "p"},
             {"name": "server-hot-a", "role": "server", "replicas": 2, "zone": "zone-a", "profile": "p"},

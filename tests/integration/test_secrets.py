@@ -139,7 +139,8 @@ def test_kubernetes_tokens_and_kubeconfig_never_appear_at_vvv(k8s_control_plane,
                    "controller.admin.access.control.principals.admin.password": "${env:PINOT_ADMIN_PASSWORD}"}}},
                "secret_env": [{"name": "PINOT_ADMIN_PASSWORD", "secret": "pinot-auth", "key": "password",
                                "roles": ["controller"]}],
-               "node_groups": [{"name": "controller", "role": "controller", "replicas": 1}]}
+               "node_groups": [{"name": "controller", "role": "controller", "replicas": 1,
+                                "overrides": {"storage": {"size": "1Gi"}}}]}
     secret_value = "admin-" + secrets.token_hex(8)
     cp.request("POST", f"/api/v1/namespaces/{namespace}/secrets", {
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pinot-auth"},

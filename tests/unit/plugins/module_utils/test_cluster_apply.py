@@ -5,13 +5,19 @@ from test_cluster_fixtures import description
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import (
     change_paths,
+    group_status,
     immutable_changes,
     normalise,
+    read_services,
     rollout_status,
     waiting_reason,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import render_cluster
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import normalise_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import instance_id, render_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
+    SpecError,
+    normalise_cluster,
+    select_groups,
+)
 
 
 def sts(*, replicas=3, generation=2, observed=2, ready=3, updated=3, current="r1", update="r1", partition=None,
@@ -115,3 +121,55 @@ def pod(phase="Pending", conditions=(), containers=(), init=()):
 ])
 def test_a_pod_that_is_not_ready_says_why(stuck, reason):
     assert waiting_reason(stuck) == reason
+
+
+def managed_zookeeper():
+    desc = description()
+    desc["zookeeper"] = {"managed": {"replicas": 1}}
+    return normalise_cluster(desc)
+
+
+def test_the_managed_zookeeper_can_be_applied_on_its_own():
+    cluster = managed_zookeeper()
+    assert select_groups(cluster, ["zookeeper"]) == []
+    stages = render_cluster(cluster, [], zookeeper=True)
+    assert [stage for stage, _m in stages] == ["zookeeper"]
+    # A group run leaves it alone unless asked; a full run starts with it.
+    assert [s for s, _m in render_cluster(cluster, select_groups(cluster, ["minion"]))] == ["minion"]
+    assert [s for s, _m in render_cluster(cluster)][0] == "zookeeper"
+    with pytest.raises(SpecError, match=r"node_groups\[0\]: 'zookeeper' is not a node group"):
+        select_groups(normalise_cluster(description()), ["zookeeper"])
+
+
+def test_pods_report_the_helix_instance_they_register_as():
+    live = copy.deepcopy(statefulset(description())["StatefulSet/pinot-server-hot-a"])
+    live["status"] = {}
+    pods = [{"metadata": {"name": f"pinot-server-hot-a-{i}",
+                          "ownerReferences": [{"kind": "StatefulSet", "name": "pinot-server-hot-a"}]},
+             "spec": {"nodeName": "n1"}, "status": {}} for i in (1, 0)]
+    status = group_status(live, pods, {"n1": "zone-a"})
+    assert [p["instance"] for p in status["pods"]] == [
+        "Server_pinot-server-hot-a-0.pinot-server-hot-a-headless.analytics.svc.cluster.local_8098",
+        "Server_pinot-server-hot-a-1.pinot-server-hot-a-headless.analytics.svc.cluster.local_8098"]
+    assert instance_id("zookeeper", "pinot-zookeeper-0", "pinot-zookeeper-headless", "analytics") is None
+
+
+class ListingClient:
+    def __init__(self, objects):
+        self.objects = objects
+
+    def list(self, kind, namespace=None, labels=None):
+        return [o for o in self.objects if o["kind"] == kind]
+
+
+def test_services_are_reported_by_role_with_their_address():
+    cluster = managed_zookeeper()
+    rendered = [m for _s, items in render_cluster(cluster) for m in items if m["kind"] == "Service"]
+    for service in rendered:
+        if service["spec"].get("clusterIP") != "None":
+            service["spec"]["clusterIP"] = "10.96.0.9"
+    services = read_services(ListingClient(rendered), cluster)
+    assert sorted(services) == ["broker", "controller", "minion", "server", "zookeeper"]
+    assert services["controller"] == {"name": "pinot-controller", "cluster_ip": "10.96.0.9", "ports": {"http": 9000},
+                                      "url": "http://pinot-controller.analytics.svc.cluster.local:9000"}
+    assert services["zookeeper"]["ports"] == {"client": 2181}

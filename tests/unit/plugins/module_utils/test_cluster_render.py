@@ -74,7 +74,16 @@ def test_statefulset_shape():
     assert c["readinessProbe"]["httpGet"] == {"path": "/health/readiness", "port": 8097, "scheme": "HTTP"}
     assert c["livenessProbe"]["httpGet"]["path"] == "/health/liveness"
     assert c["startupProbe"]["httpGet"] == {"path": "/health/liveness", "port": 8097, "scheme": "HTTP"}
-    assert {p["containerPort"] for p in c["ports"]} == {8097, 8098}
+    # Every port a server registers in Helix is declared, the multi-stage ones pinned (Pinot's default is random).
+    assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"netty": 8098, "admin": 8097, "grpc": 8090,
+                                                                   "query": 8421, "mailbox": 8442}
+    conf = refs["ConfigMap/pinot-server-hot-a-config"]["data"]["pinot-server.conf"]
+    for line in ("pinot.server.grpc.port=8090", "pinot.query.server.port=8421", "pinot.query.runner.port=8442"):
+        assert line in conf.splitlines()
+    headless = refs["Service/pinot-server-hot-a-headless"]
+    assert {p["name"] for p in headless["spec"]["ports"]} == {"netty", "admin", "grpc", "query", "mailbox"}
+    # The client Service serves clients only: no multi-stage worker ports.
+    assert {p["name"] for p in refs["Service/pinot-server"]["spec"]["ports"]} == {"netty", "admin", "grpc"}
     assert spec["template"]["spec"]["terminationGracePeriodSeconds"] == 630
     assert sts["metadata"]["annotations"] == {"pinotops.io/pinot-instance-tags": "hot_OFFLINE,hot_REALTIME",
                                               "pinotops.io/pinot-instance-pool": "0"}

@@ -137,3 +137,25 @@ def test_quantities():
     assert parse_quantity("10Gi") == parse_quantity("10240Mi")
     assert parse_quantity("500m") == 0.5
     assert parse_quantity("1e3") == 1000
+
+
+@pytest.mark.parametrize(("data_dir", "storage", "refused"), [
+    (None, None, True),  # the default /var/pinot/controller/data in an emptyDir
+    ("file:///var/pinot/controller/data", None, True),
+    ("/mnt/segments", None, True),
+    ("s3://bucket/pinot", None, False),
+    ("gs://bucket/pinot", None, False),
+    (None, {"size": "10Gi"}, False),
+])
+def test_a_controller_segment_store_that_dies_with_the_pod_is_refused(data_dir, storage, refused):
+    desc = description()
+    desc["profiles"]["small"]["storage"] = storage
+    if data_dir:
+        desc["pinot"]["controller"]["properties"]["controller.data.dir"] = data_dir
+    if not refused:
+        normalise_cluster(desc)
+        return
+    with pytest.raises(SpecError) as raised:
+        normalise_cluster(desc)
+    assert raised.value.field == "cluster.node_groups[0].profile"
+    assert "emptyDir" in str(raised.value) and "storage.size" in str(raised.value)
