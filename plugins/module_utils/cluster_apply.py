@@ -163,6 +163,21 @@ def waiting_reason(pod):
     return status.get("phase") or "no phase"
 
 
+def last_pod_events(events):
+    """{pod name: 'Reason: message'} of the newest Event about each pod (what `kubectl describe` shows last)."""
+    newest = {}
+    for event in events:
+        involved = event.get("involvedObject") or {}
+        if involved.get("kind") != "Pod" or not involved.get("name"):
+            continue
+        when = (event.get("lastTimestamp") or event.get("eventTime")
+                or (event.get("metadata") or {}).get("creationTimestamp") or "")
+        if involved["name"] not in newest or when >= newest[involved["name"]][0]:
+            text = f"{event.get('reason') or '?'}: {' '.join((event.get('message') or '').split())}".rstrip(": ")
+            newest[involved["name"]] = (when, text)
+    return {name: text for name, (_when, text) in newest.items()}
+
+
 def group_status(sts, pods, node_zones):
     spec = sts.get("spec") or {}
     status = sts.get("status") or {}
@@ -562,7 +577,12 @@ def run_cluster(module):
         status = {}
         with contextlib.suppress(K8sError):
             status = read_groups(client, cluster["name"], cluster["namespace"])
-        unready = [f"{pod['name']} ({pod['waiting']})" for group in sorted(exc.pending)
+        events = {}
+        with contextlib.suppress(K8sError):  # Events are a hint; a role without access to them still fails clearly
+            events = last_pod_events(client.list("Event", cluster["namespace"]))
+        unready = [f"{pod['name']} ({pod['waiting']}"
+                   + (f"; last event {events[pod['name']]})" if pod["name"] in events else ")")
+                   for group in sorted(exc.pending)
                    for pod in (status.get(group) or {}).get("pods", []) if not pod["ready"]]
         exc = WaitTimeout(exc.pending, exc.seconds, unready)
         _fail(module, client, exc, changed=bool(client.executed_requests), pending=exc.pending, groups=status)

@@ -59,6 +59,7 @@ KINDS = {
     "Secret": ("/api/v1", "secrets", True),
     "Service": ("/api/v1", "services", True),
     "Pod": ("/api/v1", "pods", True),
+    "Event": ("/api/v1", "events", True),
     "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims", True),
     "StatefulSet": ("/apis/apps/v1", "statefulsets", True),
     "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),

@@ -269,3 +269,21 @@ def test_a_new_controller_pod_keeps_the_segment_store(bed: Bed) -> None:
     download = requests.get(f"{bed.service_url('controller')}/segments/{OFFLINE}/{segment}", timeout=60)
     assert download.status_code == 200 and len(download.content) > 0
     assert bed.sql(f"SELECT COUNT(*) FROM {OFFLINE}") == [[len(ROWS)]]
+
+
+def test_a_stuck_rollout_names_the_reason_and_the_last_event_of_the_real_pod(bed: Bed) -> None:
+    placed = {"node_selector": {NODE_LABEL: "true"}, "image_pull_policy": "Never", "storage": {"size": "1Gi"}}
+    stuck = {"name": "stuck", "namespace": NS, "image": "apachepinot/pinot:0.0.0-not-imported",
+             "zookeeper": {"address": "nowhere:2181/stuck"}, "profiles": {"p": placed},
+             "node_groups": [{"name": "controller", "role": "controller", "replicas": 1, "profile": "p"}]}
+    playbook = bed.inventory / "stuck.yml"
+    task = {"pinotops.k8s.pinot_cluster": {"cluster": stuck, "kubeconfig": str(bed.cp.kubeconfig), "wait": True,
+                                           "wait_timeout": 30}}
+    cleanup = {"pinotops.k8s.pinot_cluster": {"cluster": {"name": "stuck", "namespace": NS}, "state": "absent",
+                                              "delete_pvcs": True, "kubeconfig": str(bed.cp.kubeconfig)}}
+    playbook.write_text(yaml.safe_dump([{"hosts": "real", "gather_facts": False, "tasks": [
+        {"name": "Stuck", **task, "ignore_errors": True}, {"name": "Clean up", **cleanup}]}], sort_keys=False))
+    rc, out, _seconds = demo.run_playbook(str(playbook), bed.inventory)
+    assert rc == 0, out[-3000:]
+    assert "pods not Ready: stuck-controller-0 (pinot: ErrImageNeverPull" in out, out[-3000:]
+    assert "last event Failed: " in out and "apachepinot/pinot:0.0.0-not-imported" in out, out[-3000:]

@@ -7,6 +7,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     change_paths,
     group_status,
     immutable_changes,
+    last_pod_events,
     normalise,
     read_services,
     rollout_status,
@@ -173,3 +174,23 @@ def test_services_are_reported_by_role_with_their_address():
     assert services["controller"] == {"name": "pinot-controller", "cluster_ip": "10.96.0.9", "ports": {"http": 9000},
                                       "url": "http://pinot-controller.analytics.svc.cluster.local:9000"}
     assert services["zookeeper"]["ports"] == {"client": 2181}
+
+
+def test_the_newest_event_of_each_pod_is_its_last_event():
+    def event(name, reason, message, when, kind="Pod"):
+        return {"involvedObject": {"kind": kind, "name": name}, "reason": reason, "message": message,
+                "lastTimestamp": when}
+
+    events = [
+        event("pinot-broker-0", "Scheduled", "Successfully assigned", "2026-12-02T01:00:00Z"),
+        event("pinot-broker-0", "Failed", 'Container image "apachepinot/pinot:9.9"\n is not present',
+              "2026-12-02T01:00:05Z"),
+        event("pinot-broker-0", "Pulled", "older", "2026-12-02T01:00:01Z"),
+        event("pinot-broker", "SuccessfulCreate", "create Pod", "2026-12-02T01:00:09Z", kind="StatefulSet"),
+        {"involvedObject": {"kind": "Pod", "name": "pinot-server-0"}, "reason": "FailedScheduling",
+         "eventTime": "2026-12-02T01:00:02.000000Z", "message": "0/7 nodes are available"},
+    ]
+    assert last_pod_events(events) == {
+        "pinot-broker-0": 'Failed: Container image "apachepinot/pinot:9.9" is not present',
+        "pinot-server-0": "FailedScheduling: 0/7 nodes are available",
+    }
