@@ -203,8 +203,8 @@ def test_site_playbook_installs_a_working_cluster_on_real_pods(bed: Bed) -> None
     # Role after role: nothing of a role is created before every pod of the previous one is Ready.
     by_role = {r: [p for p in pods.values() if _role(p) == r] for r in ROLE_ORDER}
     for earlier, later in zip(ROLE_ORDER, ROLE_ORDER[1:], strict=False):
-        assert max(_ready_at(p) for p in by_role[earlier]) <= min(_ts(p["metadata"]["creationTimestamp"])
-                                                                   for p in by_role[later])
+        first_later = min(_ts(p["metadata"]["creationTimestamp"]) for p in by_role[later])
+        assert max(_ready_at(p) for p in by_role[earlier]) <= first_later, (earlier, later)
     ready = {n: round((_ready_at(p) - _ts(p["metadata"]["creationTimestamp"])).total_seconds(), 1)
              for n, p in sorted(pods.items())}
     print(f"\nreal-node bed set-up: {', '.join(f'{k} {v:.1f} s' for k, v in bed.timings.items())}; "
