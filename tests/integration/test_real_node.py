@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from tests.support.polling import wait_until
-from tests.testbed.k8s import BinariesError, K8sControlPlane
+from tests.testbed.k8s import K8sControlPlane
+from tests.testbed.pytest_k8s import real_node_bed
 from tests.testbed.real_node import (
     ECHO_IMAGE,
     ECHO_PORT,
@@ -53,25 +54,13 @@ class Bed:
 def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
     base = tmp_path_factory.mktemp("real-node")
     before = read_sysctls()
-    cp = K8sControlPlane(base / "k8s", real_node=True)
-    try:
-        cp.start()
-    except BinariesError as exc:
-        pytest.fail(f"cannot build the Kubernetes test bed binaries: {exc}", pytrace=False)
-    node = RealNode(cp, base / "node")
-    try:
-        node.start()
+    with real_node_bed(base) as (cp, node):
         print(f"\nreal node: {', '.join(f'{k} {v:.1f} s' for k, v in node.timings.items())}; "
               f"sysctls restored after Ready: {node.restored_after_ready}")
         cp.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
         wait_until("the namespace's default ServiceAccount",
                    lambda: cp.get_or_none(f"/api/v1/namespaces/{NS}/serviceaccounts/default"))
         yield Bed(cp, node, before)
-    finally:
-        try:
-            node.stop()
-        finally:
-            cp.stop()
 
 
 def conditions(obj: dict[str, Any]) -> dict[str, str]:

@@ -16,7 +16,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,9 @@ import yaml
 
 from tests.support.polling import wait_until
 from tests.testbed import demo, images
-from tests.testbed.k8s import BinariesError, K8sControlPlane
+from tests.testbed.k8s import K8sControlPlane
 from tests.testbed.pinot import PRIMARY_VERSION, PinotCluster
+from tests.testbed.pytest_k8s import real_node_bed
 from tests.testbed.real_node import NODE_IP, NODE_LABEL, NODE_NAME, RealNode
 
 pytestmark = pytest.mark.integration
@@ -99,6 +100,7 @@ class Bed:
     inventory: Path
     topic: str
     timings: dict[str, float]
+    urls: dict[str, str] = field(default_factory=dict)
 
     def play(self, *args: str) -> tuple[int, str, float]:
         return demo.run_playbook("site.yml", self.inventory, *args)
@@ -107,8 +109,10 @@ class Bed:
         return {p["metadata"]["name"]: p for p in demo.pods(self.cp, NS)}
 
     def service_url(self, role: str) -> str:
-        service = self.cp.request("GET", f"/api/v1/namespaces/{NS}/services/pinot-{role}")["spec"]
-        return f"http://{service['clusterIP']}:{service['ports'][0]['port']}"
+        if role not in self.urls:  # a ClusterIP never changes: one read per Service
+            service = self.cp.request("GET", f"/api/v1/namespaces/{NS}/services/pinot-{role}")["spec"]
+            self.urls[role] = f"http://{service['clusterIP']}:{service['ports'][0]['port']}"
+        return self.urls[role]
 
     def controller(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         response = requests.request(method, self.service_url("controller") + path, timeout=60, **kwargs)
@@ -127,49 +131,39 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
     base = tmp_path_factory.mktemp("real-pinot")
     timings: dict[str, float] = {}
     began = time.monotonic()
-    cp = K8sControlPlane(base / "k8s", real_node=True)
-    try:
-        cp.start()
-    except BinariesError as exc:
-        pytest.fail(f"cannot build the Kubernetes test bed binaries: {exc}", pytrace=False)
-    node = RealNode(cp, base / "node")
-    kafka = PinotCluster(VERSION, base / "kafka", pinot=False, kafka=True, kafka_host=NODE_IP)
-    try:
-        node.start()
+    with real_node_bed(base) as (cp, node):
         timings["control plane + node"] = time.monotonic() - began
         t = time.monotonic()
         for ref, archive in images.build_all((VERSION,)).items():
             node.import_image(archive, ref)
         timings["images"] = time.monotonic() - t
         t = time.monotonic()
-        kafka.start()
-        topic = "clicks_" + secrets.token_hex(3)
-        kafka.create_kafka_topic(topic)
-        timings["kafka"] = time.monotonic() - t
-        demo.ensure_namespace(cp, NS)
-        wait_until("the namespace's default ServiceAccount",
-                   lambda: cp.get_or_none(f"/api/v1/namespaces/{NS}/serviceaccounts/default"))
-        inventory = base / "inventory"
-        (inventory / "host_vars").mkdir(parents=True)
-        (inventory / "hosts.yml").write_text(yaml.safe_dump({"pinot_clusters": {"hosts": {"real": None}, "vars": {
-            "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}))
-        host_vars = {
-            "pinot_kubeconfig": str(cp.kubeconfig),
-            "pinot_cluster": description(f"apachepinot/pinot:{VERSION}"),
-            # The controller of this very cluster, through its Service, as soon as the module has reported it.
-            "pinot_controller_url": "http://{{ pinot_cluster_applied.services.controller.cluster_ip }}:"
-                                    "{{ pinot_cluster_applied.services.controller.ports.http }}",
-            "pinot_cluster_wait_timeout": 300, "pinot_cluster_gate_timeout": 180,
-            **resources(kafka, topic),
-        }
-        (inventory / "host_vars" / "real.yml").write_text(yaml.safe_dump(host_vars, sort_keys=False))
-        yield Bed(cp, node, kafka, inventory, topic, timings)
-    finally:
-        try:
-            kafka.stop()
-            node.stop()
-        finally:
-            cp.stop()
+        # Pods reach the node's address, not the host's loopback.
+        with PinotCluster(VERSION, base / "kafka", pinot=False, kafka=True, kafka_host=NODE_IP) as kafka:
+            topic = "clicks_" + secrets.token_hex(3)
+            kafka.create_kafka_topic(topic)
+            timings["kafka"] = time.monotonic() - t
+            demo.ensure_namespace(cp, NS)
+            wait_until("the namespace's default ServiceAccount",
+                       lambda: cp.get_or_none(f"/api/v1/namespaces/{NS}/serviceaccounts/default"))
+            yield Bed(cp, node, kafka, write_inventory(base / "inventory", cp, kafka, topic), topic, timings)
+
+
+def write_inventory(inventory: Path, cp: K8sControlPlane, kafka: PinotCluster, topic: str) -> Path:
+    (inventory / "host_vars").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text(yaml.safe_dump({"pinot_clusters": {"hosts": {"real": None}, "vars": {
+        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}))
+    host_vars = {
+        "pinot_kubeconfig": str(cp.kubeconfig),
+        "pinot_cluster": description(f"apachepinot/pinot:{VERSION}"),
+        # The controller of this very cluster, through its Service, as soon as the module has reported it.
+        "pinot_controller_url": "http://{{ pinot_cluster_applied.services.controller.cluster_ip }}:"
+                                "{{ pinot_cluster_applied.services.controller.ports.http }}",
+        "pinot_cluster_wait_timeout": 300, "pinot_cluster_gate_timeout": 180,
+        **resources(kafka, topic),
+    }
+    (inventory / "host_vars" / "real.yml").write_text(yaml.safe_dump(host_vars, sort_keys=False))
+    return inventory
 
 
 def _ts(value: str) -> datetime:
@@ -238,9 +232,9 @@ def test_batch_rows_answer_through_the_broker_service(bed: Bed) -> None:
     batch = json.dumps({"inputFormat": "csv", "recordReader.prop.delimiter": ","})
     bed.controller("POST", f"/ingestFromFile?tableNameWithType={OFFLINE}_OFFLINE&batchConfigMapStr="
                    + urllib.request.quote(batch), files={"file": ("rides.csv", csv)})
-    rows = wait_until("the ingested rows", lambda: bed.sql(f"SELECT COUNT(*), SUM(fare) FROM {OFFLINE}")
-                      if bed.sql(f"SELECT COUNT(*) FROM {OFFLINE}")[0][0] == len(ROWS) else None, timeout=120)
-    assert rows == [[len(ROWS), float(sum(f for _i, _c, f in ROWS))]]
+    wait_until("the ingested rows", lambda: bed.sql(f"SELECT COUNT(*) FROM {OFFLINE}")[0][0] == len(ROWS),
+               timeout=120)
+    assert bed.sql(f"SELECT COUNT(*), SUM(fare) FROM {OFFLINE}") == [[len(ROWS), float(sum(f for _i, _c, f in ROWS))]]
     by_city = bed.sql(f"SELECT city, SUM(fare) FROM {OFFLINE} GROUP BY city ORDER BY city")
     assert by_city == [["lyon", 10.0], ["nice", 51.0], ["paris", 42.0]]
     # Both servers hold the segment (replication 2) and serve it.

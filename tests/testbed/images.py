@@ -551,22 +551,6 @@ def zookeeper_image(version: str = "3.9.3", release: str = "bookworm") -> Path:
 # --------------------------------------------------------------------------- containerd
 
 
-def import_image(archive: Path, ctr: str, address: str, namespace: str = "k8s.io", *,
-                 snapshotter: str | None = None) -> float:
-    """Load an OCI archive into containerd under the name it carries; returns the seconds it took.
-
-    `snapshotter` must be the one the CRI plugin uses if that is not containerd's default: ctr unpacks for it.
-    """
-    command = [ctr, "--address", address, "-n", namespace, "images", "import"]
-    if snapshotter:
-        command.append(f"--snapshotter={snapshotter}")
-    archive = Path(archive)
-    began = time.monotonic()
-    _step([*command, str(archive)], archive.with_name(archive.name + ".import.log"), f"import {archive.name}",
-          archive.parent)
-    return round(time.monotonic() - began, 1)
-
-
 def build_all(pinot_versions: tuple[str, ...] = (pinot.PRIMARY_VERSION,), zookeeper: str = "3.9.3") -> dict[str, Path]:
     """Every image the real node runs, as reference -> archive: one Pinot image per version, ZooKeeper."""
     built = {f"{PINOT_REPOSITORY}:{v}": pinot_image(v) for v in pinot_versions}

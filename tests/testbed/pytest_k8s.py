@@ -8,6 +8,7 @@ stopped at its end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.testbed.k8s import BinariesError, K8sControlPlane
+from tests.testbed.real_node import RealNode
 
 KUBECONFIG_ENV = "PINOTOPS_TESTBED_KUBECONFIG"
 
@@ -39,3 +41,22 @@ def k8s_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[K8sC
         yield cp
     finally:
         cp.stop()
+
+
+@contextlib.contextmanager
+def real_node_bed(base: Path) -> Iterator[tuple[K8sControlPlane, RealNode]]:
+    """A control plane of its own with the real node (tests/testbed/real_node.py); both stopped on exit."""
+    cp = K8sControlPlane(base / "k8s", real_node=True)
+    try:
+        cp.start()
+    except BinariesError as exc:
+        pytest.fail(f"cannot build the Kubernetes test bed binaries: {exc}", pytrace=False)
+    node = RealNode(cp, base / "node")
+    try:
+        node.start()
+        yield cp, node
+    finally:
+        try:
+            node.stop()
+        finally:
+            cp.stop()
