@@ -19,6 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import missing_required_lib
 
+try:
+    import yaml
+except ImportError:  # pragma: no cover - the kubernetes client, which every run needs, requires PyYAML
+    yaml = None
+
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import (
     LABEL_COMPONENT,
     LABEL_GROUP,
@@ -363,6 +368,23 @@ def _field_of(cluster, manifest):
 
 # -- the runs --------------------------------------------------------------------------------------------
 
+if yaml is not None:
+    class _ManifestDumper(yaml.SafeDumper):
+        """Multi-line strings (the rendered .conf files) as blocks, so a diff shows the lines that changed."""
+
+    def _represent_str(dumper, value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    _ManifestDumper.add_representer(str, _represent_str)
+
+
+def manifest_text(obj):
+    """An object as kubectl shows it (YAML): Ansible's --diff then compares lines, not one JSON string."""
+    if not obj:
+        return ""
+    return yaml.dump(obj, Dumper=_ManifestDumper, default_flow_style=False, sort_keys=True, width=1 << 20)
+
+
 class Outcome:
     """What a run did (or would do): per object action, change paths and diffs."""
 
@@ -383,7 +405,7 @@ class Outcome:
         else:
             self.changes.extend(f"{obj_ref} {path}" for path in change_paths(before, after))
         self.diffs.append({"before_header": obj_ref, "after_header": obj_ref,
-                           "before": before or {}, "after": after or {}})
+                           "before": manifest_text(before), "after": manifest_text(after)})
 
     @property
     def changed(self):

@@ -96,7 +96,8 @@ attributes:
       predictions and nothing is written.
   diff_mode:
     support: full
-    description: Before and after of every object that changes (server bookkeeping and status removed).
+    description: Before and after of every object that changes, as YAML (server bookkeeping and status removed;
+      the rendered .conf files as blocks, so the diff shows each changed line).
 """
 
 EXAMPLES = r"""

@@ -299,12 +299,12 @@ def test_pinot_config_change_rolls_only_its_group(env):
         else:
             assert sts["status"]["updateRevision"] == update_before[group], group
             assert revisions(env, group) == before[group], group
-    # the diff shows the ConfigMap line that changed
+    # the diff (YAML, the .conf as a block) shows the ConfigMap line that changed as a line of its own
     diffs = {d["before_header"]: d for d in result["diff"]}
-    after_conf = diffs["ConfigMap/pinot-server-hot-a-config"]["after"]["data"]["pinot-server.conf"]
-    assert "pinot.server.query.executor.timeout=20000" in after_conf
-    assert "pinot.server.query.executor.timeout" not in \
-        diffs["ConfigMap/pinot-server-hot-a-config"]["before"]["data"]["pinot-server.conf"]
+    configmap = diffs["ConfigMap/pinot-server-hot-a-config"]
+    assert "    pinot.server.query.executor.timeout=20000" in configmap["after"].splitlines()
+    assert "pinot.server.query.executor.timeout" not in configmap["before"]
+    assert yaml.safe_load(configmap["after"])["data"]["pinot-server.conf"].endswith("\n")
 
 
 def test_fields_of_other_managers_survive(env):

@@ -1,9 +1,12 @@
 import copy
+import difflib
 
 import pytest
+import yaml
 from test_cluster_fixtures import description
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import (
+    Outcome,
     change_paths,
     group_status,
     immutable_changes,
@@ -194,3 +197,18 @@ def test_the_newest_event_of_each_pod_is_its_last_event():
         "pinot-broker-0": 'Failed: Container image "apachepinot/pinot:9.9" is not present',
         "pinot-server-0": "FailedScheduling: 0/7 nodes are available",
     }
+
+
+def test_a_diff_shows_each_changed_conf_line_as_a_line_of_its_own():
+    before = {"kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"pinot-server.conf": "a=1\nb=2\nc=3\n"}}
+    after = copy.deepcopy(before)
+    after["data"]["pinot-server.conf"] = "a=1\nb=20\nc=3\n"
+    outcome = Outcome()
+    outcome.record("updated", "ConfigMap/x", before, after)
+    [diff] = outcome.diffs
+    changed = [line for line in difflib.ndiff(diff["before"].splitlines(), diff["after"].splitlines())
+               if line[:1] in "+-"]
+    assert changed == ["-     b=2", "+     b=20"]
+    assert yaml.safe_load(diff["before"]) == before and yaml.safe_load(diff["after"]) == after
+    outcome.record("created", "ConfigMap/y", None, after)
+    assert outcome.diffs[1]["before"] == ""
