@@ -91,23 +91,24 @@ def check_component_health(probe, url):
 
 def check_segments(probe, tables, instance=None):
     """No segment in ERROR/OFFLINE (on `instance`, or anywhere) and external view == ideal state."""
-    found = {}  # (table, segment, instance) -> what is wrong with that replica: one line each
+    found = {}  # (table with type, segment, instance) -> what is wrong with that replica: one line each
     converged = 0
     for table in tables:
         ideal, external = probe.views(table)
         for table_type in TABLE_TYPES:
             want, have = _by_type(ideal, table_type), _by_type(external, table_type)
+            typed = table if table.endswith(f"_{table_type}") else f"{table}_{table_type}"
             for segment, assignment in want.items():
                 for inst, state in (assignment or {}).items():
                     if instance is not None and inst != instance:
                         continue
                     actual = (have.get(segment) or {}).get(inst)
                     if actual != state:
-                        found[table, segment, inst] = f"{actual or 'missing'} (ideal {state})"
+                        found[typed, segment, inst] = f"{actual or 'missing'} (ideal {state})"
             for segment, assignment in have.items():
                 for inst, state in (assignment or {}).items():
                     if (instance is None or inst == instance) and state == "ERROR":
-                        found.setdefault((table, segment, inst), "ERROR")
+                        found.setdefault((typed, segment, inst), "ERROR")
         converged += 1
     problems = [f"{table}/{segment} on {inst}: {what}" for (table, segment, inst), what in sorted(found.items())]
     scope = f"on {instance}" if instance else "in the cluster"

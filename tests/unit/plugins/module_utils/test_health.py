@@ -1,6 +1,12 @@
 """The Pinot gates' decisions, on controller answers recorded as plain dicts."""
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.health import Probe, gate_checks, run_once, wait_for_gate
+from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
+    Probe,
+    check_segments,
+    gate_checks,
+    run_once,
+    wait_for_gate,
+)
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
 
 
@@ -49,6 +55,16 @@ def test_cluster_preflight_reports_error_segment():
     # One line per bad replica (it used to be listed twice: as ERROR and as ERROR against the ideal state).
     assert not ok and detail == ("1 segment(s) in the cluster not as in the ideal state: "
                                  "t_OFFLINE/seg0 on Server_a_8098: ERROR (ideal ONLINE)")
+
+
+def test_a_bad_replica_of_a_raw_table_name_says_which_table_type():
+    # Pinot answers a raw name with both types' views.
+    views = {"OFFLINE": {"seg0": {S1: "ONLINE"}}, "REALTIME": {"seg1": {S1: "CONSUMING"}}}
+    probe = Probe(FakeClient(dict(BASE, **{
+        "/tables/t/idealstate": views,
+        "/tables/t/externalview": {"OFFLINE": {"seg0": {S1: "ONLINE"}}, "REALTIME": {"seg1": {S1: "ERROR"}}}})))
+    ok, detail = check_segments(probe, ["t"])
+    assert not ok and detail.endswith(": t_REALTIME/seg1 on Server_a_8098: ERROR (ideal CONSUMING)"), detail
 
 
 def test_an_error_replica_the_ideal_state_no_longer_has_is_still_reported():
