@@ -79,7 +79,8 @@ def galaxy_version() -> str:
     return yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: pytest runs this module's tests in two groups (with and without a Pinot version); built once.
+@pytest.fixture(scope="session")
 def tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     started = time.monotonic()
@@ -113,7 +114,7 @@ def test_tarball_holds_the_collection_and_nothing_local(tarball: Path):
     assert any((REPO / top).exists() for top in FORBIDDEN_DIRS)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def installed(tarball: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A fresh virtualenv with ansible-core and the tarball's requirements, and the collection installed from it."""
     root = tmp_path_factory.mktemp("fresh")

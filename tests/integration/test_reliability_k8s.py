@@ -198,7 +198,7 @@ def test_status_only_updates_between_read_and_write_do_not_block_the_write(env, 
 @pytest.mark.parametrize("down_seconds", [1, 15])
 def test_apiserver_restart_during_a_waiting_run_then_rerun_converges(env, down_seconds):
     cluster = description(env.namespace)
-    cluster["profiles"]["quick"]["pod_annotations"][ANN_READY_DELAY] = "20s"  # a rollout that takes a while
+    cluster["profiles"]["quick"]["pod_annotations"][ANN_READY_DELAY] = "10s"  # still waiting when the outage begins
     cluster["node_groups"][2]["pinot"] = {"jvm_opts": f"-Xmx{down_seconds}g"}
     proc, result_file = env.playbook(cluster, wait=True, wait_timeout=240)
     time.sleep(8)  # the run is writing / waiting by now

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.testbed import demo
+from tests.testbed import plays
 from tests.testbed.k8s import ANN_HOLD_READY, ANN_READY_DELAY
 
 pytestmark = pytest.mark.integration
@@ -49,16 +49,64 @@ def small_description(name, namespace, image="apachepinot/pinot:1.4.0"):
     }
 
 
+def instance_map(desc, pinot):
+    """Point each pod's gate at a real Pinot process of its role (servers alternate over the real servers)."""
+    instances = pinot.instances
+    by_role = {r: [i for i in instances if i.startswith(r.capitalize() + "_")] for r in
+               ("controller", "broker", "server", "minion")}
+    out = {
+        "controller": {"instance": by_role["controller"][0]},
+        "broker": {"instance": by_role["broker"][0], "health_url": pinot.broker_url},
+        "minion": {"instance": by_role["minion"][0], "health_url": pinot.minion_url},
+    }
+    servers = list(zip(by_role["server"], pinot.server_admin_urls, strict=False))
+    k = 0
+    for group in desc["node_groups"]:
+        if group["role"] != "server":
+            continue
+        for ordinal in range(group["replicas"]):
+            inst, url = servers[k % len(servers)]
+            out[f"{desc['name']}-{group['name']}-{ordinal}"] = {"instance": inst, "health_url": url}
+            k += 1
+    return out
+
+
+def write_inventory(directory, clusters, pinot, kubeconfig, extra):
+    """One inventory host per cluster, each carrying its description and connection settings."""
+    (directory / "host_vars").mkdir(parents=True, exist_ok=True)
+    hosts = {"pinot_clusters": {"hosts": {h: None for h in clusters}, "vars": {
+        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}
+    (directory / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False))
+    for host, desc in clusters.items():
+        prefix = host.replace("-", "_")
+        schema = {"schemaName": f"{prefix}_events",
+                  "dimensionFieldSpecs": [{"name": "country", "dataType": "STRING"}],
+                  "metricFieldSpecs": [{"name": "clicks", "dataType": "LONG"}],
+                  "dateTimeFieldSpecs": [{"name": "ts", "dataType": "LONG", "format": "1:MILLISECONDS:EPOCH",
+                                          "granularity": "1:MILLISECONDS"}]}
+        table = {"tableName": f"{prefix}_events", "tableType": "OFFLINE",
+                 "segmentsConfig": {"schemaName": f"{prefix}_events", "timeColumnName": "ts", "replication": "2"},
+                 "tenants": {"broker": "DefaultTenant", "server": "DefaultTenant"},
+                 "tableIndexConfig": {"loadMode": "MMAP"}, "metadata": {}}
+        hv = {"pinot_kubeconfig": kubeconfig, "pinot_controller_url": pinot.controller_url, "pinot_cluster": desc,
+              "pinot_instance_map": instance_map(desc, pinot),
+              "pinot_upgrade_rollout_timeout": 180, "pinot_cluster_wait_timeout": 180,
+              "pinot_cluster_schemas": [schema], "pinot_cluster_tables": [table],
+              "pinot_cluster_tenants": [{"name": "DefaultTenant", "role": "BROKER", "instance_count": 1}],
+              **extra}
+        (directory / "host_vars" / f"{host}.yml").write_text(yaml.safe_dump(hv, sort_keys=False))
+
+
 class Bed:
     def __init__(self, cp, pinot, tmp):
         self.cp, self.pinot = cp, pinot
         suffix = secrets.token_hex(3)
         self.ns = {"one": f"roles-one-{suffix}", "two": f"roles-two-{suffix}"}
         for ns in self.ns.values():
-            demo.ensure_namespace(cp, ns)
+            plays.ensure_namespace(cp, ns)
         self.inv = tmp / "inventory"
         clusters = {h: small_description("pinot", ns) for h, ns in self.ns.items()}
-        demo.write_inventory(self.inv, clusters, pinot, str(cp.kubeconfig), extra={
+        write_inventory(self.inv, clusters, pinot, str(cp.kubeconfig), extra={
             "pinot_upgrade_gate_timeouts": {"cluster": 30, "controller": 30, "broker": 30, "server": 12,
                                             "minion": 30}})
         # Server gates of cluster one: server-hot-a-1 -> real server-1, every other server pod -> real server-0.
@@ -77,10 +125,10 @@ class Bed:
         (self.inv / "host_vars" / f"{host}.yml").write_text(yaml.safe_dump(hv, sort_keys=False))
 
     def play(self, playbook, *args):
-        return demo.run_playbook(playbook, self.inv, *args)
+        return plays.run_playbook(playbook, self.inv, *args)
 
     def pods(self, host):
-        return {p["metadata"]["name"]: p for p in demo.pods(self.cp, self.ns[host])}
+        return {p["metadata"]["name"]: p for p in plays.pods(self.cp, self.ns[host])}
 
     def sts(self, host, group):
         return self.cp.request("GET", f"/apis/apps/v1/namespaces/{self.ns[host]}/statefulsets/pinot-{group}")
@@ -144,7 +192,7 @@ class PodHistory:
 def test_install_two_clusters_then_idempotent(bed):
     rc, out, seconds = bed.play("site.yml")
     assert rc == 0, out[-3000:]
-    summary = demo.recap(out)
+    summary = plays.recap(out)
     assert summary["one"]["changed"] > 0 and summary["two"]["changed"] > 0
     for host in ("one", "two"):
         pods = bed.pods(host)
@@ -160,14 +208,14 @@ def test_install_two_clusters_then_idempotent(bed):
         assert max(_ready_at(p) for p in by_role[earlier]) <= first_later
     rc, out, _err = bed.play("site.yml")
     assert rc == 0, out[-3000:]
-    assert {h: s["changed"] for h, s in demo.recap(out).items()} == {"one": 0, "two": 0}
+    assert {h: s["changed"] for h, s in plays.recap(out).items()} == {"one": 0, "two": 0}
     print(f"install of two clusters: {seconds}s")
 
 
 def test_upgrade_is_ordered_serial_and_gated(bed):
     before = bed.pods("one")
     untouched = {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()}
-    demo.set_image(bed.inv, "one", "apachepinot/pinot:1.5.1")
+    plays.set_image(bed.inv, "one", "apachepinot/pinot:1.5.1")
     rc, out, seconds = bed.play("upgrade.yml", "--limit", "one")
     assert rc == 0, out[-3000:]
     for label in ("controller 1/2", "server-hot-b 2/2", "minion 1/1"):
@@ -197,7 +245,7 @@ def test_upgrade_is_ordered_serial_and_gated(bed):
 def test_gate_failure_stops_then_rerun_resumes(bed):
     pinot = bed.pinot
     before = {n: p["metadata"]["uid"] for n, p in bed.pods("one").items()}
-    demo.set_image(bed.inv, "one", "apachepinot/pinot:1.5.2")
+    plays.set_image(bed.inv, "one", "apachepinot/pinot:1.5.2")
     stopped = threading.Event()
 
     def stop_server_in_server_phase():
@@ -244,9 +292,9 @@ def test_gate_failure_stops_then_rerun_resumes(bed):
 def start_upgrade(bed, host, keep_output=False):
     """upgrade.yml in the background; its output (stdout and stderr) on proc.stdout when kept."""
     stdout = subprocess.PIPE if keep_output else subprocess.DEVNULL
-    return subprocess.Popen([demo.ANSIBLE_PLAYBOOK, "-i", str(bed.inv), str(demo.PLAYBOOKS / "upgrade.yml"),
+    return subprocess.Popen([plays.ANSIBLE_PLAYBOOK, "-i", str(bed.inv), str(plays.PLAYBOOKS / "upgrade.yml"),
                              "--limit", host], stdout=stdout, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(demo.REPO / "collections")))
+                            env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(plays.REPO / "collections")))
 
 
 def wait_for_pod_image(bed, host, pod, tag, timeout=240):
@@ -261,7 +309,7 @@ def wait_for_pod_image(bed, host, pod, tag, timeout=240):
 
 def test_interrupted_upgrade_resumes(bed):
     start = bed.pods("one")
-    demo.set_image(bed.inv, "one", "apachepinot/pinot:1.5.3")
+    plays.set_image(bed.inv, "one", "apachepinot/pinot:1.5.3")
     with PodHistory(bed, "one") as history:
         proc = start_upgrade(bed, "one")
         wait_for_pod_image(bed, "one", "pinot-broker-a-0", "1.5.3")
@@ -283,9 +331,9 @@ def test_reconcile_check_is_a_drift_report(bed):
     bed.cp.request("PATCH", path, {"spec": {"replicas": 2}}, content_type="application/merge-patch+json")
     rc, out, _err = bed.play("reconcile.yml", "--check", "--diff")
     assert rc == 0, out[-3000:]
-    summary = demo.recap(out)
+    summary = plays.recap(out)
     assert summary["two"]["changed"] > 0 and summary["one"]["changed"] == 0
-    assert '-        "replicas": 2,' in out and '+        "replicas": 1,' in out, out[-3000:]
+    assert "\n-  replicas: 2\n" in out and "\n+  replicas: 1\n" in out, out[-3000:]
     assert bed.sts("two", "broker-b")["spec"]["replicas"] == 2, "check mode wrote"
     rc, out, _err = bed.play("reconcile.yml")
     assert rc == 0, out[-3000:]
@@ -294,7 +342,7 @@ def test_reconcile_check_is_a_drift_report(bed):
 
 def test_order_override_breaking_the_version_invariant_is_refused(bed):
     before = {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()}
-    demo.set_image(bed.inv, "two", "apachepinot/pinot:1.6.0")
+    plays.set_image(bed.inv, "two", "apachepinot/pinot:1.6.0")
     try:
         wrong_order = '{"pinot_upgrade_order": ["broker", "controller", "server", "minion"]}'
         rc, out, _err = bed.play("upgrade.yml", "--limit", "two", "-e", wrong_order)
@@ -304,13 +352,13 @@ def test_order_override_breaking_the_version_invariant_is_refused(bed):
         assert {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()} == before
         assert _image(next(iter(bed.pods("two").values()))).endswith("1.4.0")
     finally:
-        demo.set_image(bed.inv, "two", "apachepinot/pinot:1.4.0")
+        plays.set_image(bed.inv, "two", "apachepinot/pinot:1.4.0")
 
 
 def test_batch_and_pause_between_pods(bed):
     """server-hot-a in one step of two pods; a pause after every step. Kubernetes still replaces the batch's pods
     one after another (maxUnavailable 1): a batch shares one step (gates, pause), never two pods down at once."""
-    demo.set_image(bed.inv, "two", "apachepinot/pinot:1.5.1")
+    plays.set_image(bed.inv, "two", "apachepinot/pinot:1.5.1")
     options = json.dumps({"pinot_upgrade_group_batch_size": {"server-hot-a": 2}, "pinot_upgrade_pause_between_pods": 3})
     with PodHistory(bed, "two") as history:
         rc, out, seconds = bed.play("upgrade.yml", "--limit", "two", "-e", options)
@@ -362,12 +410,12 @@ def test_pod_never_ready_stops_the_upgrade_at_that_pod(bed):
         stuck["profile"] = "p"
         bed.save_host_vars("two", hv)
         fixed = subprocess.run(
-            [str(Path(demo.ANSIBLE_PLAYBOOK).with_name("ansible")), "two", "-i", str(bed.inv),
+            [str(Path(plays.ANSIBLE_PLAYBOOK).with_name("ansible")), "two", "-i", str(bed.inv),
              "-m", "pinotops.k8s.pinot_cluster", "-a", json.dumps({
                  "cluster": "{{ pinot_cluster }}", "kubeconfig": "{{ pinot_kubeconfig }}",
                  "node_groups": ["server-hot-b"], "partitions": {"server-hot-b": 1}})],
             capture_output=True, text=True, timeout=300, check=False,
-            env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(demo.REPO / "collections")))
+            env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(plays.REPO / "collections")))
         assert fixed.returncode == 0, fixed.stdout + fixed.stderr
         bed.cp.request("DELETE", f"/api/v1/namespaces/{bed.ns['two']}/pods/pinot-server-hot-b-1")
         rc, out, _seconds = bed.play("upgrade.yml", "--limit", "two")
@@ -383,7 +431,7 @@ def test_apiserver_restart_during_an_upgrade_then_rerun_resumes(bed):
     """kube-apiserver stopped for 15 s while the server phase runs: the play rides it out or stops with a clear
     message; a rerun completes; no pod is replaced twice."""
     start = bed.pods("two")
-    demo.set_image(bed.inv, "two", "apachepinot/pinot:1.5.5")
+    plays.set_image(bed.inv, "two", "apachepinot/pinot:1.5.5")
     with PodHistory(bed, "two") as history:
         proc = start_upgrade(bed, "two", keep_output=True)
         output = []

@@ -150,8 +150,8 @@ def status() -> int:
 
 def namespace(action: str, name: str) -> int:
     """Create or delete a namespace on the k8s test bed named by PINOTOPS_TESTBED_KUBECONFIG (default: `up`'s)."""
-    from tests.testbed.demo import ensure_namespace  # noqa: PLC0415 (needs the k8s half)
     from tests.testbed.k8s import ControlPlaneError, K8sControlPlane  # noqa: PLC0415
+    from tests.testbed.plays import ensure_namespace  # noqa: PLC0415 (needs the k8s half)
 
     kubeconfig = Path(os.environ.get("PINOTOPS_TESTBED_KUBECONFIG", K8S_DIR / "kubeconfig"))
     plane = K8sControlPlane.attach(kubeconfig.parent)
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--no-k8s", action="store_true", help="Pinot only")
     sub.add_parser("down", help="stop everything `up` started")
     sub.add_parser("status", help="show what is running")
-    sub.add_parser("demo", help="install, rerun (changed=0) and upgrade a cluster on the test bed")
+    sub.add_parser("demo", help="install, query, rerun, drift report and upgrade 1.4.0 -> 1.5.1 on real pods")
     ns = sub.add_parser("namespace", help="create or delete a namespace on the k8s test bed")
     ns.add_argument("ns_action", choices=["create", "delete"])
     ns.add_argument("name")

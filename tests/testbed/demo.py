@@ -1,245 +1,249 @@
-"""`make demo`: the whole story on the local test bed.
+"""`make demo`: the whole story on real pods.
 
-Install a heterogeneous 3-zone Pinot cluster (image 1.4.0) on the real control plane with schemas, tables and
-tenants on the real Pinot, run it again (changed=0), then roll it to 1.5.1 pod by pod, gated on Pinot.
-
-The kwok pods run no containers, so every pod's Pinot gate is pointed (pinot_instance_map) at one of the test
-bed's real Pinot processes of the same role; the Kubernetes side is the real control plane.
+A control plane of its own with the test bed's real node (kubelet + containerd), the images of Pinot 1.4.0 and
+1.5.1, and a Kafka broker the pods reach (tests/testbed/real_cluster.py). Then: install Pinot 1.4.0 with
+site.yml, rows in (batch and Kafka) and queries through the broker Service, the idempotent rerun, a drift
+report of hand edits (reconcile.yml --check --diff) and the reconcile that undoes them, the ordered upgrade to
+1.5.1 pod by pod with a query after every step, and the version every instance reports at the end. Everything
+is torn down at the end (the real node leaves nothing behind).
 """
 
 from __future__ import annotations
 
-import copy
-import os
-import re
-import subprocess
+import json
+import shutil
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
-from typing import Any
 
-import yaml
+import requests
 
-from tests.testbed.k8s import ANN_READY_DELAY, ControlPlaneError, K8sControlPlane
-from tests.testbed.pinot import PRIMARY_VERSION, STATE_FILE, PinotCluster
+from tests.support.polling import wait_until
+from tests.testbed import plays
+from tests.testbed.real_cluster import HOST, OFFLINE, REALTIME, RealCluster, ready_at, real_cluster_bed, timestamp
 
-REPO = Path(__file__).resolve().parents[2]
-PLAYBOOKS = REPO / "playbooks"
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
-READY_DELAY = "1s"
-
-
-def description(namespace: str, zk: str, image: str = "apachepinot/pinot:1.4.0", name: str = "pinot") -> dict:
-    """A small heterogeneous cluster over three zones: hot servers in a and b, a cold one in c."""
-    return {
-        "name": name,
-        "namespace": namespace,
-        "image": image,
-        "zookeeper": {"address": zk},
-        "profiles": {
-            "small": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}, "storage": {"size": "1Gi"},
-                      "pod_annotations": {ANN_READY_DELAY: READY_DELAY}},
-            "stateless": {"pod_annotations": {ANN_READY_DELAY: READY_DELAY}},
-        },
-        "node_groups": [
-            {"name": "controller", "role": "controller", "replicas": 3, "zones": ["zone-a", "zone-b", "zone-c"],
-             "profile": "small"},
-            {"name": "broker-a", "role": "broker", "replicas": 1, "zone": "zone-a", "profile": "stateless"},
-            {"name": "broker-b", "role": "broker", "replicas": 1, "zone": "zone-b", "profile": "stateless"},
-            {"name": "server-hot-a", "role": "server", "replicas": 2, "zone": "zone-a", "profile": "small"},
-            {"name": "server-hot-b", "role": "server", "replicas": 2, "zone": "zone-b", "profile": "small"},
-            {"name": "server-cold-c", "role": "server", "replicas": 1, "zone": "zone-c", "profile": "small"},
-            {"name": "minion", "role": "minion", "replicas": 1, "profile": "stateless"},
-        ],
-    }
+FROM_VERSION, TO_VERSION = "1.4.0", "1.5.1"
+NAMESPACE = "pinot-demo"
+WORKDIR = plays.REPO / ".testbed" / "demo"
+ROWS = [("r1", "paris", 12), ("r2", "paris", 30), ("r3", "lyon", 7), ("r4", "nice", 51), ("r5", "lyon", 3)]
+MESSAGES = 20
+PAUSE = 3  # seconds between upgrade steps, while the demo queries the broker
 
 
-def instance_map(desc: dict, pinot: PinotCluster) -> dict:
-    """Point each pod's gate at a real Pinot process of its role (servers alternate over the real servers)."""
-    instances = pinot.instances
-    by_role = {r: [i for i in instances if i.startswith(r.capitalize() + "_")] for r in
-               ("controller", "broker", "server", "minion")}
-    out: dict[str, dict[str, str]] = {
-        "controller": {"instance": by_role["controller"][0]},
-        "broker": {"instance": by_role["broker"][0], "health_url": pinot.broker_url},
-    }
-    if by_role["minion"] and pinot.minion_url:
-        out["minion"] = {"instance": by_role["minion"][0], "health_url": pinot.minion_url}
-    servers = list(zip(by_role["server"], pinot.server_admin_urls, strict=False))
-    k = 0
-    for group in desc["node_groups"]:
-        if group["role"] != "server":
-            continue
-        for ordinal in range(group["replicas"]):
-            inst, url = servers[k % len(servers)]
-            out[f"{desc['name']}-{group['name']}-{ordinal}"] = {"instance": inst, "health_url": url}
-            k += 1
-    return out
+class MemoryPeak(threading.Thread):
+    """The machine's memory taken since the start (MemAvailable), sampled every second: the whole test bed."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.baseline = self.available()
+        self.peak = 0
+        self.done = threading.Event()
+
+    @staticmethod
+    def available() -> int:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no MemAvailable in /proc/meminfo")
+
+    def run(self) -> None:
+        while not self.done.wait(1):
+            self.peak = max(self.peak, self.baseline - self.available())
 
 
-def server_pods_on(imap: dict, instance: str) -> list[str]:
-    return sorted(p for p, t in imap.items() if t.get("instance") == instance and "-server-" in p)
+class Querier(threading.Thread):
+    """Queries the broker Service once a second while the upgrade runs; counts what answered."""
+
+    def __init__(self, cluster: RealCluster) -> None:
+        super().__init__(daemon=True)
+        self.cluster, self.answered, self.failed = cluster, 0, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(1):
+            try:
+                self.cluster.sql(f"SELECT COUNT(*) FROM {OFFLINE}")
+                self.answered += 1
+            except (requests.RequestException, AssertionError, ValueError):
+                self.failed += 1
 
 
-def resources(pinot: PinotCluster, prefix: str = "demo") -> dict[str, Any]:
-    schema = {"schemaName": f"{prefix}_events",
-              "dimensionFieldSpecs": [{"name": "country", "dataType": "STRING"}],
-              "metricFieldSpecs": [{"name": "clicks", "dataType": "LONG"}],
-              "dateTimeFieldSpecs": [{"name": "ts", "dataType": "LONG", "format": "1:MILLISECONDS:EPOCH",
-                                      "granularity": "1:MILLISECONDS"}]}
-    table = {"tableName": f"{prefix}_events", "tableType": "OFFLINE",
-             "segmentsConfig": {"schemaName": f"{prefix}_events", "timeColumnName": "ts", "replication": "2"},
-             "tenants": {"broker": "DefaultTenant", "server": "DefaultTenant"},
-             "tableIndexConfig": {"loadMode": "MMAP"}, "metadata": {}}
-    return {"pinot_cluster_schemas": [schema], "pinot_cluster_tables": [table],
-            "pinot_cluster_tenants": [{"name": "DefaultTenant", "role": "BROKER", "instance_count": 1}]}
-
-
-def write_inventory(directory: Path, clusters: dict[str, dict], pinot: PinotCluster, kubeconfig: str,
-                    extra: dict | None = None) -> Path:
-    """One inventory host per cluster, each carrying its description and connection settings."""
-    (directory / "host_vars").mkdir(parents=True, exist_ok=True)
-    hosts = {"pinot_clusters": {"hosts": {h: None for h in clusters}, "vars": {
-        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}
-    (directory / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False))
-    for host, desc in clusters.items():
-        hv = {"pinot_kubeconfig": kubeconfig, "pinot_controller_url": pinot.controller_url, "pinot_cluster": desc,
-              "pinot_instance_map": instance_map(desc, pinot),
-              "pinot_upgrade_gate_timeouts": {"cluster": 30, "controller": 60, "broker": 60, "server": 60,
-                                              "minion": 60},
-              "pinot_upgrade_rollout_timeout": 180, "pinot_cluster_wait_timeout": 180}
-        hv.update(resources(pinot, prefix=host.replace("-", "_")))
-        hv.update(extra or {})
-        (directory / "host_vars" / f"{host}.yml").write_text(yaml.safe_dump(hv, sort_keys=False))
-    return directory
-
-
-def set_image(directory: Path, host: str, image: str) -> None:
-    path = directory / "host_vars" / f"{host}.yml"
-    hv = yaml.safe_load(path.read_text())
-    hv["pinot_cluster"] = copy.deepcopy(hv["pinot_cluster"])
-    hv["pinot_cluster"]["image"] = image
-    path.write_text(yaml.safe_dump(hv, sort_keys=False))
-
-
-def ensure_namespace(cp: K8sControlPlane, name: str) -> None:
+def counts(cluster: RealCluster) -> str:
+    began = time.monotonic()
     try:
-        cp.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    except ControlPlaneError as exc:
-        if "409" not in str(exc):
-            raise
+        rides = cluster.sql(f"SELECT COUNT(*), SUM(fare) FROM {OFFLINE}")[0]
+        clicks = cluster.sql(f"SELECT COUNT(*) FROM {REALTIME}")[0][0]
+    except (requests.RequestException, AssertionError, ValueError) as exc:
+        return f"query FAILED: {str(exc)[:200]}"
+    return (f"{OFFLINE}: {rides[0]} rows, fare {rides[1]:g}; {REALTIME}: {clicks} rows "
+            f"({(time.monotonic() - began) * 1000:.0f} ms through the broker Service)")
 
 
-def run_playbook(playbook: str, inventory: Path, *args: str, echo=None, env: dict | None = None):
-    """Run ansible-playbook; `echo(line)` decides which lines to print live. Returns (rc, output, seconds)."""
-    full_env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "collections"), ANSIBLE_FORCE_COLOR="0",
-                    ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", **(env or {}))
-    start = time.monotonic()
-    proc = subprocess.Popen([ANSIBLE_PLAYBOOK, "-i", str(inventory), str(PLAYBOOKS / playbook), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env, cwd=REPO)
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if echo and echo(line):
-            text = re.sub(r"^TASK \[[^:]*: (.*)\] \**$", r"\1", line.rstrip())
-            print("   " + text, flush=True)
-    rc = proc.wait()
-    return rc, "".join(lines), round(time.monotonic() - start, 1)
+def show_tasks(line: str) -> None:
+    name = plays.task_name(line)
+    if name and not name.startswith(("Validating arguments", "Work out")):
+        print(f"   {name}", flush=True)
 
 
-def recap(output: str) -> dict[str, dict[str, int]]:
-    out = {}
-    for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", output, re.M):
-        out[m.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
-    return out
+def print_pods(cluster: RealCluster) -> None:
+    for name, pod in sorted(cluster.pods().items(), key=lambda kv: kv[1]["metadata"]["creationTimestamp"]):
+        created = timestamp(pod["metadata"]["creationTimestamp"])
+        ready = ready_at(pod)
+        took = f"Ready {(ready - created).total_seconds():.0f} s after creation" if ready else "not Ready"
+        print(f"   {name:<22} {pod['spec']['containers'][0]['image']:<26} on {pod['spec']['nodeName']}, {took}")
 
 
-def pods(cp: K8sControlPlane, namespace: str, name: str = "pinot") -> list[dict]:
-    sel = f"app.kubernetes.io/instance={name}"
-    return cp.request("GET", f"/api/v1/namespaces/{namespace}/pods?labelSelector={sel}")["items"]
+def fail(what: str, output: str) -> int:
+    print(output[-4000:])
+    print(f"== demo stopped: {what}")
+    return 1
 
 
-def progress_line(line: str) -> bool:
-    keys = ("Update and wait", "Pinot gate", "Pre-flight", "Upgrade stopped")
-    return (line.startswith("TASK [") and any(k in line for k in keys)) or "Upgrade stopped" in line
+def install(cluster: RealCluster) -> float | None:
+    print(f"== 1. install Pinot {FROM_VERSION}: site.yml, role by role, each gated on Kubernetes and on Pinot")
+    rc, out, seconds = cluster.play(echo=show_tasks)
+    if rc:
+        fail("install", out)
+        return None
+    print(f"   site.yml: {seconds} s, recap {plays.recap(out)[HOST]}")
+    print_pods(cluster)
+    reported = versions(cluster)
+    print(f"   {len(reported)} Pinot instances report version {', '.join(sorted(set(reported.values())))}")
+    return seconds
 
 
-def attach_or_start() -> tuple[PinotCluster, K8sControlPlane]:
-    from tests.testbed.__main__ import K8S_DIR, PINOT_DIR, up  # noqa: PLC0415 (the CLI imports this module)
+def ingest(cluster: RealCluster) -> None:
+    print("== 2. rows in: a CSV batch through the controller, JSON messages through Kafka")
+    cluster.ingest_csv(f"{OFFLINE}_OFFLINE", "id,city,fare", ROWS)
+    now = int(time.time() * 1000)
+    cluster.kafka.produce(cluster.topic, [json.dumps({"user": f"u{i}-{uuid.uuid4().hex[:4]}", "ts": now + i})
+                                          for i in range(MESSAGES)])
+    wait_until("the rows in both tables", lambda: cluster.sql(f"SELECT COUNT(*) FROM {OFFLINE}")[0][0] == len(ROWS)
+               and cluster.sql(f"SELECT COUNT(*) FROM {REALTIME}")[0][0] == MESSAGES, timeout=180)
+    print(f"   {counts(cluster)}")
+    for city, fare in cluster.sql(f"SELECT city, SUM(fare) FROM {OFFLINE} GROUP BY city ORDER BY city"):
+        print(f"   {city:<6} {fare:g}")
 
-    def attached():
-        state = PINOT_DIR / STATE_FILE
-        if not state.is_file():
-            return None
-        pinot = PinotCluster.from_state(state)
-        if not all(pinot.is_running(n) for n in pinot.components):
-            return None
-        try:
-            return pinot, K8sControlPlane.attach(K8S_DIR)
-        except ControlPlaneError:
-            return None
 
-    found = attached()
-    if found is None:
-        print("== starting the test bed (real Pinot + real Kubernetes control plane)")
-        if up(PRIMARY_VERSION, True) != 0:
-            raise SystemExit("test bed did not start")
-        found = attached()
-    else:
-        print("== reusing the running test bed")
+def drift(cluster: RealCluster) -> str | None:
+    """Two hand edits: a server group's Pinot config in Kubernetes, a table's replication in Pinot."""
+    print("== 4. drift: a hand edit of server-b's Pinot config (ConfigMap) and of the table's replication")
+    path = f"/api/v1/namespaces/{cluster.namespace}/configmaps/pinot-server-b-config"
+    data = cluster.cp.request("GET", path)["data"]
+    edited = {k: v.replace("pinot.server.query.executor.timeout=20000", "pinot.server.query.executor.timeout=5000")
+              for k, v in data.items()}
+    if edited == data:
+        return "the server-b ConfigMap does not hold the expected property"
+    cluster.cp.request("PATCH", path, {"data": edited}, content_type="application/merge-patch+json")
+    table = cluster.controller("GET", f"/tables/{OFFLINE}").json()["OFFLINE"]
+    table["segmentsConfig"]["replication"] = "1"
+    cluster.controller("PUT", f"/tables/{OFFLINE}", json=table)
+
+    rc, out, seconds = cluster.play("reconcile.yml", "--check", "--diff")
+    if rc:
+        return out[-4000:]
+    # The changed lines of every diff, each once (the role's last task predicts the per-role changes again).
+    shown = dict.fromkeys(ln.rstrip() for ln in out.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---"))
+    print(f"   reconcile.yml --check --diff: {seconds} s, {plays.recap(out)[HOST]['changed']} tasks would change, "
+          "nothing written; the changed lines of its diffs:")
+    for line in shown:
+        print(f"     {line}")
+    rc, out, seconds = cluster.play("reconcile.yml")
+    if rc:
+        return out[-4000:]
+    print(f"   reconcile.yml: {seconds} s, recap {plays.recap(out)[HOST]}: both edits undone")
+    return None
+
+
+def upgrade(cluster: RealCluster) -> tuple[float, Querier] | None:
+    print(f"== 5. upgrade {FROM_VERSION} -> {TO_VERSION}: upgrade.yml, controller -> broker -> server -> minion, "
+          "pod by pod, each gated on Kubernetes readiness and Pinot health")
+
+    def step(line: str) -> None:
+        name = plays.task_name(line)
+        if name and name.startswith(("Pre-flight", "Update and wait", "Pinot gate")):
+            print(f"   {name}", flush=True)
+        elif name and name.startswith("Pause between pods"):
+            print(f"     query: {counts(cluster)}", flush=True)
+
+    plays.set_image(cluster.inventory, HOST, f"apachepinot/pinot:{TO_VERSION}")
+    querier = Querier(cluster)
+    querier.start()
+    rc, out, seconds = cluster.play("upgrade.yml", "-e", json.dumps({"pinot_upgrade_pause_between_pods": PAUSE}),
+                                    echo=step)
+    querier.done.set()
+    querier.join()
+    if rc:
+        fail("upgrade", out)
+        return None
+    return seconds, querier
+
+
+def versions(cluster: RealCluster) -> dict[str, str]:
+    """The Pinot version each instance wrote into its Helix instance config at start."""
+    helix = cluster.controller("GET", "/cluster/info").json()["clusterName"]
+    found = {}
+    for instance in sorted(cluster.controller("GET", "/instances").json()["instances"]):
+        record = cluster.controller("GET", "/zk/get", params={"path": f"/{helix}/CONFIGS/PARTICIPANT/{instance}"})
+        found[instance] = json.loads(record.text).get("simpleFields", {}).get("pinotVersion", "not reported")
     return found
 
 
 def main() -> int:
     t0 = time.monotonic()
-    pinot, cp = attach_or_start()
-    # A fresh namespace per run (a rerun must install at 1.4.0, not roll the last run's 1.5.1 back); the previous
-    # runs' namespaces are deleted (the namespace controller finishes that in the background).
-    for ns in cp.request("GET", "/api/v1/namespaces?labelSelector=pinotops.io/demo%3Dtrue")["items"]:
-        cp.request("DELETE", f"/api/v1/namespaces/{ns['metadata']['name']}")
-    namespace = f"pinot-demo-{int(time.time()) % 100000}"
-    cp.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": namespace, "labels": {"pinotops.io/demo": "true"}}})
-    inv = REPO / ".testbed" / "demo" / "inventory"
-    desc = description(namespace, pinot.zk_address)
-    write_inventory(inv, {"demo": desc}, pinot, str(cp.kubeconfig))
-    print(f"== inventory: {inv} (Pinot {pinot.version} at {pinot.controller_url}, kubeconfig {cp.kubeconfig})")
+    memory = MemoryPeak()
+    memory.start()
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+    WORKDIR.mkdir(parents=True)
+    print(f"== 0. the test bed: a control plane and the real node, images of Pinot {FROM_VERSION} and "
+          f"{TO_VERSION}, Kafka ({WORKDIR})")
+    with real_cluster_bed(WORKDIR, (FROM_VERSION, TO_VERSION), NAMESPACE) as cluster:
+        print("   " + ", ".join(f"{k} {v:.1f} s" for k, v in cluster.timings.items()))
+        install_s = install(cluster)
+        if install_s is None:
+            return 1
+        # upgrade.yml has no pinot_cluster report to read the controller URL from: the Service's, now known.
+        plays.set_host_vars(cluster.inventory, HOST, pinot_controller_url=cluster.service_url("controller"))
+        ingest(cluster)
 
-    print("== 1. install: site.yml (role by role, each gated on Kubernetes readiness and Pinot)")
-    rc, out, install_s = run_playbook("site.yml", inv, echo=lambda ln: ln.startswith("TASK [") or "PLAY RECAP" in ln)
-    if rc:
-        print(out[-4000:])
-        return rc
-    print(f"   install: {install_s}s  recap {recap(out)}")
+        print("== 3. second run: nothing to change")
+        rc, out, again_s = cluster.play()
+        if rc or plays.recap(out)[HOST]["changed"] != 0:
+            return fail("the second run changed something", out)
+        print(f"   site.yml: {again_s} s, recap {plays.recap(out)[HOST]}")
 
-    print("== 2. second run: nothing to change")
-    rc, out, again_s = run_playbook("site.yml", inv)
-    second = recap(out)
-    print(f"   second run: {again_s}s  recap {second}")
-    if rc or second.get("demo", {}).get("changed") != 0:
-        print(out[-4000:])
-        return rc or 1
+        problem = drift(cluster)
+        if problem:
+            return fail("drift report", problem)
 
-    print("== 3. upgrade 1.4.0 -> 1.5.1: upgrade.yml (pre-flight, then pod by pod, each gated on Pinot)")
-    before = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(cp, namespace)}
-    set_image(inv, "demo", "apachepinot/pinot:1.5.1")
-    rc, out, upgrade_s = run_playbook("upgrade.yml", inv, echo=progress_line)
-    gates = out.count("TASK [pinotops.k8s.pinot_upgrade : Pinot gate |")
-    if rc:
-        print(out[-4000:])
-        return rc
-    after = pods(cp, namespace)
-    restarted = sorted(after, key=lambda p: p["metadata"]["creationTimestamp"])
-    print("== summary")
-    print(f"   install {install_s}s, idempotent rerun {again_s}s (changed=0), upgrade {upgrade_s}s "
-          f"for {len(after)} pods, {gates} Pinot gates (sum of ready delays {len(after) * int(READY_DELAY[:-1])}s)")
-    print("   pods in the order they were recreated (controllers, brokers, servers zone by zone, minion):")
-    for p in restarted:
-        img = p["spec"]["containers"][0]["image"]
-        print(f"   {p['metadata']['creationTimestamp']}  {p['metadata']['name']:<28} {img}"
-              f"{'' if p['metadata']['uid'] != before.get(p['metadata']['name']) else '  (not restarted!)'}")
-    print(f"   total {round(time.monotonic() - t0, 1)}s")
-    print("== tear down with: make testbed-down")
+        before = {name: pod["metadata"]["uid"] for name, pod in cluster.pods().items()}
+        upgraded = upgrade(cluster)
+        if upgraded is None:
+            return 1
+        upgrade_s, querier = upgraded
+        print(f"     query after the last step: {counts(cluster)}")
+        print(f"   upgrade.yml: {upgrade_s} s; background queries during it: {querier.answered} answered, "
+              f"{querier.failed} failed (one broker: none answers while it restarts)")
+
+        print("== 6. versions: what every instance reports, and the pods")
+        for instance, version in versions(cluster).items():
+            print(f"   {instance:<84} {version}")
+        own = cluster.controller("GET", "/version").json()
+        print(f"   {'the controller, GET /version':<84} {', '.join(sorted(set(own.values())))}")
+        after = cluster.pods()
+        print_pods(cluster)
+        kept = sorted(n for n, p in after.items() if p["metadata"]["uid"] == before.get(n))
+        if kept != ["pinot-zookeeper-0"]:
+            print(f"== demo stopped: pods the upgrade should have replaced and did not: {kept}")
+            return 1
+
+        memory.done.set()
+        print("== summary")
+        print(f"   install {install_s} s, idempotent rerun {again_s} s (changed=0), upgrade {upgrade_s} s; "
+              f"whole test bed at most {memory.peak / 2**30:.2f} GiB of memory; total {time.monotonic() - t0:.0f} s")
+        print("== tearing down the real node and the control plane")
     return 0
 
 

@@ -16,9 +16,19 @@ from pathlib import Path
 import pytest
 
 from tests.testbed.k8s import BinariesError, K8sControlPlane
+from tests.testbed.real_cluster import control_plane_with_node
 from tests.testbed.real_node import RealNode
 
 KUBECONFIG_ENV = "PINOTOPS_TESTBED_KUBECONFIG"
+
+
+@contextlib.contextmanager
+def binaries_required() -> Iterator[None]:
+    """A test bed that can't be built is a failure, never a skip."""
+    try:
+        yield
+    except BinariesError as exc:
+        pytest.fail(f"cannot build the Kubernetes test bed binaries: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -29,14 +39,8 @@ def k8s_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[K8sC
         yield K8sControlPlane.attach(Path(external).parent)
         return
     cp = K8sControlPlane(tmp_path_factory.mktemp("k8s"))
-    build_error = None
-    try:
+    with binaries_required():
         cp.start()
-    except BinariesError as e:
-        build_error = e
-    if build_error:
-        # A test bed that can't be built is a failure, never a skip.
-        pytest.fail(f"cannot build the Kubernetes test bed binaries: {build_error}", pytrace=False)
     try:
         yield cp
     finally:
@@ -46,17 +50,5 @@ def k8s_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[K8sC
 @contextlib.contextmanager
 def real_node_bed(base: Path) -> Iterator[tuple[K8sControlPlane, RealNode]]:
     """A control plane of its own with the real node (tests/testbed/real_node.py); both stopped on exit."""
-    cp = K8sControlPlane(base / "k8s", real_node=True)
-    try:
-        cp.start()
-    except BinariesError as exc:
-        pytest.fail(f"cannot build the Kubernetes test bed binaries: {exc}", pytrace=False)
-    node = RealNode(cp, base / "node")
-    try:
-        node.start()
-        yield cp, node
-    finally:
-        try:
-            node.stop()
-        finally:
-            cp.stop()
+    with binaries_required(), control_plane_with_node(base) as bed:
+        yield bed
