@@ -13,7 +13,12 @@ import hashlib
 import json
 import re
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import ROLE_PORTS, ZONE_LABEL, deep_merge
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
+    K8S_ENV_REFERENCE,
+    ROLE_PORTS,
+    ZONE_LABEL,
+    deep_merge,
+)
 
 FIELD_MANAGER = "pinotops.k8s"
 MANAGED_BY = "pinotops.k8s"
@@ -260,8 +265,8 @@ def _storage(settings, selector, mount_path):
 
 
 def _env(group, settings):
+    java = {"name": "JAVA_OPTS", "value": java_opts(group)}
     env = [
-        {"name": "JAVA_OPTS", "value": java_opts(group)},
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
     ]
@@ -272,7 +277,9 @@ def _env(group, settings):
         env.append({"name": item["name"], "valueFrom": {"secretKeyRef": ref}})
     for name, value in sorted((settings.get("env") or {}).items()):
         env.append({"name": name, "value": value})
-    return env
+    # Kubernetes expands $(NAME) only from variables listed earlier; without references JAVA_OPTS stays first,
+    # so the pods of existing clusters do not roll for a reordered env.
+    return env + [java] if K8S_ENV_REFERENCE.search(java["value"]) else [java] + env
 
 
 def java_opts(group):

@@ -34,6 +34,8 @@ ZK_ADDRESS = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]+)?(,[A-Za-z0-9.\-]+(:[0-9]+)?)
 # A segment store outside the pod (s3://, gs://, hdfs://, adl2://...): anything with a scheme but file.
 DEEP_STORE = re.compile(r"^(?!file:)[A-Za-z][A-Za-z0-9+.-]*://")
 BARE_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+# Kubernetes expands $(NAME) in an env value from variables listed before it (JAVA_OPTS is rendered after them).
+K8S_ENV_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 # The longest name part: a StatefulSet's pods carry `controller-revision-hash: <sts>-<10 chars>`, a 63-char
 # label value, so `<cluster>-<group>` may be at most 52 characters.
@@ -238,6 +240,7 @@ def _pinot_config(raw, field, role, secret_env_names, env_names):
         if not isinstance(raw["jvm_opts"], str):
             raise SpecError(_path(field, "jvm_opts"), "must be a string")
         result["jvm_opts"] = " ".join(raw["jvm_opts"].split())
+        _check_jvm_opts(result["jvm_opts"], _path(field, "jvm_opts"), role, secret_env_names, env_names)
     props = raw.get("properties")
     if props is not None:
         _type(props, dict, _path(field, "properties"))
@@ -277,6 +280,23 @@ def _pinot_config(raw, field, role, secret_env_names, env_names):
             rendered[key] = text
         result["properties"] = rendered
     return result
+
+
+def _check_jvm_opts(jvm_opts, field, role, secret_env_names, env_names):
+    """No credential in plaintext in JAVA_OPTS (it is stored in the StatefulSet): `-Dkey=$(NAME)` from secret_env."""
+    for ref in K8S_ENV_REFERENCE.findall(jvm_opts):
+        if ref not in secret_env_names and ref not in env_names and ref not in BUILTIN_ENV:
+            raise SpecError(field, f"refers to $({ref}), which is not defined for the {role} role "
+                            "(add it to cluster.secret_env with this role, or to the profile's env)")
+    for option in jvm_opts.split():
+        key, sep, value = option[2:].partition("=")
+        if not option.startswith("-D") or not sep or not SECRET_KEY_PATTERN.search(key):
+            continue
+        match = K8S_ENV_REFERENCE.fullmatch(value)
+        if not match or match.group(1) not in secret_env_names:
+            raise SpecError(field, f"-D{key} looks like a credential and would be stored in plaintext in the "
+                            "StatefulSet: put the value in a Kubernetes Secret, list it in cluster.secret_env and "
+                            f"write -D{key}=$(NAME)")
 
 
 def _scalar(value):

@@ -163,8 +163,10 @@ def build_probe(params):
     client = PinotClient.from_params(params)
     health_client = None
     if params.get("health_url"):
-        health_client = PinotClient(params["health_url"], username=params.get("username"),
-                                    password=params.get("password"), token=params.get("token"),
+        # Pinot's /health needs no credentials; send them only when asked (a pod URL is usually plain HTTP).
+        credentials = {k: params.get(k) for k in ("username", "password", "token")} \
+            if params.get("health_url_credentials") else {}
+        health_client = PinotClient(params["health_url"], **credentials,
                                     validate_certs=params.get("validate_certs", True), ca_cert=params.get("ca_cert"),
                                     timeout=params.get("timeout") or 30.0, retries=0)
     return Probe(client, health_client)

@@ -40,6 +40,13 @@ options:
     description: Base URL of the component's own HTTP endpoint (broker query port, server admin port, minion port);
       C(/health) is appended.
     type: str
+  health_url_credentials:
+    description:
+      - Send the controller's credentials (O(username)/O(password) or O(token)) to O(health_url) too.
+      - Off by default. Pinot serves C(/health) without authentication, and a pod's health URL is usually plain
+        HTTP inside the cluster, where credentials would travel in the clear.
+    type: bool
+    default: false
   tables:
     description: Tables (with type suffix or raw names) whose segments are checked; default every table.
     type: list
@@ -132,6 +139,7 @@ def main():
             component=dict(type="str", required=True, choices=list(COMPONENTS)),
             instance=dict(type="str"),
             health_url=dict(type="str"),
+            health_url_credentials=dict(type="bool", default=False),
             tables=dict(type="list", elements="str"),
             wait_timeout=dict(type="int", default=300),
             interval=dict(type="float", default=2.0),

@@ -379,6 +379,19 @@ def test_rbac_least_privilege_works_and_a_missing_rule_is_named(env):
         assert 'cannot create resource "statefulsets"' in refused["msg"], refused["msg"]
         assert refused["request_counts"]["writes"] == 0
 
+        # Secrets: only those the Role names. Another Secret of the namespace is refused, naming it.
+        role["rules"][0]["verbs"] = ["get", "list", "create", "patch", "delete"]
+        cp.request("PUT", rbac_path(role), role)
+        cp.request("POST", f"/api/v1/namespaces/{target}/secrets", {
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "unlisted"}, "stringData": {"password": "x"}})
+        time.sleep(1)
+        other = copy.deepcopy(cluster)
+        other["secret_env"][0]["secret"] = "unlisted"
+        refused = run_module("pinot_cluster", dict(auth, cluster=other))
+        assert refused.get("failed") and refused["status"] == 403, refused.get("msg")
+        assert 'cannot get resource "secrets"' in refused["msg"] and "unlisted" in refused["msg"], refused["msg"]
+        assert refused["request_counts"]["writes"] == 0
+
         clusterrole = next(d for d in docs if d["kind"] == "ClusterRole")
         clusterrole["rules"] = clusterrole["rules"][:1]  # no "list nodes"
         cp.request("PUT", rbac_path(clusterrole), clusterrole)

@@ -126,6 +126,15 @@ def test_conf_rendering_managed_keys_and_tags():
     assert "PINOT_ADMIN_PASSWORD" not in env(refs["StatefulSet/pinot-broker-a"])
 
 
+def test_java_opts_follow_the_secrets_they_refer_to():
+    names = [e["name"] for e in container(by_ref(manifests())["StatefulSet/pinot-controller"])["env"]]
+    assert names[0] == "JAVA_OPTS"  # no reference: first, as before (existing pods do not roll)
+    desc = description()
+    desc["pinot"]["controller"]["jvm_opts"] = "-Djavax.net.ssl.keyStorePassword=$(PINOT_ADMIN_PASSWORD)"
+    names = [e["name"] for e in container(by_ref(manifests(desc))["StatefulSet/pinot-controller"])["env"]]
+    assert names.index("PINOT_ADMIN_PASSWORD") < names.index("JAVA_OPTS") == len(names) - 1
+
+
 def test_zone_placement():
     refs = by_ref(manifests())
     pod = refs["StatefulSet/pinot-broker-a"]["spec"]["template"]["spec"]

@@ -93,6 +93,22 @@ def test_plaintext_credentials_refused():
     assert "s3cr3t" not in str(error)
 
 
+def test_plaintext_credentials_in_jvm_opts_refused():
+    desc = description()
+    desc["pinot"]["controller"]["jvm_opts"] = "-Xmx1g -Djavax.net.ssl.keyStorePassword=s3cr3t"
+    error = error_of(desc)
+    assert error.field == "cluster.pinot.controller.jvm_opts"
+    assert "-Djavax.net.ssl.keyStorePassword looks like a credential" in str(error)
+    assert "$(NAME)" in str(error) and "s3cr3t" not in str(error)
+    # From the role's secret_env, through Kubernetes' $(NAME) expansion, it is accepted.
+    desc["pinot"]["controller"]["jvm_opts"] = "-Xmx1g -Djavax.net.ssl.keyStorePassword=$(PINOT_ADMIN_PASSWORD)"
+    normalise_cluster(desc)
+    desc["node_groups"][1]["pinot"] = {"jvm_opts": "-Djavax.net.ssl.keyStorePassword=$(PINOT_ADMIN_PASSWORD)"}
+    error = error_of(desc)
+    assert error.field == "cluster.node_groups[1].pinot.jvm_opts"
+    assert "refers to $(PINOT_ADMIN_PASSWORD), which is not defined for the broker role" in str(error)
+
+
 def test_secret_reference_must_be_for_the_role_and_use_env_prefix():
     desc = description()
     desc["pinot"]["broker"] = {"properties": {"pinot.broker.x": "${env:PINOT_ADMIN_PASSWORD}"}}

@@ -2,12 +2,13 @@
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
     Probe,
+    build_probe,
     check_segments,
     gate_checks,
     run_once,
     wait_for_gate,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS, PinotError
 
 
 class FakeClient:
@@ -123,3 +124,15 @@ def test_wait_retries_until_healthy_and_times_out():
     results, attempts, elapsed = wait_for_gate(probe, gate_checks("server", S1), timeout=10, interval=2,
                                                clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     assert not results[0]["ok"] and attempts == 6 and elapsed == 10
+
+
+def test_controller_credentials_reach_a_health_url_only_when_asked():
+    params = {key: spec.get("default") for key, spec in PINOT_CONNECTION_ARGS.items()}
+    params.update(controller_url="http://controller:9000", username="admin", password="s3cr3t",
+                  health_url="http://pinot-broker-0.pinot-broker-headless:8099")
+    assert build_probe(params).client.session.auth == ("admin", "s3cr3t")
+    assert build_probe(params).health_client.session.auth is None
+    asked = build_probe(dict(params, health_url_credentials=True))
+    assert asked.health_client.session.auth == ("admin", "s3cr3t")
+    token = build_probe(dict(params, username=None, token="Bearer t"))
+    assert "Authorization" not in token.health_client.session.headers
