@@ -17,9 +17,12 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 help:
 	@echo "make demo | test | lint | sanity | ansible-lint | test-unit | test-integration | test-molecule | testbed-build | testbed-up | testbed-down | bench"
 
+# $(PYTHON), else python3; ansible-core 2.19 needs 3.11 or newer on the controller.
 $(BIN)/.installed: requirements.txt test-requirements.txt
-	command -v $(PYTHON) >/dev/null || PYTHON=python3
-	$(PYTHON) -m venv $(VENV)
+	py=$$(command -v $(PYTHON) || command -v python3)
+	$$py -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "pinotops: ansible-core 2.19 needs Python 3.11 or newer; $$py is $$($$py -V 2>&1)" >&2; exit 1; }
+	$$py -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements.txt -r test-requirements.txt
 	touch $@
 
@@ -44,14 +47,18 @@ lint: venv
 	$(BIN)/yamllint -s .
 
 # ansible-test needs the collection at .../ansible_collections/pinotops/k8s: copy the tracked tree there.
-# Its pip bootstrap script (pip 24.2 in ansible-core 2.19) comes from a host this network cannot reach.
+# Its pip bootstrap script (pip 24.2 in ansible-core 2.19) comes from a host this network cannot reach: a
+# stand-in goes into ~/.ansible/test/cache only when that cache has none. Sanity runs on the venv's Python.
+PIP_BOOTSTRAP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 sanity: venv
-	mkdir -p $(HOME)/.ansible/test/cache
-	cp tests/sanity/bootstrap_pip.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
+	if [ ! -s $(PIP_BOOTSTRAP) ]; then
+	  mkdir -p $(dir $(PIP_BOOTSTRAP)) && cp tests/sanity/bootstrap_pip.py $(PIP_BOOTSTRAP)
+	  echo "sanity: wrote $(PIP_BOOTSTRAP) (tests/sanity/bootstrap_pip.py: ensurepip, then pip from PyPI)"
+	fi
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(SANITY_TREE)
 	cd $(SANITY_TREE) && git init -q && git add -A && \
-	  $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+	  $(BIN)/ansible-test sanity --venv --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color no
 
 ansible-lint: venv
 	$(BIN)/ansible-lint --profile production
