@@ -145,7 +145,8 @@ def drift(cluster: RealCluster) -> str | None:
     if rc:
         return out[-4000:]
     # The changed lines of every diff, each once (the role's last task predicts the per-role changes again).
-    shown = dict.fromkeys(ln.rstrip() for ln in out.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---"))
+    shown = dict.fromkeys(ln.rstrip() for ln in out.splitlines()
+                          if ln[:1] in "+-" and ln[:3] not in ("+++", "---") and ln[1:].strip())
     print(f"   reconcile.yml --check --diff: {seconds} s, {plays.recap(out)[HOST]['changed']} tasks would change, "
           "nothing written; the changed lines of its diffs:")
     for line in shown:
