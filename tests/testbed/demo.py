@@ -162,12 +162,17 @@ def upgrade(cluster: RealCluster) -> tuple[float, Querier] | None:
     print(f"== 5. upgrade {FROM_VERSION} -> {TO_VERSION}: upgrade.yml, controller -> broker -> server -> minion, "
           "pod by pod, each gated on Kubernetes readiness and Pinot health")
 
+    unanswered = []
+
     def step(line: str) -> None:
         name = plays.task_name(line)
         if name and name.startswith(("Pre-flight", "Update and wait", "Pinot gate")):
             print(f"   {name}", flush=True)
         elif name and name.startswith("Pause between pods"):
-            print(f"     query: {counts(cluster)}", flush=True)
+            answer = counts(cluster)
+            print(f"     query: {answer}", flush=True)
+            if answer.startswith("query FAILED"):
+                unanswered.append(name)
 
     plays.set_image(cluster.inventory, HOST, f"apachepinot/pinot:{TO_VERSION}")
     querier = Querier(cluster)
@@ -178,6 +183,9 @@ def upgrade(cluster: RealCluster) -> tuple[float, Querier] | None:
     querier.join()
     if rc:
         fail("upgrade", out)
+        return None
+    if unanswered:
+        print(f"== demo stopped: no answer after {', '.join(unanswered)}")
         return None
     return seconds, querier
 
@@ -229,15 +237,16 @@ def main() -> int:
               f"{querier.failed} failed (one broker: none answers while it restarts)")
 
         print("== 6. versions: what every instance reports, and the pods")
-        for instance, version in versions(cluster).items():
+        reported = versions(cluster)
+        for instance, version in reported.items():
             print(f"   {instance:<84} {version}")
         own = cluster.controller("GET", "/version").json()
         print(f"   {'the controller, GET /version':<84} {', '.join(sorted(set(own.values())))}")
         after = cluster.pods()
         print_pods(cluster)
         kept = sorted(n for n, p in after.items() if p["metadata"]["uid"] == before.get(n))
-        if kept != ["pinot-zookeeper-0"]:
-            print(f"== demo stopped: pods the upgrade should have replaced and did not: {kept}")
+        if kept != ["pinot-zookeeper-0"] or set(reported.values()) != {TO_VERSION}:
+            print(f"== demo stopped: not every instance is on {TO_VERSION} (pods not replaced: {kept})")
             return 1
 
         memory.done.set()
