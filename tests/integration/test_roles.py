@@ -44,7 +44,8 @@ def small_description(name, namespace, image="apachepinot/pinot:1.4.0"):
             {"name": "broker-b", "role": "broker", "replicas": 1, "zone": "zone-b", "profile": "p"},
             {"name": "server-hot-a", "role": "server", "replicas": 2, "zone": "zone-a", "profile": "p"},
             {"name": "server-hot-b", "role": "server", "replicas": 2, "zone": "zone-b", "profile": "p"},
-            {"name": "minion", "role": "minion", "replicas": 1, "profile": "p"},
+            # No replicas: sized by someone else (an HPA); the StatefulSet's count (1) is what the upgrade steps.
+            {"name": "minion", "role": "minion", "profile": "p"},
         ],
     }
 
