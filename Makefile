@@ -67,7 +67,7 @@ test-unit: venv
 	$(PYTEST) tests/unit
 
 test-integration: testbed-build
-	$(PYTEST) -m integration tests/integration
+	$(PYTEST) -m integration tests/integration --durations=15
 
 # The molecule scenario (destroy, prepare, converge, idempotence, verify, destroy) against a test bed of its own.
 test-molecule: testbed-build

@@ -404,8 +404,13 @@ class Outcome:
             self.changes.append(f"{obj_ref} (deleted)")
         else:
             self.changes.extend(f"{obj_ref} {path}" for path in change_paths(before, after))
-        self.diffs.append({"before_header": obj_ref, "after_header": obj_ref,
-                           "before": manifest_text(before), "after": manifest_text(after)})
+        self.diffs.append((obj_ref, before, after))
+
+    def diff(self):
+        """Ansible's diff of every object that changes (rendered only when --diff asks for it)."""
+        return [{"before_header": obj_ref, "after_header": obj_ref,
+                 "before": manifest_text(before), "after": manifest_text(after)}
+                for obj_ref, before, after in self.diffs]
 
     @property
     def changed(self):
@@ -623,7 +628,7 @@ def run_cluster(module):
         elapsed_seconds=round(time.monotonic() - started, 3),
     )
     if module._diff:
-        result["diff"] = outcome.diffs
+        result["diff"] = outcome.diff()
     module.exit_json(**result)
 
 

@@ -267,10 +267,8 @@ def _pinot_config(raw, field, role, secret_env_names, env_names):
             if bare and bare.group(1) in secret_env_names:
                 raise SpecError(sub, f"Pinot reads environment variables as ${{env:{bare.group(1)}}}, "
                                 f"not ${{{bare.group(1)}}}")
-            for ref in ENV_REFERENCE.findall(text):
-                if ref not in secret_env_names and ref not in env_names and ref not in BUILTIN_ENV:
-                    raise SpecError(sub, f"refers to ${{env:{ref}}}, which is not defined for the {role} role "
-                                    "(add it to cluster.secret_env with this role, or to the profile's env)")
+            _check_env_references(ENV_REFERENCE.findall(text), "${{env:{}}}", sub, role=role,
+                                  secret_env_names=secret_env_names, env_names=env_names)
             if SECRET_KEY_PATTERN.search(key):
                 match = ENV_REFERENCE.fullmatch(text)
                 if not match or match.group(1) not in secret_env_names:
@@ -282,12 +280,17 @@ def _pinot_config(raw, field, role, secret_env_names, env_names):
     return result
 
 
+def _check_env_references(names, spelling, field, *, role, secret_env_names, env_names):
+    for name in names:
+        if name not in secret_env_names and name not in env_names and name not in BUILTIN_ENV:
+            raise SpecError(field, f"refers to {spelling.format(name)}, which is not defined for the {role} role "
+                            "(add it to cluster.secret_env with this role, or to the profile's env)")
+
+
 def _check_jvm_opts(jvm_opts, field, role, secret_env_names, env_names):
     """No credential in plaintext in JAVA_OPTS (it is stored in the StatefulSet): `-Dkey=$(NAME)` from secret_env."""
-    for ref in K8S_ENV_REFERENCE.findall(jvm_opts):
-        if ref not in secret_env_names and ref not in env_names and ref not in BUILTIN_ENV:
-            raise SpecError(field, f"refers to $({ref}), which is not defined for the {role} role "
-                            "(add it to cluster.secret_env with this role, or to the profile's env)")
+    _check_env_references(K8S_ENV_REFERENCE.findall(jvm_opts), "$({})", field, role=role,
+                          secret_env_names=secret_env_names, env_names=env_names)
     for option in jvm_opts.split():
         key, sep, value = option[2:].partition("=")
         if not option.startswith("-D") or not sep or not SECRET_KEY_PATTERN.search(key):

@@ -102,9 +102,13 @@ def test_second_run_changes_nothing(bed: RealCluster) -> None:
 
 def test_batch_rows_answer_through_the_broker_service(bed: RealCluster) -> None:
     bed.ingest_csv(f"{OFFLINE}_OFFLINE", "id,city,fare", ROWS)
-    wait_until("the ingested rows", lambda: bed.sql(f"SELECT COUNT(*) FROM {OFFLINE}")[0][0] == len(ROWS),
-               timeout=120)
-    assert bed.sql(f"SELECT COUNT(*), SUM(fare) FROM {OFFLINE}") == [[len(ROWS), float(sum(f for _i, _c, f in ROWS))]]
+
+    def every_row_in() -> list[list[Any]] | None:
+        found = bed.sql(f"SELECT COUNT(*), SUM(fare) FROM {OFFLINE}")
+        return found if found[0][0] == len(ROWS) else None
+
+    rows = wait_until("the ingested rows", every_row_in, timeout=120)
+    assert rows == [[len(ROWS), float(sum(f for _i, _c, f in ROWS))]]
     by_city = bed.sql(f"SELECT city, SUM(fare) FROM {OFFLINE} GROUP BY city ORDER BY city")
     assert by_city == [["lyon", 10.0], ["nice", 51.0], ["paris", 42.0]]
     # Both servers hold the segment (replication 2) and serve it.

@@ -205,10 +205,10 @@ def test_a_diff_shows_each_changed_conf_line_as_a_line_of_its_own():
     after["data"]["pinot-server.conf"] = "a=1\nb=20\nc=3\n"
     outcome = Outcome()
     outcome.record("updated", "ConfigMap/x", before, after)
-    [diff] = outcome.diffs
+    [diff] = outcome.diff()
     changed = [line for line in difflib.ndiff(diff["before"].splitlines(), diff["after"].splitlines())
                if line[:1] in "+-"]
     assert changed == ["-     b=2", "+     b=20"]
     assert yaml.safe_load(diff["before"]) == before and yaml.safe_load(diff["after"]) == after
     outcome.record("created", "ConfigMap/y", None, after)
-    assert outcome.diffs[1]["before"] == ""
+    assert outcome.diff()[1]["before"] == ""
