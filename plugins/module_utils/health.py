@@ -4,16 +4,21 @@
 
 Everything here only reads. A gate is a list of checks; each check returns (ok, detail). `wait_for_gate`
 repeats them until all pass or the timeout expires, and reports the checks of the last attempt.
+
+Two kinds of gate: after a restart (is the instance back and serving?) and before one (can the cluster lose these
+instances now without anything becoming unavailable?), as Strimzi's roller asks before restarting a Kafka broker.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
 
 COMPONENTS = ("cluster", "controller", "broker", "server", "minion")
 BAD_SEGMENT_STATES = ("ERROR", "OFFLINE")
+SERVING_STATES = ("ONLINE", "CONSUMING")  # the external-view states a broker routes queries to
 TABLE_TYPES = ("OFFLINE", "REALTIME")
 
 
@@ -31,18 +36,34 @@ class Probe:
         body = self.client.get("/liveinstances", missing_ok=True)
         if isinstance(body, dict) and "instances" in body:
             return set(body["instances"])
+        body = self.client.get("/zk/ls", params={"path": f"/{self.cluster_name()}/LIVEINSTANCES"})
+        return set(body or [])
+
+    def cluster_name(self):
         if self._cluster_name is None:
             self._cluster_name = (self.client.get("/cluster/info") or {}).get("clusterName")
-        body = self.client.get("/zk/ls", params={"path": f"/{self._cluster_name}/LIVEINSTANCES"})
-        return set(body or [])
+        return self._cluster_name
 
     def tables(self):
         return list((self.client.get("/tables") or {}).get("tables", []))
 
     def views(self, table):
         ideal = self.client.get(f"/tables/{table}/idealstate", missing_ok=True) or {}
-        external = self.client.get(f"/tables/{table}/externalview", missing_ok=True) or {}
-        return ideal, external
+        return ideal, self.external_view(table)
+
+    def external_view(self, table):
+        return self.client.get(f"/tables/{table}/externalview", missing_ok=True) or {}
+
+    def broker_view(self):
+        """{table with type: {broker instance: state}}: Helix' external view of the broker resource."""
+        body = self.client.get("/zk/get", params={"path": f"/{self.cluster_name()}/EXTERNALVIEW/brokerResource"},
+                               missing_ok=True)
+        if isinstance(body, str):
+            try:
+                body = json.loads(body) if body.strip() else {}
+            except ValueError:
+                raise PinotError("GET", "/zk/get", None, "the broker resource's external view is not JSON") from None
+        return (body or {}).get("mapFields") or {}
 
 
 def _by_type(view, table_type):
@@ -89,6 +110,11 @@ def check_component_health(probe, url):
     return True, f"GET {url}/health -> {text.strip()[:100]}"
 
 
+def _listed(items, limit=3):
+    more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
+    return "; ".join(items[:limit]) + more
+
+
 def check_segments(probe, tables, instance=None):
     """No segment in ERROR/OFFLINE (on `instance`, or anywhere) and external view == ideal state."""
     found = {}  # (table with type, segment, instance) -> what is wrong with that replica: one line each
@@ -113,9 +139,64 @@ def check_segments(probe, tables, instance=None):
     problems = [f"{table}/{segment} on {inst}: {what}" for (table, segment, inst), what in sorted(found.items())]
     scope = f"on {instance}" if instance else "in the cluster"
     if problems:
-        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
-        return False, f"{len(problems)} segment(s) {scope} not as in the ideal state: {'; '.join(problems[:3])}{more}"
+        return False, f"{len(problems)} segment(s) {scope} not as in the ideal state: {_listed(problems)}"
     return True, f"external view == ideal state {scope} for {converged} table(s)"
+
+
+def check_servers_can_stop(probe, instances, tables):
+    """Every segment served by `instances` has another serving replica on a live server outside them."""
+    leaving = set(instances)
+    staying = probe.live_instances() - leaving
+    stranded = []
+    for table in tables:
+        external = probe.external_view(table)
+        for table_type in TABLE_TYPES:
+            typed = table if table.endswith(f"_{table_type}") else f"{table}_{table_type}"
+            for segment, states in sorted(_by_type(external, table_type).items()):
+                states = states or {}
+                if not any(states.get(i) in SERVING_STATES for i in leaving):
+                    continue
+                if not any(state in SERVING_STATES and inst in staying for inst, state in states.items()):
+                    stranded.append(f"{typed}/{segment}")
+    who = ", ".join(sorted(leaving))
+    if stranded:
+        return False, (f"{len(stranded)} segment(s) would have no serving replica while {who} restarts: "
+                       f"{_listed(stranded)}")
+    return True, f"every segment {who} serves has another serving replica"
+
+
+def check_brokers_can_stop(probe, instances):
+    """Every table routed by `instances` is routed by another live broker too (Helix' broker resource)."""
+    leaving = set(instances)
+    staying = probe.live_instances() - leaving
+    orphaned = sorted(table for table, states in probe.broker_view().items()
+                      if any((states or {}).get(i) == "ONLINE" for i in leaving)
+                      and not any(state == "ONLINE" and b in staying for b, state in (states or {}).items()))
+    who = ", ".join(sorted(leaving))
+    if orphaned:
+        return False, f"{len(orphaned)} table(s) would have no live broker while {who} restarts: {_listed(orphaned)}"
+    return True, f"every table {who} routes has another live broker"
+
+
+def check_controllers_can_stop(probe, instances):
+    """Another controller stays live, so Helix elects a lead controller while `instances` restart."""
+    others = sorted(i for i in probe.live_instances() - set(instances) if i.startswith("Controller_"))
+    if not others:
+        return False, (f"{', '.join(sorted(instances))} is the only live controller: while it restarts no "
+                       "table, segment or tenant can change and realtime segments cannot commit")
+    return True, f"{len(others)} other live controller(s): {_listed(others)}"
+
+
+def restart_checks(component, instances, tables=None):
+    """The checks before `instances` of `component` are taken down, as (name, function(probe)) pairs."""
+    if component == "server":
+        return [("restart_safe", lambda probe: check_servers_can_stop(
+            probe, instances, tables if tables is not None else probe.tables()))]
+    if component == "broker":
+        return [("restart_safe", lambda probe: check_brokers_can_stop(probe, instances))]
+    if component == "controller":
+        return [("restart_safe", lambda probe: check_controllers_can_stop(probe, instances))]
+    return []  # minions: the controller retries a task whose minion went away
 
 
 def gate_checks(component, instance=None, health_url=None, tables=None):

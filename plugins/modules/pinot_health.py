@@ -19,6 +19,11 @@ description:
     that the component's own C(/health) answers.
   - O(component=server) checks that O(instance) is live in Helix, its C(/health) with O(health_url), and that every
     segment the ideal state assigns to it is in that state in the external view (nothing ERROR or OFFLINE on it).
+  - With O(before_restart=true) the module asks the opposite question, before pods are taken down. Can the
+    cluster lose O(instances) now without anything becoming unavailable? For servers, every segment they serve
+    (external view ONLINE or CONSUMING) must have another serving replica on a live server; for brokers, every table
+    they route (Helix' broker resource) must have another live broker; for controllers, another controller must be
+    live so that Helix elects a leader. Minions need nothing, the controller retries their tasks.
   - Live instances come from C(GET /liveinstances), or on controllers without it (0.11) from Helix'
     C(LIVEINSTANCES) through C(GET /zk/ls).
   - The checks repeat every O(interval) seconds until all pass or O(wait_timeout) expires; then the task fails
@@ -36,6 +41,24 @@ options:
       - Helix instance id of the component, for example
         C(Server_pinot-server-hot-a-0.pinot-server-hot-a-headless.analytics.svc.cluster.local_8098).
     type: str
+  instances:
+    description:
+      - With O(before_restart=true), the Helix instance ids that are about to go down together (a batch of pods);
+        O(instance) alone means that one.
+    type: list
+    elements: str
+  before_restart:
+    description:
+      - Check that O(instances) can be taken down now (see the description) instead of gating an instance that
+        came back.
+    type: bool
+    default: false
+  enforce:
+    description:
+      - V(false) reports failing checks as a warning and succeeds, for clusters that accept unavailability (for
+        example replication 1, or a single broker). The checks and their details are returned either way.
+    type: bool
+    default: true
   health_url:
     description: Base URL of the component's own HTTP endpoint (broker query port, server admin port, minion port);
       C(/health) is appended.
@@ -90,6 +113,16 @@ EXAMPLES = r"""
     health_url: http://pinot-server-hot-a-0.pinot-server-hot-a-headless.analytics.svc.cluster.local:8097
     label: server-hot-a 1/2
     wait_timeout: 600
+
+- name: Can two servers restart together without a segment losing its last serving replica?
+  pinotops.k8s.pinot_health:
+    controller_url: http://localhost:9000
+    component: server
+    before_restart: true
+    instances:
+      - Server_pinot-server-hot-a-0.pinot-server-hot-a-headless.analytics.svc.cluster.local_8098
+      - Server_pinot-server-hot-a-1.pinot-server-hot-a-headless.analytics.svc.cluster.local_8098
+    wait_timeout: 60
 """
 
 RETURN = r"""
@@ -104,8 +137,8 @@ checks:
   elements: dict
   sample: [{"check": "live", "ok": true, "detail": "Server_x_8098 is live in Helix"}]
 failed_check:
-  description: Name of the first failing check, when the gate failed.
-  returned: when the gate failed
+  description: Name of the first failing check.
+  returned: when a check failed (also with O(enforce=false))
   type: str
 attempts:
   description: How many times the checks ran.
@@ -123,6 +156,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
     COMPONENTS,
     build_probe,
     gate_checks,
+    restart_checks,
     wait_for_gate,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import (
@@ -138,6 +172,9 @@ def main():
             PINOT_CONNECTION_ARGS,
             component=dict(type="str", required=True, choices=list(COMPONENTS)),
             instance=dict(type="str"),
+            instances=dict(type="list", elements="str"),
+            before_restart=dict(type="bool", default=False),
+            enforce=dict(type="bool", default=True),
             health_url=dict(type="str"),
             health_url_credentials=dict(type="bool", default=False),
             tables=dict(type="list", elements="str"),
@@ -145,21 +182,35 @@ def main():
             interval=dict(type="float", default=2.0),
             label=dict(type="str"),
         ),
+        mutually_exclusive=[("instance", "instances")],
         supports_check_mode=True,
     )
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
     params = module.params
+    if params["before_restart"]:
+        instances = params["instances"] or ([params["instance"]] if params["instance"] else [])
+        if params["component"] == "cluster" or not instances:
+            module.fail_json(msg="before_restart needs a component other than cluster and the instance(s) that "
+                                 "are about to restart (instance or instances)")
+        checks = restart_checks(params["component"], instances, params.get("tables"))
+    else:
+        checks = gate_checks(params["component"], params.get("instance"), params.get("health_url"),
+                             params.get("tables"))
     probe = build_probe(params)
-    checks = gate_checks(params["component"], params.get("instance"), params.get("health_url"), params.get("tables"))
     results, attempts, elapsed = wait_for_gate(probe, checks, max(0, params["wait_timeout"]), params["interval"])
     result = dict(changed=False, healthy=all(r["ok"] for r in results), checks=results, attempts=attempts,
                   elapsed_seconds=elapsed)
     if not result["healthy"]:
         failed = next(r for r in results if not r["ok"])
-        what = params.get("label") or params.get("instance") or params["component"]
-        module.fail_json(msg=f"Pinot gate '{failed['check']}' failed for {params['component']} {what} after "
-                             f"{elapsed}s: {failed['detail']}", failed_check=failed["check"], **result)
+        what = params.get("label") or params.get("instance") or ", ".join(params["instances"] or []) \
+            or params["component"]
+        msg = f"Pinot gate '{failed['check']}' failed for {params['component']} {what} after {elapsed}s: " \
+              f"{failed['detail']}"
+        if not params["enforce"]:
+            module.warn(f"{msg} (not enforced)")
+            module.exit_json(failed_check=failed["check"], **result)
+        module.fail_json(msg=msg, failed_check=failed["check"], **result)
     module.exit_json(**result)
 
 

@@ -1,8 +1,9 @@
-"""Installs proven real: roles/pinot_cluster (site.yml) runs a Pinot cluster in pods on the test bed's real node.
+"""Installs and upgrades proven real: site.yml installs a Pinot cluster in pods on the test bed's real node, and
+upgrade.yml moves it to the next Pinot version under query and ingestion load without one failed or wrong answer.
 
 A control plane of its own with the real node (tests/testbed/real_node.py), the Pinot and ZooKeeper images of the
-primary Pinot version imported into its containerd, and a Kafka broker on the node's address (pods reach it
-there). The description is heterogeneous and small: a managed ZooKeeper, a controller, a broker, two server
+two Pinot versions of the upgrade imported into its containerd, and a Kafka broker on the node's address (pods reach
+it there). The description is heterogeneous and small: a managed ZooKeeper, a controller, two brokers, two server
 groups and a minion, all on the real node. Ansible reaches the controller and the broker through their client
 Services' ClusterIPs (kube-proxy on the host); the Pinot gates check the pods' own instances. Tests share the
 cluster and run in file order.
@@ -24,9 +25,19 @@ import yaml
 
 from tests.support.polling import wait_until
 from tests.testbed import plays
-from tests.testbed.pinot import PRIMARY_VERSION
+from tests.testbed.load import Expected, QueryLoad, StreamFeed
 from tests.testbed.pytest_k8s import binaries_required
-from tests.testbed.real_cluster import HOST, OFFLINE, REALTIME, RealCluster, ready_at, real_cluster_bed, timestamp
+from tests.testbed.real_cluster import (
+    FROM_VERSION,
+    HOST,
+    OFFLINE,
+    REALTIME,
+    TO_VERSION,
+    RealCluster,
+    ready_at,
+    real_cluster_bed,
+    timestamp,
+)
 from tests.testbed.real_node import NODE_LABEL, NODE_NAME
 
 pytestmark = pytest.mark.integration
@@ -34,11 +45,14 @@ pytestmark = pytest.mark.integration
 NS = "real-pinot"
 ROLE_ORDER = ["zookeeper", "controller", "broker", "server", "minion"]
 ROWS = [("r1", "paris", 12), ("r2", "paris", 30), ("r3", "lyon", 7), ("r4", "nice", 51), ("r5", "lyon", 3)]
+MESSAGES = 20
+UPGRADE_ORDER = ["pinot-controller-0", "pinot-broker-1", "pinot-broker-0", "pinot-server-a-0", "pinot-server-b-0",
+                 "pinot-minion-0"]
 
 
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
-    with binaries_required(), real_cluster_bed(tmp_path_factory.mktemp("real-pinot"), (PRIMARY_VERSION,),
+    with binaries_required(), real_cluster_bed(tmp_path_factory.mktemp("real-pinot"), (FROM_VERSION, TO_VERSION),
                                                NS) as cluster:
         yield cluster
 
@@ -63,8 +77,8 @@ def test_site_playbook_installs_a_working_cluster_on_real_pods(bed: RealCluster)
         assert f"ok: [real] => (item={group} pinot-{group}-0)" in out, group
 
     pods = bed.pods()
-    assert sorted(pods) == ["pinot-broker-0", "pinot-controller-0", "pinot-minion-0", "pinot-server-a-0",
-                            "pinot-server-b-0", "pinot-zookeeper-0"]
+    assert sorted(pods) == ["pinot-broker-0", "pinot-broker-1", "pinot-controller-0", "pinot-minion-0",
+                            "pinot-server-a-0", "pinot-server-b-0", "pinot-zookeeper-0"]
     assert {p["spec"]["nodeName"] for p in pods.values()} == {NODE_NAME}
     assert all(ready_at(p) for p in pods.values())
     # Role after role: nothing of a role is created before every pod of the previous one is Ready.
@@ -80,6 +94,7 @@ def test_site_playbook_installs_a_working_cluster_on_real_pods(bed: RealCluster)
     # The instances are the pods, under the ids the module reports, with every registered port declared.
     listed = set(bed.controller("GET", "/instances").json()["instances"])
     pods_of = [("Controller", "pinot-controller-0", 9000), ("Broker", "pinot-broker-0", 8099),
+               ("Broker", "pinot-broker-1", 8099),
                ("Server", "pinot-server-a-0", 8098), ("Server", "pinot-server-b-0", 8098),
                ("Minion", "pinot-minion-0", 9514)]
     expected = {f"{prefix}_{pod}.{pod.rsplit('-', 1)[0]}-headless.{NS}.svc.cluster.local_{port}"
@@ -118,7 +133,7 @@ def test_batch_rows_answer_through_the_broker_service(bed: RealCluster) -> None:
 
 def test_kafka_rows_answer_through_the_broker_service(bed: RealCluster) -> None:
     now = int(time.time() * 1000)
-    users = [f"u{i}-{uuid.uuid4().hex[:4]}" for i in range(20)]
+    users = [f"u{i}-{uuid.uuid4().hex[:4]}" for i in range(MESSAGES)]
     bed.kafka.produce(bed.topic, [json.dumps({"user": u, "ts": now + i}) for i, u in enumerate(users)])
     wait_until("every Kafka message in the realtime table",
                lambda: bed.sql(f"SELECT COUNT(*) FROM {REALTIME}")[0][0] == len(users), timeout=180)
@@ -156,6 +171,102 @@ def test_a_stuck_rollout_names_the_reason_and_the_last_event_of_the_real_pod(bed
     assert rc == 0, out[-3000:]
     assert "pods not Ready: stuck-controller-0 (pinot: ErrImageNeverPull" in out, out[-3000:]
     assert "last event Failed: " in out and "apachepinot/pinot:0.0.0-not-imported" in out, out[-3000:]
+
+
+def test_upgrade_under_query_and_ingestion_load_loses_no_query(bed: RealCluster) -> None:
+    """upgrade.yml moves every Pinot pod to the next version, pod by pod, while 5 queries/s go through the broker
+    Service and the REALTIME table is fed from Kafka. Not one query fails or answers a wrong count, every pod is
+    replaced exactly once in the documented order, and every message is in the table afterwards."""
+    feed = StreamFeed(bed.kafka, bed.topic, "feed", rate=2.0)
+    load = QueryLoad(bed.service_url("broker"), [Expected(OFFLINE, len(ROWS)), Expected(REALTIME, MESSAGES, feed)])
+    hv = plays.host_vars(bed.inventory, HOST)
+    plays.set_image(bed.inventory, HOST, f"apachepinot/pinot:{TO_VERSION}")
+    plays.set_host_vars(bed.inventory, HOST, pinot_upgrade_accept_unavailable=["controller"])
+    try:
+        feed.start()
+        load.start()
+        time.sleep(20)  # latency before the upgrade, for comparison
+        began = time.monotonic()
+        with plays.PodHistory(bed.pods) as history:
+            rc, out, seconds = bed.play("upgrade.yml")
+        ended = time.monotonic()
+        time.sleep(5)
+    finally:
+        load.stop()
+        sent = feed.stop()
+        # The new image stays described; the one controller is accepted for this upgrade only.
+        hv["pinot_cluster"]["image"] = f"apachepinot/pinot:{TO_VERSION}"
+        plays.write_host_vars(bed.inventory, HOST, hv)
+    assert rc == 0, out[-4000:]
+    bad = load.bad()
+    assert not bad, [f"{a.table} {a.outcome} {a.detail} at +{a.at - began:.1f}s" for a in bad[:10]]
+
+    replaced = history.replacements()
+    assert {n: c for n, c in replaced.items() if n != "pinot-zookeeper-0"} == {n: 1 for n in UPGRADE_ORDER}
+    assert replaced["pinot-zookeeper-0"] == 0
+    pods = bed.pods()
+    created = {n: timestamp(pods[n]["metadata"]["creationTimestamp"]) for n in UPGRADE_ORDER}
+    assert sorted(UPGRADE_ORDER, key=created.get) == UPGRADE_ORDER
+    assert {pods[n]["spec"]["containers"][0]["image"] for n in UPGRADE_ORDER} == {f"apachepinot/pinot:{TO_VERSION}"}
+    # The check before each restart passed on its own for brokers and servers; the lone controller was accepted.
+    flat = " ".join(out.split())
+    assert "is the only live controller" in flat and flat.count("(not enforced)") == 1, out[-3000:]
+    for step in ("broker 1/2", "broker 2/2", "server-a 1/1", "server-b 1/1"):
+        assert f"Safe to restart | {step}" in out
+
+    # Ingestion went on: every message the feed sent is in the table, once.
+    wait_until("every fed message in the realtime table",
+               lambda: bed.sql(f"SELECT COUNT(*) FROM {REALTIME}")[0][0] >= MESSAGES + sent, timeout=120)
+    assert bed.sql(f"SELECT COUNT(*), COUNT(DISTINCT user) FROM {REALTIME} WHERE user LIKE 'feed-%'") == \
+        [[sent, sent]]
+    reported = bed.pinot_versions()
+    assert reported == dict.fromkeys(reported, TO_VERSION) and len(reported) == len(UPGRADE_ORDER)
+
+    before, during = load.summary(until=began), load.summary(since=began, until=ended)
+    floor = sum((ready_at(pods[n]) - timestamp(pods[n]["metadata"]["creationTimestamp"])).total_seconds()
+                for n in UPGRADE_ORDER)
+    print(f"\nupgrade {FROM_VERSION} -> {TO_VERSION} under load: {len(UPGRADE_ORDER)} pods, upgrade.yml {seconds} s, "
+          f"sum of pod creation-to-Ready {floor:.1f} s; queries before: {before}; during: {during}; "
+          f"{sent} messages fed, all ingested")
+
+
+def test_a_restart_that_would_strand_a_segment_is_refused_before_any_pod_goes_down(bed: RealCluster) -> None:
+    """A table with replication 1 has its only replica on one server: changing that server group's template makes
+    upgrade.yml stop before the group's first pod, naming the segment, and nothing restarts."""
+    schema = {"schemaName": "solo", "dimensionFieldSpecs": [{"name": "id", "dataType": "STRING"}]}
+    bed.controller("POST", "/schemas", json=schema)
+    bed.controller("POST", "/tables", json={"tableName": "solo", "tableType": "OFFLINE",
+                                             "segmentsConfig": {"replication": "1"}, "tenants": {},
+                                             "tableIndexConfig": {}, "metadata": {}})
+    hv = plays.host_vars(bed.inventory, HOST)
+    try:
+        bed.ingest_csv("solo_OFFLINE", "id", [("only",)])
+        view = wait_until("the segment ONLINE", lambda: bed.controller("GET", "/tables/solo/externalview").json()
+                          .get("OFFLINE"), timeout=120)
+        [(segment, states)] = view.items()
+        [holder] = states
+        group = holder.split("_", 1)[1].split(".", 1)[0].removeprefix("pinot-").rsplit("-", 1)[0]
+        changed = json.loads(json.dumps(hv["pinot_cluster"]))
+        [spec] = [g for g in changed["node_groups"] if g["name"] == group]
+        spec.setdefault("pinot", {}).setdefault("properties", {})["pinot.server.query.executor.timeout"] = 25000
+        plays.set_host_vars(bed.inventory, HOST, pinot_cluster=changed)
+        before = {n: p["metadata"]["uid"] for n, p in bed.pods().items()}
+        rc, out, _seconds = bed.play("upgrade.yml")
+        assert rc != 0
+        flat = " ".join(out.split())
+        assert f"Upgrade stopped at node group {group}, step {group} 1/1, pod(s) pinot-{group}-0, gate 'server " \
+               f"restart_safe': Pinot gate 'restart_safe' failed for server {group} 1/1" in flat, out[-3000:]
+        assert f"1 segment(s) would have no serving replica while {holder} restarts: solo_OFFLINE/{segment}" in flat
+        assert "Nothing of this step was restarted" in flat and "pinot_upgrade_accept_unavailable" in flat
+        assert {n: p["metadata"]["uid"] for n, p in bed.pods().items()} == before
+    finally:
+        plays.write_host_vars(bed.inventory, HOST, hv)
+        bed.controller("DELETE", "/tables/solo?type=offline")
+        bed.controller("DELETE", "/schemas/solo")
+    # The described template is back: the held group is released without restarting anything.
+    rc, out, _seconds = bed.play()
+    assert rc == 0, out[-3000:]
+    assert {n: p["metadata"]["uid"] for n, p in bed.pods().items()} == before
 
 
 def test_a_replica_that_cannot_load_is_one_line_of_the_segment_gate(bed: RealCluster, tmp_path) -> None:

@@ -10,7 +10,6 @@ bed's real Pinot processes (kwok pods run no containers). Assertions read the re
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -107,9 +106,13 @@ class Bed:
             plays.ensure_namespace(cp, ns)
         self.inv = tmp / "inventory"
         clusters = {h: small_description("pinot", ns) for h, ns in self.ns.items()}
+        # kwok pods restart no Pinot process and several pods share one real instance: the check before each
+        # restart runs and only warns here (test_real_node_pinot.py enforces it on real pods).
         write_inventory(self.inv, clusters, pinot, str(cp.kubeconfig), extra={
             "pinot_upgrade_gate_timeouts": {"cluster": 30, "controller": 30, "broker": 30, "server": 12,
-                                            "minion": 30}})
+                                            "minion": 30},
+            "pinot_upgrade_accept_unavailable": ["controller", "broker", "server"],
+            "pinot_upgrade_restart_check_timeout": 0})
         # Server gates of cluster one: server-hot-a-1 -> real server-1, every other server pod -> real server-0.
         servers = [i for i in pinot.instances if i.startswith("Server_")]
         hv = self.host_vars("one")
@@ -155,41 +158,6 @@ def _image(pod):
     return pod["spec"]["containers"][0]["image"]
 
 
-class PodHistory:
-    """Every uid each pod name had while the block ran, polled 4 times a second (pods live >= 1 s here: the
-    ready delay). A pod replaced once shows two uids; replaced twice, three."""
-
-    def __init__(self, bed, host):
-        self.bed, self.host = bed, host
-        self.uids = {}
-        self._record()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(10)
-        self._record()
-
-    def _poll(self):
-        while not self._stop.wait(0.25):
-            with contextlib.suppress(Exception):  # the apiserver may be down on purpose
-                self._record()
-
-    def _record(self):
-        for name, pod in self.bed.pods(self.host).items():
-            seen = self.uids.setdefault(name, [])
-            if pod["metadata"]["uid"] not in seen:
-                seen.append(pod["metadata"]["uid"])
-
-    def replacements(self):
-        return {name: len(uids) - 1 for name, uids in self.uids.items()}
-
-
 def test_install_two_clusters_then_idempotent(bed):
     rc, out, seconds = bed.play("site.yml")
     assert rc == 0, out[-3000:]
@@ -221,6 +189,13 @@ def test_upgrade_is_ordered_serial_and_gated(bed):
     assert rc == 0, out[-3000:]
     for label in ("controller 1/2", "server-hot-b 2/2", "minion 1/1"):
         assert f"Pinot gate | {label}" in out
+    for label in ("controller 1/2 pinot-controller-1", "broker-a 1/1 pinot-broker-a-0",
+                  "server-hot-b 2/2 pinot-server-hot-b-0"):
+        assert f"Safe to restart | {label}" in out
+    # Both controller pods are the test bed's one real controller: not safe, restarted anyway as accepted.
+    flat = " ".join(out.split())
+    assert "Pinot gate 'restart_safe' failed for controller controller 1/2" in flat, out[-3000:]
+    assert "is the only live controller" in flat and "(not enforced)" in flat
     pods = bed.pods("one")
     assert {_image(p) for p in pods.values()} == {"apachepinot/pinot:1.5.1"}
     assert all(pods[n]["metadata"]["uid"] != before[n]["metadata"]["uid"] for n in pods)
@@ -311,7 +286,7 @@ def wait_for_pod_image(bed, host, pod, tag, timeout=240):
 def test_interrupted_upgrade_resumes(bed):
     start = bed.pods("one")
     plays.set_image(bed.inv, "one", "apachepinot/pinot:1.5.3")
-    with PodHistory(bed, "one") as history:
+    with plays.PodHistory(lambda: bed.pods("one")) as history:
         proc = start_upgrade(bed, "one")
         wait_for_pod_image(bed, "one", "pinot-broker-a-0", "1.5.3")
         proc.kill()  # SIGKILL
@@ -361,7 +336,7 @@ def test_batch_and_pause_between_pods(bed):
     one after another (maxUnavailable 1): a batch shares one step (gates, pause), never two pods down at once."""
     plays.set_image(bed.inv, "two", "apachepinot/pinot:1.5.1")
     options = json.dumps({"pinot_upgrade_group_batch_size": {"server-hot-a": 2}, "pinot_upgrade_pause_between_pods": 3})
-    with PodHistory(bed, "two") as history:
+    with plays.PodHistory(lambda: bed.pods("two")) as history:
         rc, out, seconds = bed.play("upgrade.yml", "--limit", "two", "-e", options)
     assert rc == 0, out[-3000:]
     assert "Update and wait for Ready | server-hot-a 1/1 pinot-server-hot-a-1,pinot-server-hot-a-0" in out
@@ -391,7 +366,7 @@ def test_pod_never_ready_stops_the_upgrade_at_that_pod(bed):
     stuck = next(g for g in hv["pinot_cluster"]["node_groups"] if g["name"] == "server-hot-b")
     stuck["profile"] = "held"
     bed.save_host_vars("two", hv)
-    with PodHistory(bed, "two") as history:
+    with plays.PodHistory(lambda: bed.pods("two")) as history:
         rc, out, _seconds = bed.play("upgrade.yml", "--limit", "two", "-e", "pinot_upgrade_rollout_timeout=20")
         assert rc != 0
         stop_line = " ".join(next(line for line in out.splitlines() if "Upgrade stopped" in line).split())
@@ -433,7 +408,7 @@ def test_apiserver_restart_during_an_upgrade_then_rerun_resumes(bed):
     message; a rerun completes; no pod is replaced twice."""
     start = bed.pods("two")
     plays.set_image(bed.inv, "two", "apachepinot/pinot:1.5.5")
-    with PodHistory(bed, "two") as history:
+    with plays.PodHistory(lambda: bed.pods("two")) as history:
         proc = start_upgrade(bed, "two", keep_output=True)
         output = []
         reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)

@@ -22,9 +22,19 @@ import requests
 
 from tests.support.polling import wait_until
 from tests.testbed import plays
-from tests.testbed.real_cluster import HOST, OFFLINE, REALTIME, RealCluster, ready_at, real_cluster_bed, timestamp
+from tests.testbed.load import Expected, QueryLoad
+from tests.testbed.real_cluster import (
+    FROM_VERSION,
+    HOST,
+    OFFLINE,
+    REALTIME,
+    TO_VERSION,
+    RealCluster,
+    ready_at,
+    real_cluster_bed,
+    timestamp,
+)
 
-FROM_VERSION, TO_VERSION = "1.4.0", "1.5.1"
 NAMESPACE = "pinot-demo"
 WORKDIR = plays.REPO / ".testbed" / "demo"
 ROWS = [("r1", "paris", 12), ("r2", "paris", 30), ("r3", "lyon", 7), ("r4", "nice", 51), ("r5", "lyon", 3)]
@@ -51,23 +61,6 @@ class MemoryPeak(threading.Thread):
     def run(self) -> None:
         while not self.done.wait(1):
             self.peak = max(self.peak, self.baseline - self.available())
-
-
-class Querier(threading.Thread):
-    """Queries the broker Service once a second while the upgrade runs; counts what answered."""
-
-    def __init__(self, cluster: RealCluster) -> None:
-        super().__init__(daemon=True)
-        self.cluster, self.answered, self.failed = cluster, 0, 0
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.wait(1):
-            try:
-                self.cluster.sql(f"SELECT COUNT(*) FROM {OFFLINE}")
-                self.answered += 1
-            except (requests.RequestException, AssertionError, ValueError):
-                self.failed += 1
 
 
 def counts(cluster: RealCluster) -> str:
@@ -109,7 +102,7 @@ def install(cluster: RealCluster) -> float | None:
         return None
     print(f"   site.yml: {seconds} s, recap {plays.recap(out)[HOST]}")
     print_pods(cluster)
-    reported = versions(cluster)
+    reported = cluster.pinot_versions()
     print(f"   {len(reported)} Pinot instances report version {', '.join(sorted(set(reported.values())))}")
     return seconds
 
@@ -158,7 +151,7 @@ def drift(cluster: RealCluster) -> str | None:
     return None
 
 
-def upgrade(cluster: RealCluster) -> tuple[float, Querier] | None:
+def upgrade(cluster: RealCluster) -> tuple[float, QueryLoad] | None:
     print(f"== 5. upgrade {FROM_VERSION} -> {TO_VERSION}: upgrade.yml, controller -> broker -> server -> minion, "
           "pod by pod, each gated on Kubernetes readiness and Pinot health")
 
@@ -166,7 +159,7 @@ def upgrade(cluster: RealCluster) -> tuple[float, Querier] | None:
 
     def step(line: str) -> None:
         name = plays.task_name(line)
-        if name and name.startswith(("Pre-flight", "Update and wait", "Pinot gate")):
+        if name and name.startswith(("Pre-flight", "Safe to restart", "Update and wait", "Pinot gate")):
             print(f"   {name}", flush=True)
         elif name and name.startswith("Pause between pods"):
             answer = counts(cluster)
@@ -175,29 +168,19 @@ def upgrade(cluster: RealCluster) -> tuple[float, Querier] | None:
                 unanswered.append(name)
 
     plays.set_image(cluster.inventory, HOST, f"apachepinot/pinot:{TO_VERSION}")
-    querier = Querier(cluster)
-    querier.start()
-    rc, out, seconds = cluster.play("upgrade.yml", "-e", json.dumps({"pinot_upgrade_pause_between_pods": PAUSE}),
-                                    echo=step)
-    querier.done.set()
-    querier.join()
+    load = QueryLoad(cluster.service_url("broker"), [Expected(OFFLINE, len(ROWS)), Expected(REALTIME, MESSAGES)])
+    load.start()
+    # One controller: its restart is accepted (queries do not need it; table changes wait for it).
+    extra = {"pinot_upgrade_pause_between_pods": PAUSE, "pinot_upgrade_accept_unavailable": ["controller"]}
+    rc, out, seconds = cluster.play("upgrade.yml", "-e", json.dumps(extra), echo=step)
+    load.stop()
     if rc:
         fail("upgrade", out)
         return None
     if unanswered:
         print(f"== demo stopped: no answer after {', '.join(unanswered)}")
         return None
-    return seconds, querier
-
-
-def versions(cluster: RealCluster) -> dict[str, str]:
-    """The Pinot version each instance wrote into its Helix instance config at start."""
-    helix = cluster.controller("GET", "/cluster/info").json()["clusterName"]
-    found = {}
-    for instance in sorted(cluster.controller("GET", "/instances").json()["instances"]):
-        record = cluster.controller("GET", "/zk/get", params={"path": f"/{helix}/CONFIGS/PARTICIPANT/{instance}"})
-        found[instance] = json.loads(record.text).get("simpleFields", {}).get("pinotVersion", "not reported")
-    return found
+    return seconds, load
 
 
 def main() -> int:
@@ -231,13 +214,17 @@ def main() -> int:
         upgraded = upgrade(cluster)
         if upgraded is None:
             return 1
-        upgrade_s, querier = upgraded
+        upgrade_s, load = upgraded
         print(f"     query after the last step: {counts(cluster)}")
-        print(f"   upgrade.yml: {upgrade_s} s; background queries during it: {querier.answered} answered, "
-              f"{querier.failed} failed (one broker: none answers while it restarts)")
+        summary = load.summary()
+        print(f"   upgrade.yml: {upgrade_s} s; background queries during it (5/s, every count checked): "
+              f"{summary['sent']} sent, {summary['failed']} failed, {summary['wrong']} wrong, "
+              f"p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms")
+        for answer in load.bad()[:5]:
+            print(f"     {answer.table}: {answer.outcome}, {answer.detail}")
 
         print("== 6. versions: what every instance reports, and the pods")
-        reported = versions(cluster)
+        reported = cluster.pinot_versions()
         for instance, version in reported.items():
             print(f"   {instance:<84} {version}")
         own = cluster.controller("GET", "/version").json()

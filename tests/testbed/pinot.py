@@ -60,6 +60,10 @@ EXCLUDED_DEPENDENCIES = [
     ("software.amazon.awssdk", "*"),
 ]
 
+def producer_args(topic: str) -> list[str]:
+    return ["--topic", topic, "--producer-property", "acks=all", "--producer-property", "linger.ms=0"]
+
+
 # JDK 17 needs the opens of Pinot's own launcher script; serial GC and C1-only JIT keep
 # four to six JVMs within two cores and a few GiB.
 JVM_FLAGS = [
@@ -689,15 +693,16 @@ class PinotCluster:
         pids = self.pids()
         return {"rss": sum(_status_kib(p, "VmRSS") for p in pids), "peak": sum(_status_kib(p, "VmHWM") for p in pids)}
 
-    def _kafka_tool(self, tool: str, args: list[str], what: str, input_text: str | None = None) -> None:
+    def _kafka_command(self, tool: str, args: list[str]) -> list[str]:
         if self.kafka_bootstrap is None:
             raise ClusterError("this cluster runs no Kafka broker")
         log4j = self.workdir / "kafka-log4j.properties"
-        done = subprocess.run(
-            ["java", "-Xmx128m", *JVM_FLAGS[:3], f"-Dlog4j.configuration=file:{log4j}", "-cp", f"{self.kafka_lib}/*",
-             tool, "--bootstrap-server", self.kafka_bootstrap, *args],
-            capture_output=True, text=True, timeout=120, check=False, input=input_text,
-        )
+        return ["java", "-Xmx128m", *JVM_FLAGS[:3], f"-Dlog4j.configuration=file:{log4j}", "-cp",
+                f"{self.kafka_lib}/*", tool, "--bootstrap-server", self.kafka_bootstrap, *args]
+
+    def _kafka_tool(self, tool: str, args: list[str], what: str, input_text: str | None = None) -> None:
+        done = subprocess.run(self._kafka_command(tool, args), capture_output=True, text=True, timeout=120,
+                              check=False, input=input_text)
         if done.returncode != 0:
             raise ClusterError(f"{what} failed: {(done.stderr or done.stdout)[-2000:]}")
 
@@ -710,8 +715,13 @@ class PinotCluster:
 
     def produce(self, topic: str, messages: list[str]) -> None:
         """Send one message per string with Kafka's console producer (waits for every ack)."""
-        self._kafka_tool("kafka.tools.ConsoleProducer", ["--topic", topic, "--producer-property", "acks=all"],
-                         f"producing to {topic}", "\n".join(messages) + "\n")
+        self._kafka_tool("kafka.tools.ConsoleProducer", producer_args(topic), f"producing to {topic}",
+                         "\n".join(messages) + "\n")
+
+    def producer(self, topic: str) -> subprocess.Popen:
+        """A console producer that sends each line written to its stdin; closing stdin flushes and ends it."""
+        return subprocess.Popen(self._kafka_command("kafka.tools.ConsoleProducer", producer_args(topic)),
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     # ----- state
 

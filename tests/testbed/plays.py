@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,16 +66,56 @@ def ensure_namespace(cp: K8sControlPlane, name: str) -> None:
             raise
 
 
+def host_vars(directory: Path, host: str) -> dict:
+    """The host variables of an inventory written by the test bed."""
+    return yaml.safe_load((directory / "host_vars" / f"{host}.yml").read_text())
+
+
+def write_host_vars(directory: Path, host: str, values: dict) -> None:
+    (directory / "host_vars" / f"{host}.yml").write_text(yaml.safe_dump(values, sort_keys=False))
+
+
 def set_host_vars(directory: Path, host: str, **values: object) -> None:
     """Change top-level host variables of an inventory written by the test bed."""
-    path = directory / "host_vars" / f"{host}.yml"
-    hv = yaml.safe_load(path.read_text())
-    hv.update(values)
-    path.write_text(yaml.safe_dump(hv, sort_keys=False))
+    write_host_vars(directory, host, {**host_vars(directory, host), **values})
 
 
 def set_image(directory: Path, host: str, image: str) -> None:
-    hv = yaml.safe_load((directory / "host_vars" / f"{host}.yml").read_text())
-    cluster = copy.deepcopy(hv["pinot_cluster"])
+    cluster = copy.deepcopy(host_vars(directory, host)["pinot_cluster"])
     cluster["image"] = image
     set_host_vars(directory, host, pinot_cluster=cluster)
+
+
+class PodHistory:
+    """Every uid each pod name had while the `with` block ran (polled every 0.25 s: kwok and the real node both take
+    longer than that to replace a pod). A pod replaced once shows two uids; replaced twice, three."""
+
+    def __init__(self, list_pods: Callable[[], dict]) -> None:
+        self.list_pods = list_pods
+        self.uids: dict[str, list[str]] = {}
+        self._record()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> PodHistory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._record()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.25):
+            with contextlib.suppress(Exception):  # the apiserver may be down on purpose
+                self._record()
+
+    def _record(self) -> None:
+        for name, pod in self.list_pods().items():
+            seen = self.uids.setdefault(name, [])
+            if pod["metadata"]["uid"] not in seen:
+                seen.append(pod["metadata"]["uid"])
+
+    def replacements(self) -> dict[str, int]:
+        return {name: len(uids) - 1 for name, uids in self.uids.items()}

@@ -3,7 +3,7 @@
 Shared by the real-node install test and `make demo`. A control plane of its own with the real node
 (real_node.py), the Pinot images of the versions asked for and ZooKeeper imported into its containerd, and a
 Kafka broker on the node's address (pods reach it there, not the host's loopback). The description is
-heterogeneous and small: a managed ZooKeeper, a controller, a broker, two server groups and a minion. Ansible
+heterogeneous and small: a managed ZooKeeper, a controller, two brokers, two server groups and a minion. Ansible
 and the queries reach the controller and the broker through their client Services (kube-proxy on the host).
 """
 
@@ -30,6 +30,7 @@ from tests.testbed.pinot import PinotCluster
 from tests.testbed.real_node import NODE_IP, NODE_LABEL, RealNode
 
 HOST = "real"
+FROM_VERSION, TO_VERSION = "1.4.0", "1.5.1"  # installed, then upgraded to
 OFFLINE = "rides"
 REALTIME = "clicks"
 # The in-cluster controller of this very cluster, through its Service, as soon as pinot_cluster has reported it.
@@ -53,7 +54,8 @@ def description(image: str, namespace: str) -> dict[str, Any]:
         "profiles": {"zk": placed, "small": small},
         "node_groups": [
             {"name": "controller", "role": "controller", "replicas": 1, "profile": "small"},
-            {"name": "broker", "role": "broker", "replicas": 1, "profile": "small"},
+            # Two brokers: queries go on through the broker Service while one restarts.
+            {"name": "broker", "role": "broker", "replicas": 2, "profile": "small"},
             {"name": "server-a", "role": "server", "replicas": 1, "profile": "small"},
             {"name": "server-b", "role": "server", "replicas": 1, "profile": "small",
              "pinot": {"properties": {"pinot.server.query.executor.timeout": 20000}}},
@@ -134,6 +136,15 @@ class RealCluster:
         body = response.json()
         assert response.ok and not body.get("exceptions"), body
         return body["resultTable"]["rows"]
+
+    def pinot_versions(self) -> dict[str, str]:
+        """The Pinot version each instance wrote into its Helix instance config when it started."""
+        helix = self.controller("GET", "/cluster/info").json()["clusterName"]
+        found = {}
+        for instance in sorted(self.controller("GET", "/instances").json()["instances"]):
+            record = self.controller("GET", "/zk/get", params={"path": f"/{helix}/CONFIGS/PARTICIPANT/{instance}"})
+            found[instance] = json.loads(record.text).get("simpleFields", {}).get("pinotVersion", "not reported")
+        return found
 
     def ingest_csv(self, table_with_type: str, header: str, rows: list[tuple[Any, ...]]) -> None:
         """One segment of `rows`, built and uploaded by the controller (/ingestFromFile)."""

@@ -119,7 +119,9 @@ def test_conf_rendering_managed_keys_and_tags():
     assert "controller.admin.access.control.principals.admin.password=${env:PINOT_ADMIN_PASSWORD}" in lines
     sts_env = env(refs["StatefulSet/pinot-controller"])
     assert sts_env["PINOT_ADMIN_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "pinot-auth", "key": "password"}}
-    assert sts_env["JAVA_OPTS"]["value"].startswith("-Xms256m -Xmx1g -Dlog4j2.configurationFile=")
+    # pinotops' DNS cache defaults first, so that the description's own -D settings win.
+    assert sts_env["JAVA_OPTS"]["value"].startswith(
+        "-Dsun.net.inetaddr.ttl=0 -Dsun.net.inetaddr.negative.ttl=0 -Xms256m -Xmx1g -Dlog4j2.configurationFile=")
     broker_conf = refs["ConfigMap/pinot-broker-a-config"]["data"]["pinot-broker.conf"]
     assert "pinot.broker.instance.tags=DefaultTenant_BROKER" in broker_conf.splitlines()
     assert "pinot.broker.instance.tags" not in refs["ConfigMap/pinot-broker-b-config"]["data"]["pinot-broker.conf"]

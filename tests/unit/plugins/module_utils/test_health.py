@@ -1,10 +1,13 @@
 """The Pinot gates' decisions, on controller answers recorded as plain dicts."""
 
+import json
+
 from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
     Probe,
     build_probe,
     check_segments,
     gate_checks,
+    restart_checks,
     run_once,
     wait_for_gate,
 )
@@ -136,3 +139,62 @@ def test_controller_credentials_reach_a_health_url_only_when_asked():
     assert asked.health_client.session.auth == ("admin", "s3cr3t")
     token = build_probe(dict(params, username=None, token="Bearer t"))
     assert "Authorization" not in token.health_client.session.headers
+
+
+B1, B2 = "Broker_x_8099", "Broker_y_8099"
+RESTART = dict(BASE, **{
+    "/zk/ls?/C/LIVEINSTANCES": ["Controller_c_9000", B1, B2, S1, S2],
+    "/tables": {"tables": ["t_OFFLINE", "r_REALTIME"]},
+    "/tables/r_REALTIME/externalview": {"REALTIME": {"r__0__0": {S1: "CONSUMING", S2: "CONSUMING"},
+                                                     "r__1__0": {S1: "ONLINE"}}},
+    "/zk/get?/C/EXTERNALVIEW/brokerResource": json.dumps({"id": "brokerResource", "mapFields": {
+        "t_OFFLINE": {B1: "ONLINE", B2: "ONLINE"}, "r_REALTIME": {B1: "ONLINE"}}}),
+})
+
+
+def restart_check(component, instances, **answers):
+    probe = Probe(FakeClient(dict(RESTART, **answers)))
+    [result] = run_once(probe, restart_checks(component, instances))
+    return result["ok"], result["detail"]
+
+
+def test_a_server_whose_segments_have_another_serving_replica_may_restart():
+    # S2 serves t_OFFLINE/seg0 and the consuming r__0__0, both also served by S1.
+    assert restart_check("server", [S2]) == (True, f"every segment {S2} serves has another serving replica")
+
+
+def test_a_server_holding_the_only_serving_replica_may_not_restart_and_the_segment_is_named():
+    ok, detail = restart_check("server", [S1])
+    assert not ok and detail == f"1 segment(s) would have no serving replica while {S1} restarts: r_REALTIME/r__1__0"
+
+
+def test_a_replica_on_a_dead_or_erroring_server_does_not_count():
+    dead = {"/zk/ls?/C/LIVEINSTANCES": ["Controller_c_9000", S2]}
+    ok, detail = restart_check("server", [S2], **dead)
+    assert not ok and "t_OFFLINE/seg0" in detail and "r_REALTIME/r__0__0" in detail
+    erroring = {"/tables/t_OFFLINE/externalview": {"OFFLINE": {"seg0": {S1: "ERROR", S2: "ONLINE"}}}}
+    ok, detail = restart_check("server", [S2], **erroring)
+    assert not ok and detail.endswith("t_OFFLINE/seg0")
+
+
+def test_servers_restarting_together_are_judged_together():
+    ok, detail = restart_check("server", [S1, S2])
+    assert not ok and detail.startswith(f"3 segment(s) would have no serving replica while {S1}, {S2} restarts")
+
+
+def test_a_broker_may_restart_only_if_every_table_it_routes_has_another_live_broker():
+    ok, detail = restart_check("broker", [B1])
+    assert not ok and detail == f"1 table(s) would have no live broker while {B1} restarts: r_REALTIME"
+    assert restart_check("broker", [B2]) == (True, f"every table {B2} routes has another live broker")
+
+
+def test_the_only_live_controller_may_not_restart():
+    ok, detail = restart_check("controller", ["Controller_c_9000"])
+    assert not ok and detail.startswith("Controller_c_9000 is the only live controller")
+    two = {"/zk/ls?/C/LIVEINSTANCES": ["Controller_c_9000", "Controller_d_9000"]}
+    assert restart_check("controller", ["Controller_c_9000"], **two) == (
+        True, "1 other live controller(s): Controller_d_9000")
+
+
+def test_minions_need_no_restart_check():
+    assert restart_checks("minion", ["Minion_m_9514"]) == []

@@ -1,0 +1,65 @@
+# Copyright: contributors to pinotops.k8s
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Decisions of the rolling upgrade that the role would otherwise make in Jinja: which Pinot instance each pod of
+a step is, and whether the planned role order keeps Pinot's version invariant at every step."""
+
+from __future__ import annotations
+
+from ansible.module_utils.compat.version import LooseVersion
+
+# (lower, higher): the lower role must never run a newer Pinot than the higher one (Pinot's upgrade docs).
+VERSION_ORDER = (("broker", "controller"), ("server", "broker"), ("minion", "broker"))
+
+
+def step_targets(pods, instances, instance_map, group, role):
+    """[{pod, instance, health_url?}] for the pods of one step. `instances` is pinot_cluster's report
+    ({pod: Helix id}); `instance_map` overrides it per pod name, then node group, then role."""
+    targets = []
+    for pod in pods:
+        override = instance_map.get(pod) or instance_map.get(group) or instance_map.get(role)
+        target = dict(override) if override else {"instance": instances.get(pod)}
+        if not target.get("instance"):
+            raise ValueError(f"no Pinot instance known for pod {pod} (node group {group}): it is not in "
+                             f"pinot_cluster's report and pinot_upgrade_instance_map has no entry for it")
+        targets.append(dict(target, pod=pod))
+    return targets
+
+
+def _tag(image):
+    """The version an image runs (`apachepinot/pinot:1.4.0` -> `1.4.0`), or None when the tag is not a version."""
+    if not image:
+        return None
+    tag = image.split("@", 1)[0].rsplit("/", 1)[-1].rpartition(":")[2]
+    return tag if tag[:1].isdigit() else None
+
+
+def version_order_problems(cluster, live_groups, order):
+    """Messages for every state of the upgrade (now, then after each role of `order` moved to its new image) in
+    which a role runs a newer version than the role above it. Groups whose images carry no version tag are not
+    judged. `live_groups` is pinot_cluster_info's report ({group: {image, ...}})."""
+    groups = cluster.get("node_groups") or []
+    running = {g["name"]: _tag((live_groups.get(g["name"]) or {}).get("image") or g.get("image")
+                               or cluster.get("image")) for g in groups}
+    target = {g["name"]: _tag(g.get("image") or cluster.get("image")) for g in groups}
+    of_role = {}
+    for g in groups:
+        of_role.setdefault(g["role"], []).append(g["name"])
+    states = [("now", dict(running))]
+    versions = dict(running)
+    for role in order:
+        for name in of_role.get(role, []):
+            versions[name] = target[name]
+        states.append((f"after the {role} groups", dict(versions)))
+    for when, state in states:
+        for lower, higher in VERSION_ORDER:
+            for lo in of_role.get(lower, []):
+                for hi in of_role.get(higher, []):
+                    if not (state[lo] and state[hi] and LooseVersion(state[lo]) > LooseVersion(state[hi])):
+                        continue
+                    what = f"{lower} group {lo} ({state[lo]}) newer than {higher} group {hi} ({state[hi]})"
+                    if when == "now":
+                        message = f"the cluster already runs {what}"
+                    else:
+                        message = f"upgrading in the order {', '.join(order)} would leave {what} {when}"
+                    return [f"{message}; Pinot requires controllers >= brokers >= servers, minions"]
+    return []
