@@ -356,6 +356,58 @@ def immutable_changes(desired, live):
     return problems
 
 
+def _group_of(obj):
+    return (obj["metadata"].get("labels") or {}).get(LABEL_GROUP)
+
+
+def _config_maps_of(pod_spec):
+    return {(v.get("configMap") or {}).get("name") for v in (pod_spec or {}).get("volumes") or []} - {None}
+
+
+def _ordinal(pod):
+    return int(pod["metadata"]["name"].rsplit("-", 1)[1])
+
+
+def _mounted_config(cluster, live, manifest):
+    """For a node group's new config: (ref, object) of the config its StatefulSet mounts now, if any."""
+    group = _group_of(manifest)
+    if manifest["kind"] != "ConfigMap" or group is None:
+        return None
+    sts = live.get(("StatefulSet", sts_name(cluster, group))) or {}
+    for name in sorted(_config_maps_of(((sts.get("spec") or {}).get("template") or {}).get("spec"))):
+        if ("ConfigMap", name) in live:
+            return f"ConfigMap/{name}", normalise(live[("ConfigMap", name)])
+    return None
+
+
+def stale_config_maps(client, cluster, live, desired_keys, groups, partitions, wait):
+    """The rendered configs of `groups` that no pod will mount once this run is done: not described any more, not
+    mounted by a pod that keeps its revision (below the partition, or any pod when the run does not wait for its
+    rollout), not in the StatefulSet's current revision while a partition holds pods on it."""
+    scope = {g["name"] for g in groups}
+    candidates = [obj for key, obj in live.items()
+                  if key[0] == "ConfigMap" and key not in desired_keys and _group_of(obj) in scope]
+    if not candidates:
+        return []
+    pods = client.list("Pod", cluster["namespace"], instance_labels(cluster))
+    used = set()
+    for group in groups:
+        name = sts_name(cluster, group["name"])
+        partition = (partitions or {}).get(group["name"]) or 0
+        for pod in pods:
+            owners = pod["metadata"].get("ownerReferences") or []
+            if any(o.get("kind") == "StatefulSet" and o.get("name") == name for o in owners) and \
+                    (not wait or _ordinal(pod) < partition):
+                used |= _config_maps_of(pod.get("spec"))
+        sts = live.get(("StatefulSet", name))
+        current = ((sts or {}).get("status") or {}).get("currentRevision")
+        if current and (partition or not wait):
+            revision = client.get("ControllerRevision", current, cluster["namespace"]) or {}
+            template = ((revision.get("data") or {}).get("spec") or {}).get("template") or {}
+            used |= _config_maps_of(template.get("spec"))
+    return [obj for obj in candidates if obj["metadata"]["name"] not in used]
+
+
 def _field_of(cluster, manifest):
     group = (manifest["metadata"].get("labels") or {}).get(LABEL_GROUP)
     if group == ZOOKEEPER and cluster["zookeeper"]["managed"]:
@@ -394,7 +446,9 @@ class Outcome:
         self.diffs = []
         self.warnings = []
 
-    def record(self, action, obj_ref, before, after):
+    def record(self, action, obj_ref, before, after, replaces=None):
+        """`replaces` (ref, object): what a created object takes over from, shown as its diff's "before" (a new
+        config of a node group against the one its pods mount now, so the diff is the lines that changed)."""
         self.objects.append({"kind": obj_ref.split("/", 1)[0], "name": obj_ref.split("/", 1)[1], "action": action})
         if action == "unchanged":
             return
@@ -404,13 +458,14 @@ class Outcome:
             self.changes.append(f"{obj_ref} (deleted)")
         else:
             self.changes.extend(f"{obj_ref} {path}" for path in change_paths(before, after))
-        self.diffs.append((obj_ref, before, after))
+        before_ref, before = replaces or (obj_ref, before)
+        self.diffs.append((before_ref, before, obj_ref, after))
 
     def diff(self):
         """Ansible's diff of every object that changes (rendered only when --diff asks for it)."""
-        return [{"before_header": obj_ref, "after_header": obj_ref,
+        return [{"before_header": before_ref, "after_header": after_ref,
                  "before": manifest_text(before), "after": manifest_text(after)}
-                for obj_ref, before, after in self.diffs]
+                for before_ref, before, after_ref, after in self.diffs]
 
     @property
     def changed(self):
@@ -466,7 +521,7 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
     for stage, manifest, current, predicted in predictions:
         before, after = normalise(current), normalise(predicted)
         if current is None:
-            outcome.record("created", ref(manifest), None, after)
+            outcome.record("created", ref(manifest), None, after, replaces=_mounted_config(cluster, live, manifest))
         elif before != after:
             outcome.record("updated", ref(manifest), before, after)
         else:
@@ -476,8 +531,12 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
 
     desired_keys = {(m["kind"], m["metadata"]["name"]) for _s, m, _c in planned}
     prunable = []
-    if prune and node_groups is None:
-        prunable = [obj for key, obj in live.items() if key not in desired_keys]
+    if prune:
+        prunable = stale_config_maps(client, cluster, live, desired_keys, groups, partitions, wait)
+        if node_groups is None:  # a full run also removes what is no longer described (configs: by the rule above)
+            described = {g["name"] for g in groups}
+            prunable += [obj for key, obj in live.items() if key not in desired_keys
+                         and not (key[0] == "ConfigMap" and _group_of(obj) in described)]
     pvcs = []
     if prunable and delete_pvcs:
         gone_groups = {(o["metadata"].get("labels") or {}).get(LABEL_GROUP) for o in prunable

@@ -29,7 +29,6 @@ LABEL_VERSION = "app.kubernetes.io/version"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_PART_OF = "app.kubernetes.io/part-of"
 LABEL_GROUP = "pinotops.io/node-group"
-ANNOTATION_CONFIG_HASH = "pinotops.io/config-hash"
 ANNOTATION_TAGS = "pinotops.io/pinot-instance-tags"
 ANNOTATION_POOL = "pinotops.io/pinot-instance-pool"
 ZOOKEEPER = "zookeeper"
@@ -181,8 +180,11 @@ def _escape(value):
     return value
 
 
-def config_hash(data):
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+def config_map_name(sts, data):
+    """A group's rendered config is named after its content and never changed in place: each pod revision mounts
+    the config it was created with, even when a held pod of the old revision restarts during an upgrade."""
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:10]
+    return f"{sts}-config-{digest}"
 
 
 def _probe(role, name, settings):
@@ -219,6 +221,13 @@ def _topology_spread(settings, zones, selector):
         constraints.append({"maxSkew": 1, "topologyKey": ZONE_LABEL, "whenUnsatisfiable": "DoNotSchedule",
                             "labelSelector": {"matchLabels": dict(selector)}})
     return constraints
+
+
+def _pod_metadata(settings, labels):
+    meta = {"labels": {**(settings.get("pod_labels") or {}), **labels}}
+    if settings.get("pod_annotations"):
+        meta["annotations"] = dict(settings["pod_annotations"])
+    return meta
 
 
 def _pod_spec_common(cluster, settings, component, container, *, zones, selector, volumes):
@@ -309,7 +318,8 @@ def render_group(cluster, group, partition=None):
     labels = object_labels(cluster, role, group["name"], group["image"])
     properties = render_properties(cluster, group)
     data = {conf_file(role): render_conf(properties, group["name"])}
-    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(cluster, f"{name}-config", labels),
+    config_name = config_map_name(name, data)
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(cluster, config_name, labels),
                  "data": data}
     ports = [{"name": pname, "port": port, "targetPort": port, "protocol": "TCP"} for pname, port in PORTS[role]]
     headless = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(cluster, f"{name}-headless", labels),
@@ -335,12 +345,8 @@ def render_group(cluster, group, partition=None):
         "livenessProbe": _probe(role, "liveness", settings),
     }
     _container_common(settings, container)
-    volumes = [{"name": "config", "configMap": {"name": f"{name}-config"}}] + volumes
-    pod_labels = dict(settings.get("pod_labels") or {})
-    pod_labels.update(labels)
-    pod_annotations = dict(settings.get("pod_annotations") or {})
-    pod_annotations[ANNOTATION_CONFIG_HASH] = config_hash(data)
-    template = {"metadata": {"labels": pod_labels, "annotations": pod_annotations},
+    volumes = [{"name": "config", "configMap": {"name": config_name}}] + volumes
+    template = {"metadata": _pod_metadata(settings, labels),
                 "spec": _pod_spec_common(cluster, settings, role, container, zones=group["zones"], selector=selector,
                                          volumes=volumes)}
     update = {"type": "RollingUpdate"}
@@ -420,13 +426,9 @@ def render_zookeeper(cluster):
         "livenessProbe": dict(tcp, **PROBE_TIMING["liveness"]),
     }
     _container_common(settings, container)
-    pod_labels = dict(settings.get("pod_labels") or {})
-    pod_labels.update(labels)
-    template = {"metadata": {"labels": pod_labels},
+    template = {"metadata": _pod_metadata(settings, labels),
                 "spec": _pod_spec_common(cluster, settings, ZOOKEEPER, container, zones=[], selector=selector,
                                          volumes=volumes)}
-    if settings.get("pod_annotations"):
-        template["metadata"]["annotations"] = dict(settings["pod_annotations"])
     sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(cluster, name, labels), "spec": {
         "replicas": managed["replicas"], "serviceName": f"{name}-headless",
         "selector": {"matchLabels": dict(selector)}, "podManagementPolicy": "Parallel",

@@ -62,6 +62,7 @@ KINDS = {
     "Event": ("/api/v1", "events", True),
     "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims", True),
     "StatefulSet": ("/apis/apps/v1", "statefulsets", True),
+    "ControllerRevision": ("/apis/apps/v1", "controllerrevisions", True),
     "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
 }
 RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))

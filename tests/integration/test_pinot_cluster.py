@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -128,6 +129,14 @@ class Env:
     def pods(self, group):
         return self.items("pods", f"{GROUP_LABEL}={group}")
 
+    def config_name(self, group):
+        """The ConfigMap a group's StatefulSet mounts (named after its content)."""
+        volumes = self.sts(f"pinot-{group}")["spec"]["template"]["spec"]["volumes"]
+        return next(v["configMap"]["name"] for v in volumes if v["name"] == "config")
+
+    def config(self, group):
+        return self.get(f"/api/v1/namespaces/{self.namespace}/configmaps/{self.config_name(group)}")
+
     def node_zone(self, node):
         return self.get(f"/api/v1/nodes/{node}")["metadata"]["labels"].get(ZONE_LABEL)
 
@@ -148,6 +157,12 @@ def env(k8s_control_plane, tmp_path_factory):
         "stringData": {"password": SECRET_VALUE}})
     yield Env(cp, namespace, tmp_path_factory.mktemp("pinot_cluster"))
     cp.request("DELETE", f"/api/v1/namespaces/{namespace}")
+
+
+def unsuffixed(refs):
+    """Object refs with a group config's content suffix cut (`ConfigMap/pinot-x-config-0a1b2c3d4e` ->
+    `ConfigMap/pinot-x-config`)."""
+    return {re.sub(r"^(ConfigMap/.*-config)-[0-9a-f]{10}$", r"\1", r) for r in refs}
 
 
 def revisions(env, group):
@@ -221,7 +236,7 @@ def test_heterogeneous_three_zone_cluster_becomes_ready_in_its_zones(env):
     # three controllers spread over three zones
     assert {env.node_zone(p["spec"]["nodeName"]) for p in env.pods("controller")} == {"zone-a", "zone-b", "zone-c"}
     # the credential stays in the Secret: the ConfigMap holds a reference, the container a secretKeyRef
-    conf = env.get(f"/api/v1/namespaces/{env.namespace}/configmaps/pinot-controller-config")["data"]
+    conf = env.config("controller")["data"]
     assert "principals.admin.password=${env:PINOT_ADMIN_PASSWORD}" in conf["pinot-controller.conf"]
     for cm in env.items("configmaps", "app.kubernetes.io/instance=pinot"):
         assert SECRET_VALUE not in json.dumps(cm)
@@ -282,15 +297,19 @@ def test_pinot_config_change_rolls_only_its_group(env):
     before = {group: revisions(env, group) for group in GROUP_ZONES}
     update_before = {group: env.sts(f"pinot-{group}")["status"]["updateRevision"] for group in GROUP_ZONES}
     env.description["node_groups"][3]["pinot"] = {"properties": {"pinot.server.query.executor.timeout": 20000}}
+    old_config = env.config_name("server-hot-a")
     result, _out = env.play(diff=True, wait=True, wait_timeout=120)
     assert result["changed"] is True
-    touched = {c.split(" ")[0] for c in result["changes"]}
-    assert touched == {"ConfigMap/pinot-server-hot-a-config", "StatefulSet/pinot-server-hot-a"}
-    assert "StatefulSet/pinot-server-hot-a spec.template.metadata.annotations.pinotops.io/config-hash" \
-        in result["changes"]
-    assert sorted(result["executed_requests"]) == sorted([
-        f"PATCH /api/v1/namespaces/{env.namespace}/configmaps/pinot-server-hot-a-config",
-        f"PATCH /apis/apps/v1/namespaces/{env.namespace}/statefulsets/pinot-server-hot-a"])
+    new_config = env.config_name("server-hot-a")
+    assert new_config != old_config and new_config.startswith("pinot-server-hot-a-config-")
+    # A new config under a new name, mounted by the group; the old one deleted once no pod mounts it (the run waited).
+    assert result["changes"] == [f"ConfigMap/{new_config} (created)",
+                                 "StatefulSet/pinot-server-hot-a spec.template.spec.volumes.config.configMap.name",
+                                 f"ConfigMap/{old_config} (deleted)"]
+    assert result["executed_requests"] == [
+        f"PATCH /api/v1/namespaces/{env.namespace}/configmaps/{new_config}",
+        f"PATCH /apis/apps/v1/namespaces/{env.namespace}/statefulsets/pinot-server-hot-a",
+        f"DELETE /api/v1/namespaces/{env.namespace}/configmaps/{old_config}"]
     for group in GROUP_ZONES:
         sts = env.sts(f"pinot-{group}")
         if group == "server-hot-a":
@@ -299,12 +318,15 @@ def test_pinot_config_change_rolls_only_its_group(env):
         else:
             assert sts["status"]["updateRevision"] == update_before[group], group
             assert revisions(env, group) == before[group], group
-    # the diff (YAML, the .conf as a block) shows the ConfigMap line that changed as a line of its own
-    diffs = {d["before_header"]: d for d in result["diff"]}
-    configmap = diffs["ConfigMap/pinot-server-hot-a-config"]
+    # The diff (YAML, the .conf as a block) shows the new config against the one the pods mounted: the line that
+    # changed is a line of its own.
+    [configmap] = [d for d in result["diff"] if d["after_header"] == f"ConfigMap/{new_config}"]
+    assert configmap["before_header"] == f"ConfigMap/{old_config}"
     assert "    pinot.server.query.executor.timeout=20000" in configmap["after"].splitlines()
     assert "pinot.server.query.executor.timeout" not in configmap["before"]
     assert yaml.safe_load(configmap["after"])["data"]["pinot-server.conf"].endswith("\n")
+    again, _out = env.play(wait=True)
+    assert again["changed"] is False and again["executed_requests"] == []
 
 
 def test_fields_of_other_managers_survive(env):
@@ -350,7 +372,7 @@ def test_drift_is_corrected_and_reported(env):
 
 def test_immutable_change_fails_up_front(env):
     env.description["profiles"]["small"]["storage"]["size"] = "2Gi"
-    cm_before = env.get(f"/api/v1/namespaces/{env.namespace}/configmaps/pinot-controller-config")
+    cm_before = env.config("controller")
     env.description["pinot"]["controller"]["jvm_opts"] = "-Xmx2g"  # a valid change that must not be written
     try:
         result, _out = env.play()
@@ -362,7 +384,7 @@ def test_immutable_change_fails_up_front(env):
     assert "spec.volumeClaimTemplates[data].storage (1Gi -> 2Gi)" in result["msg"]
     assert "Nothing was written" in result["msg"]
     assert result["executed_requests"] == []
-    assert env.get(f"/api/v1/namespaces/{env.namespace}/configmaps/pinot-controller-config") == cm_before
+    assert env.config("controller") == cm_before
 
 
 def test_partitioned_rollout_of_a_subset_and_wait(env):
@@ -371,7 +393,7 @@ def test_partitioned_rollout_of_a_subset_and_wait(env):
     result, _out = env.play(node_groups=["server-hot-b"], partitions={"server-hot-b": 1}, wait=True,
                             wait_timeout=120)
     assert not result.get("failed"), result.get("msg")
-    assert {c.split(" ")[0] for c in result["changes"]} == {
+    assert unsuffixed(c.split(" ")[0] for c in result["changes"]) == {
         "StatefulSet/pinot-server-hot-b", "ConfigMap/pinot-server-hot-b-config",
         "Service/pinot-server-hot-b-headless", "PodDisruptionBudget/pinot-server-hot-b"}
     group = result["groups"]["server-hot-b"]
@@ -414,7 +436,7 @@ def test_removed_group_is_pruned_and_its_volumes_kept(env):
     assert result["changed"] and result["executed_requests"] == []
     assert env.sts("pinot-server-cold-c") is not None
     result, _out = env.play()
-    deleted = {f"{o['kind']}/{o['name']}" for o in result["objects"] if o["action"] == "deleted"}
+    deleted = unsuffixed(f"{o['kind']}/{o['name']}" for o in result["objects"] if o["action"] == "deleted")
     assert deleted == {"StatefulSet/pinot-server-cold-c", "ConfigMap/pinot-server-cold-c-config",
                        "Service/pinot-server-cold-c-headless", "PodDisruptionBudget/pinot-server-cold-c"}
     assert env.sts("pinot-server-cold-c") is None

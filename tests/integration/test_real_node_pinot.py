@@ -181,7 +181,9 @@ def test_upgrade_under_query_and_ingestion_load_loses_no_query(bed: RealCluster)
     load = QueryLoad(bed.service_url("broker"), [Expected(OFFLINE, len(ROWS)), Expected(REALTIME, MESSAGES, feed)])
     hv = plays.host_vars(bed.inventory, HOST)
     plays.set_image(bed.inventory, HOST, f"apachepinot/pinot:{TO_VERSION}")
-    plays.set_host_vars(bed.inventory, HOST, pinot_upgrade_accept_unavailable=["controller"])
+    # upgrade.yml runs no pinot_cluster role that would report the controller's Service: name it.
+    plays.set_host_vars(bed.inventory, HOST, pinot_upgrade_accept_unavailable=["controller"],
+                        pinot_controller_url=bed.service_url("controller"))
     try:
         feed.start()
         load.start()
@@ -194,8 +196,9 @@ def test_upgrade_under_query_and_ingestion_load_loses_no_query(bed: RealCluster)
     finally:
         load.stop()
         sent = feed.stop()
-        # The new image stays described; the one controller is accepted for this upgrade only.
+        # The new image and the controller URL stay; the one controller is accepted for this upgrade only.
         hv["pinot_cluster"]["image"] = f"apachepinot/pinot:{TO_VERSION}"
+        hv["pinot_controller_url"] = bed.service_url("controller")
         plays.write_host_vars(bed.inventory, HOST, hv)
     assert rc == 0, out[-4000:]
     bad = load.bad()
@@ -223,11 +226,13 @@ def test_upgrade_under_query_and_ingestion_load_loses_no_query(bed: RealCluster)
     assert reported == dict.fromkeys(reported, TO_VERSION) and len(reported) == len(UPGRADE_ORDER)
 
     before, during = load.summary(until=began), load.summary(since=began, until=ended)
-    floor = sum((ready_at(pods[n]) - timestamp(pods[n]["metadata"]["creationTimestamp"])).total_seconds()
-                for n in UPGRADE_ORDER)
-    print(f"\nupgrade {FROM_VERSION} -> {TO_VERSION} under load: {len(UPGRADE_ORDER)} pods, upgrade.yml {seconds} s, "
-          f"sum of pod creation-to-Ready {floor:.1f} s; queries before: {before}; during: {during}; "
-          f"{sent} messages fed, all ingested")
+    # Per pod: the old pod's graceful stop (deletion to the new pod's creation), then the new pod's start.
+    stops = {n: (created[n] - timestamp(history.deleted_at[history.uids[n][0]])).total_seconds()
+             for n in UPGRADE_ORDER if history.uids[n][0] in history.deleted_at}
+    starts = {n: (ready_at(pods[n]) - created[n]).total_seconds() for n in UPGRADE_ORDER}
+    floor = sum(stops.values()) + sum(starts.values())
+    print(f"\nupgrade {FROM_VERSION} -> {TO_VERSION} under load: {len(UPGRADE_ORDER)} pods, upgrade.yml {seconds} s; "
+          f"pod stop (s) {stops}, start to Ready (s) {starts}, floor {floor:.1f} s; queries before: {before}; during: {during}; {sent} messages fed, all ingested")
 
 
 def test_a_restart_that_would_strand_a_segment_is_refused_before_any_pod_goes_down(bed: RealCluster) -> None:
@@ -235,9 +240,9 @@ def test_a_restart_that_would_strand_a_segment_is_refused_before_any_pod_goes_do
     upgrade.yml stop before the group's first pod, naming the segment, and nothing restarts."""
     schema = {"schemaName": "solo", "dimensionFieldSpecs": [{"name": "id", "dataType": "STRING"}]}
     bed.controller("POST", "/schemas", json=schema)
-    bed.controller("POST", "/tables", json={"tableName": "solo", "tableType": "OFFLINE",
-                                             "segmentsConfig": {"replication": "1"}, "tenants": {},
-                                             "tableIndexConfig": {}, "metadata": {}})
+    table = {"tableName": "solo", "tableType": "OFFLINE", "segmentsConfig": {"replication": "1"}, "tenants": {},
+             "tableIndexConfig": {}, "metadata": {}}
+    bed.controller("POST", "/tables", json=table)
     hv = plays.host_vars(bed.inventory, HOST)
     try:
         bed.ingest_csv("solo_OFFLINE", "id", [("only",)])
@@ -251,7 +256,8 @@ def test_a_restart_that_would_strand_a_segment_is_refused_before_any_pod_goes_do
         spec.setdefault("pinot", {}).setdefault("properties", {})["pinot.server.query.executor.timeout"] = 25000
         plays.set_host_vars(bed.inventory, HOST, pinot_cluster=changed)
         before = {n: p["metadata"]["uid"] for n, p in bed.pods().items()}
-        rc, out, _seconds = bed.play("upgrade.yml")
+        # The check gives up after 5 s here (60 s by default: time for a cluster still converging).
+        rc, out, _seconds = bed.play("upgrade.yml", "-e", "pinot_upgrade_restart_check_timeout=5")
         assert rc != 0
         flat = " ".join(out.split())
         assert f"Upgrade stopped at node group {group}, step {group} 1/1, pod(s) pinot-{group}-0, gate 'server " \

@@ -123,7 +123,7 @@ def ingest(cluster: RealCluster) -> None:
 def drift(cluster: RealCluster) -> str | None:
     """Two hand edits: a server group's Pinot config in Kubernetes, a table's replication in Pinot."""
     print("== 4. drift: a hand edit of server-b's Pinot config (ConfigMap) and of the table's replication")
-    path = f"/api/v1/namespaces/{cluster.namespace}/configmaps/pinot-server-b-config"
+    path = f"/api/v1/namespaces/{cluster.namespace}/configmaps/{cluster.config_name('server-b')}"
     data = cluster.cp.request("GET", path)["data"]
     edited = {k: v.replace("pinot.server.query.executor.timeout=20000", "pinot.server.query.executor.timeout=5000")
               for k, v in data.items()}

@@ -60,6 +60,7 @@ EXCLUDED_DEPENDENCIES = [
     ("software.amazon.awssdk", "*"),
 ]
 
+
 def producer_args(topic: str) -> list[str]:
     return ["--topic", topic, "--producer-property", "acks=all", "--producer-property", "linger.ms=0"]
 

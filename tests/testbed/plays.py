@@ -93,6 +93,7 @@ class PodHistory:
     def __init__(self, list_pods: Callable[[], dict]) -> None:
         self.list_pods = list_pods
         self.uids: dict[str, list[str]] = {}
+        self.deleted_at: dict[str, str] = {}  # uid -> the deletionTimestamp Kubernetes gave that pod
         self._record()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
@@ -116,6 +117,8 @@ class PodHistory:
             seen = self.uids.setdefault(name, [])
             if pod["metadata"]["uid"] not in seen:
                 seen.append(pod["metadata"]["uid"])
+            if pod["metadata"].get("deletionTimestamp"):
+                self.deleted_at.setdefault(pod["metadata"]["uid"], pod["metadata"]["deletionTimestamp"])
 
     def replacements(self) -> dict[str, int]:
         return {name: len(uids) - 1 for name, uids in self.uids.items()}

@@ -120,6 +120,11 @@ class RealCluster:
     def pods(self) -> dict[str, dict[str, Any]]:
         return {p["metadata"]["name"]: p for p in plays.pods(self.cp, self.namespace)}
 
+    def config_name(self, group: str) -> str:
+        """The ConfigMap (named after its content) that a node group's StatefulSet mounts."""
+        sts = self.cp.request("GET", f"/apis/apps/v1/namespaces/{self.namespace}/statefulsets/pinot-{group}")
+        return next(v["configMap"]["name"] for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
+
     def service_url(self, role: str) -> str:
         if role not in self.urls:  # a ClusterIP never changes: one read per Service
             service = self.cp.request("GET", f"/api/v1/namespaces/{self.namespace}/services/pinot-{role}")["spec"]

@@ -14,6 +14,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     normalise,
     read_services,
     rollout_status,
+    stale_config_maps,
     waiting_reason,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import instance_id, render_cluster
@@ -166,6 +167,56 @@ class ListingClient:
         return [o for o in self.objects if o["kind"] == kind]
 
 
+class RevisionClient(ListingClient):
+    def __init__(self, objects, revisions):
+        super().__init__(objects)
+        self.revisions = revisions
+
+    def get(self, kind, name, namespace=None):
+        assert kind == "ControllerRevision"
+        return self.revisions.get(name)
+
+
+def config_map(name, group="server-hot-a"):
+    return {"kind": "ConfigMap", "metadata": {"name": name, "labels": {"pinotops.io/node-group": group}}}
+
+
+def mounting(pod, config):
+    owner = {"kind": "StatefulSet", "name": pod.rsplit("-", 1)[0]}
+    return {"kind": "Pod", "metadata": {"name": pod, "ownerReferences": [owner]},
+            "spec": {"volumes": [{"name": "config", "configMap": {"name": config}}, {"name": "data"}]}}
+
+
+def stale(pods, *, partition=None, wait=True, current="rev-old", revisions=None):
+    cluster = normalise_cluster(description())
+    groups = select_groups(cluster, ["server-hot-a"])
+    live = {("ConfigMap", n): config_map(n) for n in ("cfg-old", "cfg-older", "cfg-new")}
+    live[("ConfigMap", "cfg-other-group")] = config_map("cfg-other-group", "broker-a")
+    live[("StatefulSet", "pinot-server-hot-a")] = {"status": {"currentRevision": current}}
+    client = RevisionClient(pods, revisions or {})
+    found = stale_config_maps(client, cluster, live, {("ConfigMap", "cfg-new")}, groups,
+                              {"server-hot-a": partition} if partition is not None else {}, wait)
+    return sorted(o["metadata"]["name"] for o in found)
+
+
+def test_a_config_no_pod_will_mount_after_the_run_is_stale():
+    # Waited for and not held, every pod ends on the new config: both old ones go; other groups are not judged.
+    assert stale([mounting("pinot-server-hot-a-0", "cfg-old"), mounting("pinot-server-hot-a-1", "cfg-new")]) == [
+        "cfg-old", "cfg-older"]
+
+
+def test_pods_held_below_the_partition_keep_their_config_and_so_does_the_current_revision():
+    pods = [mounting("pinot-server-hot-a-0", "cfg-old"), mounting("pinot-server-hot-a-1", "cfg-new")]
+    assert stale(pods, partition=1) == ["cfg-older"]
+    # A held pod that is away (evicted) comes back from the current revision: its config stays too.
+    revision = {"data": {"spec": {"template": {"spec": {"volumes": [{"configMap": {"name": "cfg-older"}}]}}}}}
+    assert stale(pods[1:], partition=1, revisions={"rev-old": revision}) == ["cfg-old"]
+
+
+def test_without_waiting_every_config_a_pod_mounts_stays():
+    assert stale([mounting("pinot-server-hot-a-0", "cfg-old")], wait=False) == ["cfg-older"]
+
+
 def test_services_are_reported_by_role_with_their_address():
     cluster = managed_zookeeper()
     rendered = [m for _s, items in render_cluster(cluster) for m in items if m["kind"] == "Service"]
@@ -212,3 +263,13 @@ def test_a_diff_shows_each_changed_conf_line_as_a_line_of_its_own():
     assert yaml.safe_load(diff["before"]) == before and yaml.safe_load(diff["after"]) == after
     outcome.record("created", "ConfigMap/y", None, after)
     assert outcome.diff()[1]["before"] == ""
+    # A node group's new config is shown against the one its pods mount now: the changed line again.
+    renamed = copy.deepcopy(after)
+    renamed["metadata"]["name"] = "x-2"
+    outcome.record("created", "ConfigMap/x-2", None, renamed, replaces=("ConfigMap/x", before))
+    diff = outcome.diff()[2]
+    assert (diff["before_header"], diff["after_header"]) == ("ConfigMap/x", "ConfigMap/x-2")
+    changed = [line for line in difflib.ndiff(diff["before"].splitlines(), diff["after"].splitlines())
+               if line[:1] in "+-"]
+    assert changed == ["-     b=2", "+     b=20", "-   name: x", "+   name: x-2"]
+    assert outcome.changes[-1] == "ConfigMap/x-2 (created)"

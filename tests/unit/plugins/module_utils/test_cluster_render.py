@@ -3,7 +3,6 @@ import copy
 from test_cluster_fixtures import description
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import (
-    ANNOTATION_CONFIG_HASH,
     LABEL_GROUP,
     LABEL_VERSION,
     render_cluster,
@@ -18,7 +17,14 @@ def manifests(desc=None, **kwargs):
 
 
 def by_ref(items):
-    return {f"{m['kind']}/{m['metadata']['name']}": m for m in items}
+    """Objects by kind/name; a group's ConfigMap under `<sts>-config` without the content suffix (which
+    test_a_config_is_named_after_its_content checks)."""
+    return {f"{m['kind']}/{_unsuffixed(m)}": m for m in items}
+
+
+def _unsuffixed(manifest):
+    name = manifest["metadata"]["name"]
+    return name.rsplit("-", 1)[0] if manifest["kind"] == "ConfigMap" else name
 
 
 def container(sts):
@@ -172,9 +178,22 @@ def test_config_change_rolls_only_its_group():
     after = by_ref(manifests(desc))
     changed = [ref for ref in before if before[ref] != after[ref]]
     assert sorted(changed) == ["ConfigMap/pinot-server-hot-a-config", "StatefulSet/pinot-server-hot-a"]
-    old = before["StatefulSet/pinot-server-hot-a"]["spec"]["template"]["metadata"]["annotations"]
-    new = after["StatefulSet/pinot-server-hot-a"]["spec"]["template"]["metadata"]["annotations"]
-    assert old[ANNOTATION_CONFIG_HASH] != new[ANNOTATION_CONFIG_HASH]
+
+
+def test_a_config_is_named_after_its_content_and_mounted_under_that_name():
+    def config_and_volume(desc):
+        [config] = [m for m in manifests(desc) if m["metadata"]["name"].startswith("pinot-server-hot-a-config-")]
+        sts = by_ref(manifests(desc))["StatefulSet/pinot-server-hot-a"]
+        volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
+        return config, volume["configMap"]["name"]
+
+    config, mounted = config_and_volume(description())
+    assert mounted == config["metadata"]["name"] and len(mounted) == len("pinot-server-hot-a-config-") + 10
+    assert config_and_volume(description()) == (config, mounted)  # the same content, the same name
+    desc = description()
+    desc["node_groups"][3]["pinot"] = {"properties": {"pinot.server.query.executor.timeout": 1}}
+    changed, mounted_after = config_and_volume(desc)
+    assert mounted_after == changed["metadata"]["name"] != mounted
 
 
 def test_role_config_change_rolls_every_group_of_the_role():
@@ -198,7 +217,7 @@ def test_subset_renders_only_those_groups():
     cluster = normalise_cluster(description(zookeeper={"managed": {"replicas": 3}}))
     groups = [g for g in cluster["node_groups"] if g["name"] == "server-hot-b"]
     stages = render_cluster(cluster, groups)
-    refs = sorted(f"{m['kind']}/{m['metadata']['name']}" for _s, items in stages for m in items)
+    refs = sorted(by_ref(m for _s, items in stages for m in items))
     assert refs == ["ConfigMap/pinot-server-hot-b-config", "PodDisruptionBudget/pinot-server-hot-b",
                     "Service/pinot-server", "Service/pinot-server-hot-b-headless", "StatefulSet/pinot-server-hot-b"]
     assert container(by_ref(stages[0][1])["StatefulSet/pinot-server-hot-b"])["image"] == "apachepinot/pinot:1.5.1"
