@@ -232,7 +232,8 @@ def test_upgrade_under_query_and_ingestion_load_loses_no_query(bed: RealCluster)
     starts = {n: (ready_at(pods[n]) - created[n]).total_seconds() for n in UPGRADE_ORDER}
     floor = sum(stops.values()) + sum(starts.values())
     print(f"\nupgrade {FROM_VERSION} -> {TO_VERSION} under load: {len(UPGRADE_ORDER)} pods, upgrade.yml {seconds} s; "
-          f"pod stop (s) {stops}, start to Ready (s) {starts}, floor {floor:.1f} s; queries before: {before}; during: {during}; {sent} messages fed, all ingested")
+          f"pod stop (s) {stops}, start to Ready (s) {starts}, floor {floor:.1f} s; queries before: {before}; "
+          f"during: {during}; {sent} messages fed, all ingested")
 
 
 def test_a_restart_that_would_strand_a_segment_is_refused_before_any_pod_goes_down(bed: RealCluster) -> None:
