@@ -380,7 +380,7 @@ def _mounted_config(cluster, live, manifest):
     return None
 
 
-def stale_config_maps(client, cluster, live, desired_keys, groups, partitions, wait):
+def stale_config_maps(client, cluster, live, desired_keys, groups, *, partitions, wait):
     """The rendered configs of `groups` that no pod will mount once this run is done: not described any more, not
     mounted by a pod that keeps its revision (below the partition, or any pod when the run does not wait for its
     rollout), not in the StatefulSet's current revision while a partition holds pods on it."""
@@ -532,7 +532,7 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
     desired_keys = {(m["kind"], m["metadata"]["name"]) for _s, m, _c in planned}
     prunable = []
     if prune:
-        prunable = stale_config_maps(client, cluster, live, desired_keys, groups, partitions, wait)
+        prunable = stale_config_maps(client, cluster, live, desired_keys, groups, partitions=partitions, wait=wait)
         if node_groups is None:  # a full run also removes what is no longer described (configs: by the rule above)
             described = {g["name"] for g in groups}
             prunable += [obj for key, obj in live.items() if key not in desired_keys

@@ -195,7 +195,7 @@ def stale(pods, *, partition=None, wait=True, current="rev-old", revisions=None)
     live[("StatefulSet", "pinot-server-hot-a")] = {"status": {"currentRevision": current}}
     client = RevisionClient(pods, revisions or {})
     found = stale_config_maps(client, cluster, live, {("ConfigMap", "cfg-new")}, groups,
-                              {"server-hot-a": partition} if partition is not None else {}, wait)
+                              partitions={"server-hot-a": partition} if partition is not None else {}, wait=wait)
     return sorted(o["metadata"]["name"] for o in found)
 
 
