@@ -304,9 +304,8 @@ class K8sClient:
                 "count": 1}
         self._count("events")
         try:
-            # JSON is YAML: under a JSON content type the kubernetes REST layer would encode the body a second time.
             self.request("record", "Event", meta["name"], "POST", api_path("Event", meta["namespace"]), body=body,
-                         content_type="application/yaml", idempotent=False)
+                         idempotent=False)
         except K8sError as exc:
             return str(exc)
         self.recorded_events.append(f"{involved['kind']}/{meta['name']} {reason}: {message}")
