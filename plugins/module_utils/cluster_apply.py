@@ -782,7 +782,7 @@ def run_event(module):
         module.warn(f"no Event recorded: {params['kind']} {params['name']} does not exist in {params['namespace']}")
         module.exit_json(changed=False, recorded=False)
     obj.setdefault("kind", params["kind"])
-    error = client.record_event(obj, params["reason"], params["note"], params["type"])
+    error = client.record_event(obj, params["reason"], params["message"], params["type"])
     if error:
         module.warn(f"no Event recorded: {error}")
     module.exit_json(changed=False, recorded=error is None)

@@ -212,12 +212,11 @@ executed_requests:
   elements: str
   sample: ["PATCH /apis/apps/v1/namespaces/analytics/statefulsets/pinot-server-hot-a"]
 recorded_events:
-  description: The Kubernetes Events this run recorded (see O(events)), each as kind/name, reason and message.
+  description: The Kubernetes Events this run recorded (see O(events)), as C(Kind/name Reason: message).
   returned: success
   type: list
   elements: str
-  sample:
-    - "StatefulSet/pinot-server-hot-a Updated: pinotops.k8s changed spec.template.spec.containers.pinot.image"
+  sample: ["StatefulSet/pinot-server-hot-a Updated: pinotops.k8s changed spec.template.spec.containers.pinot.image"]
 request_counts:
   description: Number of read requests, write requests, server-side dry runs and Events recorded by the run.
   returned: always

@@ -14,7 +14,7 @@ description:
     node group's StatefulSet and on the pod concerned.
   - An Event reports, it changes nothing that pinotops manages, so the task is never C(changed). When the object
     does not exist, or the Event cannot be recorded (no right to create C(events)), the task warns and succeeds.
-  - Never put a secret in O(note).
+  - Never put a secret in O(message).
 author:
   - pinotops maintainers (@pinotops)
 options:
@@ -35,8 +35,8 @@ options:
     description: Short, CamelCase reason, for example V(UpgradeStopped).
     type: str
     required: true
-  note:
-    description: The Event's message, what happened in one sentence or a few (the first 1024 characters are kept).
+  message:
+    description: What happened, in one sentence or a few (the first 1024 characters are kept).
     type: str
     required: true
   type:
@@ -64,7 +64,7 @@ EXAMPLES = r"""
     name: pinot-server-hot-a
     reason: UpgradeStopped
     type: Warning
-    note: "gate 'server segments' failed for pinot-server-hot-a-1: 2 segment(s) not as in the ideal state"
+    message: "gate 'server segments' failed for pinot-server-hot-a-1: 2 segment(s) not as in the ideal state"
 """
 
 RETURN = r"""
@@ -88,7 +88,7 @@ def main():
             kind=dict(type="str", required=True, choices=["StatefulSet", "Pod"]),
             name=dict(type="str", required=True),
             reason=dict(type="str", required=True),
-            note=dict(type="str", required=True),
+            message=dict(type="str", required=True),
             type=dict(type="str", choices=["Normal", "Warning"], default="Normal"),
         ),
         supports_check_mode=True,
