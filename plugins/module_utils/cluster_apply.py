@@ -481,7 +481,7 @@ def live_index(client, cluster):
 
 
 def present(client, cluster, *, node_groups=None, partitions=None, prune=True, delete_pvcs=False,
-            wait=False, wait_timeout=600, check_mode=False, events=True, sleep=time.sleep):
+            wait=False, wait_timeout=600, check_mode=False, sleep=time.sleep):
     """Bring the cluster to the description. Returns (outcome, groups status)."""
     started = time.monotonic()
     groups = select_groups(cluster, node_groups)
@@ -531,11 +531,8 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
 
     desired_keys = {(m["kind"], m["metadata"]["name"]) for _s, m, _c in planned}
     prunable = []
-    stale_configs = []
     if prune:
-        stale_configs = stale_config_maps(client, cluster, live, desired_keys, groups, partitions=partitions,
-                                          wait=wait)
-        prunable = list(stale_configs)
+        prunable = stale_config_maps(client, cluster, live, desired_keys, groups, partitions=partitions, wait=wait)
         if node_groups is None:  # a full run also removes what is no longer described (configs: by the rule above)
             described = {g["name"] for g in groups}
             prunable += [obj for key, obj in live.items() if key not in desired_keys
@@ -557,69 +554,21 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
 
     deadline = started + wait_timeout
     current_of = {ref(manifest): current for _s, manifest, current, _p in predictions}
-    events = EventReporter(client, enabled=events, outcome=outcome)
-    rolling = {m["metadata"]["name"] for items in to_write.values() for m, _e, created in items
-               if m["kind"] == "StatefulSet" and not created}
-    pods_before = _pod_uids(client, cluster) if events.enabled and wait and rolling else {}
     for stage, _manifests in stages:
         for manifest, expected, created in to_write.get(stage, []):
-            current = current_of[ref(manifest)]
-            stored = write(client, manifest, current, cluster["namespace"], expected)
+            stored = write(client, manifest, current_of[ref(manifest)], cluster["namespace"], expected)
             # A created object gets server allocations (a Service's clusterIP) that a dry run cannot predict.
             if not created and normalise(stored) != expected:
                 outcome.warnings.append(f"{ref(manifest)} was stored differently from the dry run at "
                                         f"{', '.join(change_paths(expected, normalise(stored))[:5])}")
-            if created:
-                events.record(stored or manifest, "Created", "created by pinotops.k8s")
-            else:
-                events.record(stored or manifest, "Updated",
-                              f"pinotops.k8s changed {_listed(change_paths(normalise(current), expected))}")
         if wait:
             stage_groups = [g["name"] for g in groups if g["role"] == stage]
             if stage == ZOOKEEPER:
                 stage_groups = [ZOOKEEPER]
             wait_for(client, cluster, stage_groups, timeout=wait_timeout, deadline=deadline, sleep=sleep)
-    if pods_before:
-        for pod in client.list("Pod", cluster["namespace"], instance_labels(cluster)):
-            name = pod["metadata"]["name"]
-            if name in pods_before and pod["metadata"]["uid"] != pods_before[name] and \
-                    name.rsplit("-", 1)[0] in rolling:
-                image = (pod.get("spec") or {}).get("containers", [{}])[0].get("image")
-                events.record(pod, "Rolled", f"pinotops.k8s rolled {name.rsplit('-', 1)[0]}: this pod runs revision "
-                              f"{(pod['metadata'].get('labels') or {}).get(REVISION_LABEL)} ({image})")
-    stale = {obj["metadata"]["name"] for obj in stale_configs}
     for obj in deletions:
         client.delete(obj["kind"], obj["metadata"]["name"], cluster["namespace"])
-        events.record(obj, "Deleted", "pinotops.k8s deleted this config: no pod mounts it any more"
-                      if obj["metadata"]["name"] in stale else "pinotops.k8s deleted it: no longer described")
     return outcome, read_groups(client, cluster["name"], cluster["namespace"], reported, node_zones)
-
-
-class EventReporter:
-    """Kubernetes Events for what a run changed, on the objects concerned; the first failure to record one is
-    a warning (a run without the right to create Events still does its work)."""
-
-    def __init__(self, client, *, enabled, outcome):
-        self.client, self.enabled, self.outcome = client, enabled, outcome
-        self.failed = False
-
-    def record(self, obj, reason, message):
-        if not self.enabled or self.failed:
-            return
-        error = self.client.record_event(obj, reason, message)
-        if error:
-            self.failed = True
-            self.outcome.warnings.append(f"no Kubernetes Event recorded ({error}); set events=false to not try")
-
-
-def _pod_uids(client, cluster):
-    return {p["metadata"]["name"]: p["metadata"]["uid"]
-            for p in client.list("Pod", cluster["namespace"], instance_labels(cluster))}
-
-
-def _listed(paths, limit=4):
-    more = f" (+{len(paths) - limit} more)" if len(paths) > limit else ""
-    return ", ".join(paths[:limit]) + more
 
 
 def write(client, manifest, current, namespace, expected=None, *, attempts=3):
@@ -708,7 +657,7 @@ def run_cluster(module):
             outcome, groups = present(
                 client, cluster, node_groups=params["node_groups"], partitions=params["partitions"],
                 prune=params["prune"], delete_pvcs=params["delete_pvcs"], wait=params["wait"],
-                wait_timeout=params["wait_timeout"], check_mode=module.check_mode, events=params["events"])
+                wait_timeout=params["wait_timeout"], check_mode=module.check_mode)
             services = read_services(client, cluster)
     except WaitTimeout as exc:
         status = {}
@@ -734,7 +683,6 @@ def run_cluster(module):
         groups=groups,
         services=services,
         executed_requests=client.executed_requests,
-        recorded_events=client.recorded_events,
         request_counts=client.counts,
         elapsed_seconds=round(time.monotonic() - started, 3),
     )
@@ -765,24 +713,3 @@ def run_cluster_info(module):
     module.exit_json(changed=False, exists=bool(objects), groups=groups, objects=objects,
                      all_rollouts_complete=all(g["rollout_complete"] for g in groups.values()),
                      request_counts=client.counts)
-
-
-def run_event(module):
-    """pinot_event: one Event on an object; a report, so never `changed` and never fatal."""
-    params = module.params
-    if module.check_mode:
-        module.exit_json(changed=False, recorded=False)
-    client = None
-    try:
-        client = _client(module)
-        obj = client.get(params["kind"], params["name"], params["namespace"])
-    except K8sError as exc:
-        _fail(module, client, exc)
-    if obj is None:
-        module.warn(f"no Event recorded: {params['kind']} {params['name']} does not exist in {params['namespace']}")
-        module.exit_json(changed=False, recorded=False)
-    obj.setdefault("kind", params["kind"])
-    error = client.record_event(obj, params["reason"], params["message"], params["type"])
-    if error:
-        module.warn(f"no Event recorded: {error}")
-    module.exit_json(changed=False, recorded=error is None)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import threading
 import time
 from urllib.parse import quote, urlencode
@@ -159,9 +158,7 @@ class K8sClient:
         self.reads = 0
         self.writes = 0
         self.dry_runs = 0
-        self.events = 0
         self.executed_requests = []
-        self.recorded_events = []
         self._lock = threading.Lock()  # dry runs may be sent from several threads
 
     def _count(self, counter, request=None):
@@ -176,7 +173,7 @@ class K8sClient:
 
     @property
     def counts(self):
-        return {"reads": self.reads, "writes": self.writes, "dry_runs": self.dry_runs, "events": self.events}
+        return {"reads": self.reads, "writes": self.writes, "dry_runs": self.dry_runs}
 
     # -- transport ---------------------------------------------------------------------------------------
 
@@ -288,28 +285,6 @@ class K8sClient:
             raise K8sError("apply", kind, meta["name"], 404,
                            f"namespace {meta.get('namespace')!r} not found" if meta.get("namespace") else "not found")
         return body
-
-    def record_event(self, involved, reason, message, event_type="Normal"):
-        """An Event about `involved`, as `kubectl describe` and `kubectl get events` show it. An Event reports a
-        change, it is not one: counted apart from writes and never fatal (returns the error instead)."""
-        meta = involved["metadata"]
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        body = {"apiVersion": "v1", "kind": "Event",
-                "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-                "involvedObject": {"apiVersion": involved.get("apiVersion"), "kind": involved["kind"],
-                                   "name": meta["name"], "namespace": meta["namespace"], "uid": meta.get("uid")},
-                "reason": reason, "message": message[:1024], "type": event_type,
-                "source": {"component": FIELD_MANAGER}, "reportingComponent": FIELD_MANAGER,
-                "reportingInstance": socket.gethostname()[:128], "firstTimestamp": now, "lastTimestamp": now,
-                "count": 1}
-        self._count("events")
-        try:
-            self.request("record", "Event", meta["name"], "POST", api_path("Event", meta["namespace"]), body=body,
-                         idempotent=False)
-        except K8sError as exc:
-            return str(exc)
-        self.recorded_events.append(f"{involved['kind']}/{meta['name']} {reason}: {message}")
-        return None
 
     def delete(self, kind, name, namespace=None, dry_run=False, propagation="Background"):
         """Delete; returns False when the object was already gone."""

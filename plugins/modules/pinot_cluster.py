@@ -86,15 +86,6 @@ options:
       - Seconds to wait in total for O(wait).
     type: int
     default: 600
-  events:
-    description:
-      - Record a Kubernetes Event (source C(pinotops.k8s), as C(kubectl get events) and C(kubectl describe) show
-        them) on every object this run creates, changes or prunes (reasons C(Created), C(Updated), C(Deleted),
-        the message naming the changed fields, never a value), and, with O(wait), on every pod the run rolled
-        (reason C(Rolled), with its revision and image). None on a run that changes nothing or in check mode.
-      - Needs the right to create C(events) in the namespace; without it the run does its work and warns once.
-    type: bool
-    default: true
 extends_documentation_fragment:
   - pinotops.k8s.k8s_auth.ACTION_GROUP
   - pinotops.k8s.k8s_auth
@@ -211,17 +202,11 @@ executed_requests:
   type: list
   elements: str
   sample: ["PATCH /apis/apps/v1/namespaces/analytics/statefulsets/pinot-server-hot-a"]
-recorded_events:
-  description: The Kubernetes Events this run recorded (see O(events)), as C(Kind/name Reason: message).
-  returned: success
-  type: list
-  elements: str
-  sample: ["StatefulSet/pinot-server-hot-a Updated: pinotops.k8s changed spec.template.spec.containers.pinot.image"]
 request_counts:
-  description: Number of read requests, write requests, server-side dry runs and Events recorded by the run.
+  description: Number of read requests, write requests and server-side dry runs of the run.
   returned: always
   type: dict
-  sample: {"reads": 9, "writes": 0, "dry_runs": 31, "events": 0}
+  sample: {"reads": 9, "writes": 0, "dry_runs": 31}
 elapsed_seconds:
   description: Wall-clock duration of the run, waiting included.
   returned: always
@@ -255,7 +240,6 @@ def main():
         delete_pvcs=dict(type="bool", default=False),
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=600),
-        events=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_cluster(module)

@@ -325,25 +325,8 @@ def test_pinot_config_change_rolls_only_its_group(env):
     assert "    pinot.server.query.executor.timeout=20000" in configmap["after"].splitlines()
     assert "pinot.server.query.executor.timeout" not in configmap["before"]
     assert yaml.safe_load(configmap["after"])["data"]["pinot-server.conf"].endswith("\n")
-    # One Kubernetes Event per object written and per pod rolled, on that object, naming what changed.
-    rolled = sorted(p["metadata"]["name"] for p in env.pods("server-hot-a"))
-    assert result["recorded_events"][:2] == [
-        f"ConfigMap/{new_config} Created: created by pinotops.k8s",
-        "StatefulSet/pinot-server-hot-a Updated: pinotops.k8s changed "
-        "spec.template.spec.volumes.config.configMap.name"]
-    assert sorted(e.split(" ", 1)[0] for e in result["recorded_events"][2:-1]) == [f"Pod/{p}" for p in rolled]
-    assert all(" Rolled: pinotops.k8s rolled pinot-server-hot-a: this pod runs revision " in e
-               for e in result["recorded_events"][2:-1])
-    assert result["recorded_events"][-1] == \
-        f"ConfigMap/{old_config} Deleted: pinotops.k8s deleted this config: no pod mounts it any more"
-    recorded = [e for e in env.items("events", None) if e.get("source", {}).get("component") == "pinotops.k8s"]
-    on_sts = [e for e in recorded if e["involvedObject"]["name"] == "pinot-server-hot-a"]
-    assert sorted((e["reason"], e["involvedObject"]["kind"], e["type"]) for e in on_sts) == [
-        ("Created", "StatefulSet", "Normal"), ("Updated", "StatefulSet", "Normal")]  # the install, then this run
     again, _out = env.play(wait=True)
-    assert again["changed"] is False and again["executed_requests"] == [] and again["recorded_events"] == []
-    assert len([e for e in env.items("events", None)
-                if e.get("source", {}).get("component") == "pinotops.k8s"]) == len(recorded)
+    assert again["changed"] is False and again["executed_requests"] == []
 
 
 def test_fields_of_other_managers_survive(env):

@@ -134,12 +134,6 @@ class Bed:
     def pods(self, host):
         return {p["metadata"]["name"]: p for p in plays.pods(self.cp, self.ns[host])}
 
-    def events(self, host):
-        """(reason, kind/name) of every Event pinotops.k8s recorded in the host's namespace."""
-        items = self.cp.request("GET", f"/api/v1/namespaces/{self.ns[host]}/events")["items"]
-        return [(e["reason"], f"{e['involvedObject']['kind']}/{e['involvedObject']['name']}") for e in items
-                if (e.get("source") or {}).get("component") == "pinotops.k8s"]
-
     def sts(self, host, group):
         return self.cp.request("GET", f"/apis/apps/v1/namespaces/{self.ns[host]}/statefulsets/pinot-{group}")
 
@@ -181,14 +175,9 @@ def test_install_two_clusters_then_idempotent(bed):
     for earlier, later in zip(ROLE_ORDER, ROLE_ORDER[1:], strict=False):
         first_later = min(_ts(p["metadata"]["creationTimestamp"]) for p in by_role[later])
         assert max(_ready_at(p) for p in by_role[earlier]) <= first_later
-    events = sorted(bed.events("one"))
-    assert ("Created", "StatefulSet/pinot-server-hot-a") in events
-    assert any(reason == "Created" and name.startswith("ConfigMap/pinot-server-hot-a-config-")
-               for reason, name in events)
     rc, out, _err = bed.play("site.yml")
     assert rc == 0, out[-3000:]
     assert {h: s["changed"] for h, s in plays.recap(out).items()} == {"one": 0, "two": 0}
-    assert sorted(bed.events("one")) == events  # a run that changes nothing records no Event
     print(f"install of two clusters: {seconds}s")
 
 
@@ -209,10 +198,6 @@ def test_upgrade_is_ordered_serial_and_gated(bed):
     assert "is the only live controller" in flat and "(not enforced)" in flat
     pods = bed.pods("one")
     assert {_image(p) for p in pods.values()} == {"apachepinot/pinot:1.5.1"}
-    # Kubernetes Events: each pod rolled, on the pod; each StatefulSet stepped, on the StatefulSet.
-    events = bed.events("one")
-    assert {name for reason, name in events if reason == "Rolled"} == {f"Pod/{n}" for n in pods}
-    assert ("Updated", "StatefulSet/pinot-server-hot-b") in events
     assert all(pods[n]["metadata"]["uid"] != before[n]["metadata"]["uid"] for n in pods)
     ordered = sorted(pods.values(), key=lambda p: (_ts(p["metadata"]["creationTimestamp"]), _ready_at(p)))
     names = [p["metadata"]["name"] for p in ordered]
@@ -266,9 +251,6 @@ def test_gate_failure_stops_then_rerun_resumes(bed):
             assert _image(failed[name]).endswith("1.5.1")
         assert bed.sts("one", "server-hot-b")["spec"]["template"]["spec"]["containers"][0]["image"].endswith("1.5.1")
         assert _image(failed["pinot-server-hot-a-0"]).endswith("1.5.2")
-        # Why it stopped, as a Warning Event on the group's StatefulSet and on the pod.
-        stops = [name for reason, name in bed.events("one") if reason == "UpgradeStopped"]
-        assert sorted(stops) == ["Pod/pinot-server-hot-a-0", "StatefulSet/pinot-server-hot-a"], stops
     finally:
         if not pinot.is_running("server-0"):
             pinot.start_component("server-0")

@@ -82,24 +82,7 @@ def test_apply_is_server_side_apply_with_forced_conflicts_and_recorded():
     assert url2.endswith("?fieldManager=pinotops.k8s&force=true")
     assert json.loads(body) == manifest
     assert c.executed_requests == ["PATCH /api/v1/namespaces/ns/configmaps/a"]
-    assert c.counts == {"reads": 0, "writes": 1, "dry_runs": 1, "events": 0}
-
-
-def test_an_event_names_the_object_and_its_source_and_a_failure_to_record_it_is_returned_not_raised():
-    c = client([Response(201, {"kind": "Event"}), Response(503, {"kind": "Status", "message": "unavailable"})])
-    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s", "namespace": "ns", "uid": "u1"}}
-    assert c.record_event(sts, "Updated", "pinotops.k8s changed spec.replicas") is None
-    method, url, _headers, body = c.api_client.rest_client.calls[0]
-    event = json.loads(body)
-    assert (method, url.split("?")[0].endswith("/api/v1/namespaces/ns/events")) == ("POST", True)
-    assert event["involvedObject"] == {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "s",
-                                       "namespace": "ns", "uid": "u1"}
-    assert (event["reason"], event["type"], event["source"]) == ("Updated", "Normal", {"component": "pinotops.k8s"})
-    assert event["metadata"] == {"generateName": "s.", "namespace": "ns"}
-    assert c.record_event(sts, "Updated", "again") == "record Event s failed: HTTP 503: unavailable"
-    assert len(c.api_client.rest_client.calls) == 2  # not retried: a retried POST could record it twice
-    assert c.recorded_events == ["StatefulSet/s Updated: pinotops.k8s changed spec.replicas"]
-    assert c.executed_requests == [] and c.counts["events"] == 2
+    assert c.counts == {"reads": 0, "writes": 1, "dry_runs": 1}
 
 
 def test_retries_are_bounded_and_errors_are_one_clear_message():
