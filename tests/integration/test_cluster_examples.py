@@ -153,4 +153,10 @@ def test_health_examples(pinot, tmp_path: Path):
     assert_ok(gated, changed=False)
     assert gated["healthy"] and [check["check"] for check in gated["checks"]] == ["live", "health", "segments"]
 
+    # Nothing is served by instances that are not there: they may go down.
+    restart = runner.run("pinot_health", "Can two servers restart together without a segment losing its last serving "
+                                         "replica?")
+    assert_ok(restart, changed=False)
+    assert restart["healthy"] and [check["check"] for check in restart["checks"]] == ["restart_safe"]
+
     assert runner.ran == {("pinot_health", name) for name in examples("pinot_health")}

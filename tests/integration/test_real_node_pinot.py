@@ -247,8 +247,11 @@ def test_a_restart_that_would_strand_a_segment_is_refused_before_any_pod_goes_do
     hv = plays.host_vars(bed.inventory, HOST)
     try:
         bed.ingest_csv("solo_OFFLINE", "id", [("only",)])
-        view = wait_until("the segment ONLINE", lambda: bed.controller("GET", "/tables/solo/externalview").json()
-                          .get("OFFLINE"), timeout=120)
+        def online() -> dict[str, Any] | None:  # the external view is 404 until the segment is assigned
+            found = requests.get(bed.service_url("controller") + "/tables/solo/externalview", timeout=30)
+            return found.json().get("OFFLINE") if found.ok else None
+
+        view = wait_until("the segment ONLINE", online, timeout=120)
         [(segment, states)] = view.items()
         [holder] = states
         group = holder.split("_", 1)[1].split(".", 1)[0].removeprefix("pinot-").rsplit("-", 1)[0]
