@@ -64,6 +64,12 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _offline_view(bed: RealCluster, table: str) -> dict[str, Any] | None:
+    """The OFFLINE external view; None while the controller answers 404 (before the first segment is assigned)."""
+    found = requests.get(f"{bed.service_url('controller')}/tables/{table}/externalview", timeout=30)
+    return found.json().get("OFFLINE") if found.ok else None
+
+
 def _role(pod: dict[str, Any]) -> str:
     return pod["metadata"]["labels"]["app.kubernetes.io/component"]
 
@@ -247,11 +253,7 @@ def test_a_restart_that_would_strand_a_segment_is_refused_before_any_pod_goes_do
     hv = plays.host_vars(bed.inventory, HOST)
     try:
         bed.ingest_csv("solo_OFFLINE", "id", [("only",)])
-        def online() -> dict[str, Any] | None:  # the external view is 404 until the segment is assigned
-            found = requests.get(bed.service_url("controller") + "/tables/solo/externalview", timeout=30)
-            return found.json().get("OFFLINE") if found.ok else None
-
-        view = wait_until("the segment ONLINE", online, timeout=120)
+        view = wait_until("the segment ONLINE", lambda: _offline_view(bed, "solo"), timeout=120)
         [(segment, states)] = view.items()
         [holder] = states
         group = holder.split("_", 1)[1].split(".", 1)[0].removeprefix("pinot-").rsplit("-", 1)[0]
