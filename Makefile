@@ -66,8 +66,10 @@ ansible-lint: venv
 test-unit: venv
 	$(PYTEST) tests/unit
 
+# Two workers: the real-node modules (their own control plane, node and Pinot pods) beside the modules on the
+# shared test bed (tests/conftest.py groups them); together they would take about 45 minutes one after the other.
 test-integration: testbed-build
-	$(PYTEST) -m integration tests/integration --durations=15
+	$(PYTEST) -m integration -n 2 --dist loadgroup tests/integration --durations=15
 
 # The molecule scenario (destroy, prepare, converge, idempotence, verify, destroy) against a test bed of its own.
 test-molecule: testbed-build
