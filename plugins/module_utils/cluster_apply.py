@@ -42,13 +42,13 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
     parse_quantity,
     select_groups,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import diff_paths
 from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     K8sClient,
     K8sError,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import diff_paths
 
 MANAGED_KINDS = ("StatefulSet", "PodDisruptionBudget", "Service", "ConfigMap")  # deletion order
 STRIPPED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid", "selfLink")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import re
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import SECRET_KEY_PATTERN, SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SECRET_KEY_PATTERN, SpecError
 
 ROLES = ("controller", "broker", "server", "minion")
 DEFAULT_ORDER = list(ROLES)

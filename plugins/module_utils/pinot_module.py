@@ -6,20 +6,14 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, redact, secret_values
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     PinotClient,
     PinotError,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import (
-    Plan,
-    SpecError,
-    reconcile,
-    reconcile_many,
-    redact,
-    secret_values,
-)
+from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Plan, reconcile, reconcile_many
 
 
 def connect(module):
@@ -28,14 +22,27 @@ def connect(module):
     return PinotClient.from_params(module.params)
 
 
-def run_reconcile(module, build, bulk_option=None):
+def fills(option):
+    """Bulk definitions that are each the value of one option (a schema, a table config)."""
+    def params_for(params, definition):
+        return dict(params, name=None, src=None, **{option: definition})
+    return params_for
+
+
+def per_object_options(params, definition):
+    """Bulk definitions that are each the module's per-object options (Ansible has checked them as suboptions);
+    one without a state takes the task's."""
+    return dict(params, **{key: value for key, value in definition.items() if value is not None})
+
+
+def run_reconcile(module, build, bulk=None):
     """`build(client, params, check_mode)` returns (handler, desired); the rest is common to every module.
 
-    With `definitions` set (bulk path), `bulk_option` names the single-object option each definition fills.
+    With `definitions` set (bulk path), `bulk(params, definition)` gives the parameters of one definition.
     """
     client = connect(module)
-    if bulk_option and module.params.get("definitions") is not None:
-        run_bulk(module, client, build, bulk_option)
+    if bulk and module.params.get("definitions") is not None:
+        run_bulk(module, client, build, bulk)
     try:
         handler, desired = build(client, module.params, module.check_mode)
         mask_secrets(module, desired)
@@ -53,21 +60,17 @@ def run_reconcile(module, build, bulk_option=None):
     module.exit_json(**result)
 
 
-def run_bulk(module, client, build, option):
+def run_bulk(module, client, build, bulk):
     """Many objects in one execution: every definition is read (concurrently) and validated before any write."""
     plans = []
     for index, definition in enumerate(module.params["definitions"]):
-        params = dict(module.params, name=None, src=None, **{option: definition})
+        params = bulk(module.params, definition)
         try:
             handler, desired = build(client, params, module.check_mode)
         except SpecError as exc:
             fail(module, client, exc.within(f"definitions[{index}]"))
         mask_secrets(module, desired)
-        plans.append(Plan(handler, desired, module.params["state"]))
-    names = [plan.handler.name for plan in plans]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        fail(module, client, SpecError("definitions", f"names {', '.join(duplicates)} more than once"))
+        plans.append(Plan(handler, desired, params["state"]))
     try:
         outcomes = reconcile_many(plans, module.check_mode)
     except (SpecError, PinotError) as exc:
@@ -76,13 +79,13 @@ def run_bulk(module, client, build, option):
     for outcome in outcomes:
         for warning in outcome["warnings"]:
             module.warn(warning)
-        results.append(dict(name=outcome["name"], changed=outcome["changed"], changes=outcome["changes"]))
+        results.append(dict(outcome["identity"], changed=outcome["changed"], changes=outcome["changes"]))
     result = dict(changed=any(item["changed"] for item in results), results=results,
                   executed_requests=client.executed_requests)
     if module._diff:
         changed = [outcome for outcome in outcomes if outcome["changed"]]
-        result["diff"] = dict(before={item["name"]: redact(item["before"]) for item in changed},
-                              after={item["name"]: redact(item["after"]) for item in changed})
+        result["diff"] = dict(before={item["label"]: redact(item["before"]) for item in changed},
+                              after={item["label"]: redact(item["after"]) for item in changed})
     module.exit_json(**result)
 
 

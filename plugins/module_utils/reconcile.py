@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.text.converters import to_native
@@ -20,24 +19,7 @@ try:
 except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     yaml = None
 
-SECRET_KEY_PATTERN = re.compile(
-    r"(password|passwd|secret|token|jaas|credential|auth\.user\.info|access[._-]?key|private[._-]?key|api[._-]?key)",
-    re.IGNORECASE,
-)
-REDACTED = "********"
-
-
-class SpecError(Exception):
-    """Bad input. The message names the offending field; nothing has been written."""
-
-    def __init__(self, field, message):
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}" if field else message)
-
-    def within(self, prefix):
-        """The same error for an object nested under `prefix` (e.g. one of several definitions)."""
-        return SpecError(f"{prefix}.{self.field}" if self.field else prefix, self.message)
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths
 
 
 class Handler:
@@ -51,6 +33,24 @@ class Handler:
         self.check_mode = check_mode
         self.extra_result = {}  # module-specific result keys, e.g. a rebalance or reload job
         self.warnings = []
+
+    @property
+    def identity(self):
+        """What tells this object apart from others of its kind in one bulk run, as reported per definition."""
+        return {"name": self.name}
+
+    @property
+    def label(self):
+        """The identity as one string (bulk diffs are keyed by it)."""
+        return " ".join(str(value) for value in self.identity.values())
+
+    @classmethod
+    def check_together(cls, plans):
+        """Raise SpecError for definitions of one bulk run that contradict each other. Read-only."""
+        labels = [plan.handler.label for plan in plans]
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise SpecError("definitions", f"names {', '.join(duplicates)} more than once")
 
     def read(self):
         """The live object, or None when absent."""
@@ -148,6 +148,8 @@ class Plan:
                         f"{', '.join(diff_paths(expected, after)[:5])}; the next run will report a change.")
         return dict(
             name=handler.name,
+            identity=handler.identity,
+            label=handler.label,
             changed=self.changed,
             before=self.before,
             after=after,
@@ -166,6 +168,8 @@ def reconcile(handler, desired, state, check_mode):
 
 def reconcile_many(plans, check_mode, label="definitions", workers=8):
     """Bulk path: concurrent reads, then every validation, then the writes in order."""
+    if plans:
+        type(plans[0].handler).check_together(plans)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(plans)))) as pool:
         list(pool.map(Plan.read, plans))
     for index, plan in enumerate(plans):
@@ -174,59 +178,6 @@ def reconcile_many(plans, check_mode, label="definitions", workers=8):
         except SpecError as exc:
             raise exc.within(f"{label}[{index}]") from None
     return [plan.apply(check_mode) for plan in plans]
-
-
-def diff_paths(before, after, prefix=""):
-    """Dotted paths where two JSON-like values differ: a readable 'what changed' list."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        paths = []
-        for key in sorted(set(before) | set(after), key=str):
-            sub = f"{prefix}.{key}" if prefix else str(key)
-            if key not in before:
-                paths.append(f"{sub} (added)")
-            elif key not in after:
-                paths.append(f"{sub} (removed)")
-            else:
-                paths.extend(diff_paths(before[key], after[key], sub))
-        return paths
-    if before == after:
-        return []
-    if before is None:
-        return [f"{prefix or '.'} (created)"]
-    if after is None:
-        return [f"{prefix or '.'} (deleted)"]
-    return [prefix or "."]
-
-
-def redact(obj, secrets=None):
-    """A copy with values under secret-looking keys (and any known secret value) masked."""
-    if isinstance(obj, dict):
-        return {key: (REDACTED if isinstance(key, str) and SECRET_KEY_PATTERN.search(key) and value not in (None, "")
-                      else redact(value, secrets))
-                for key, value in obj.items()}
-    if isinstance(obj, list):
-        return [redact(value, secrets) for value in obj]
-    if isinstance(obj, str) and secrets:
-        for secret in secrets:
-            if secret and secret in obj:
-                obj = obj.replace(secret, REDACTED)
-    return obj
-
-
-def secret_values(obj):
-    """Every value stored under a secret-looking key, so the module can mask it everywhere (no_log)."""
-    found = set()
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            if isinstance(key, str) and SECRET_KEY_PATTERN.search(key) and isinstance(value, (str, int, float)):
-                if str(value):
-                    found.add(str(value))
-            else:
-                found |= secret_values(value)
-    elif isinstance(obj, list):
-        for value in obj:
-            found |= secret_values(value)
-    return found
 
 
 def load_definition(params, option, src_option="src"):

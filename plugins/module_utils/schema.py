@@ -8,8 +8,9 @@ import copy
 import math
 from urllib.parse import quote
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, SpecError, load_definition
+from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, load_definition
 from ansible_collections.pinotops.k8s.plugins.module_utils.stored_form import UNRECOGNIZED, stored_form
 
 FIELD_LISTS = {

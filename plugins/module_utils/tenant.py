@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler
 
 ROLES = ("BROKER", "SERVER")
 UNTAGGED = {"BROKER": "broker_untagged", "SERVER": "server_untagged"}
@@ -25,6 +26,24 @@ class TenantHandler(Handler):
         self.role = role
         self.explicit_instances = explicit_instances
         self.untagged_without_tag = []  # servers with no tag at all: Pinot before 1.3 will not pick them
+
+    @property
+    def identity(self):
+        return {"name": self.name, "role": self.role}
+
+    @classmethod
+    def check_together(cls, plans):
+        super().check_together(plans)
+        named_by = {}
+        for plan in plans:
+            handler = plan.handler
+            if plan.state == "present" and handler.explicit_instances:
+                for name in plan.desired["instanceNames"]:
+                    named_by.setdefault(name, []).append(handler.label)
+        for name, tenants in sorted(named_by.items()):
+            if len(tenants) > 1:
+                raise SpecError("definitions", f"instance '{name}' is named by {' and '.join(tenants)}; an "
+                                "instance serves one tenant of its role")
 
     @property
     def path(self):
@@ -117,10 +136,12 @@ class TenantHandler(Handler):
 
     def _place(self, wanted, current):
         """Tag the named instances into the tenant; instances no longer named go back to the untagged pool."""
+        tags = tenant_tags(self.name, self.role)
         for name in sorted(set(current) - set(wanted)):
-            self._set_tags(name, [UNTAGGED[self.role]])
+            # Read again: an earlier definition of the same bulk run may have moved it to another tenant.
+            if set(tags) & set((self._instance(name) or {}).get("tags") or []):
+                self._set_tags(name, [UNTAGGED[self.role]])
         for name in wanted:
-            tags = tenant_tags(self.name, self.role)
             if sorted((self._instance(name) or {}).get("tags") or []) != sorted(tags):
                 self._set_tags(name, tags)
 

@@ -161,7 +161,7 @@ rebalance:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import run_reconcile
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import fills, run_reconcile
 from ansible_collections.pinotops.k8s.plugins.module_utils.table import build
 
 
@@ -187,7 +187,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[("table", "src", "definitions"), ("name", "definitions")])
-    run_reconcile(module, build, bulk_option="table")
+    run_reconcile(module, build, bulk=fills("table"))
 
 
 if __name__ == "__main__":

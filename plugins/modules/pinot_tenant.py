@@ -21,13 +21,11 @@ author:
   - pinotops maintainers (@pinotops)
 options:
   name:
-    description: Tenant name.
+    description: Tenant name. Required unless O(definitions) is given.
     type: str
-    required: true
   role:
-    description: Broker or server tenant.
+    description: Broker or server tenant. Required with O(name).
     type: str
-    required: true
     choices: [BROKER, SERVER]
     aliases: [type]
   instance_count:
@@ -47,6 +45,45 @@ options:
         Mutually exclusive with the counts.
     type: list
     elements: str
+  definitions:
+    description:
+      - Many tenants in one task, each with the options of a single tenant. Every tenant is read (concurrently)
+        and validated before the first write, so a bad one stops the task with nothing written.
+      - The writes follow the list's order, so an instance can move from one tenant to another in one task. Two
+        tenants of a role naming the same instance are refused.
+      - Tenants by count are each checked against the untagged instances as read before the first write; name
+        the instances when several new tenants draw from the same pool.
+      - Mutually exclusive with the single-tenant options.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Tenant name.
+        type: str
+        required: true
+      role:
+        description: Broker or server tenant.
+        type: str
+        required: true
+        choices: [BROKER, SERVER]
+        aliases: [type]
+      instance_count:
+        description: As O(instance_count).
+        type: int
+      offline_instances:
+        description: As O(offline_instances).
+        type: int
+      realtime_instances:
+        description: As O(realtime_instances).
+        type: int
+      instances:
+        description: As O(instances).
+        type: list
+        elements: str
+      state:
+        description: This tenant's state. Defaults to O(state).
+        type: str
+        choices: [present, absent]
 extends_documentation_fragment:
   - pinotops.k8s.pinot.ACTION_GROUP
   - pinotops.k8s.pinot
@@ -70,6 +107,20 @@ EXAMPLES = r"""
     role: BROKER
     instance_count: 2
 
+- name: Every tenant of the cluster in one task (read and validated before the first write)
+  pinotops.k8s.pinot_tenant:
+    controller_url: http://localhost:9000
+    definitions:
+      - name: hot
+        role: SERVER
+        instances: [Server_pinot-server-hot-0_8098, Server_pinot-server-hot-1_8098]
+      - name: analytics
+        role: BROKER
+        instance_count: 2
+      - name: retired
+        role: SERVER
+        state: absent
+
 - name: Remove the tenant (refused while tables use it)
   pinotops.k8s.pinot_tenant:
     controller_url: http://localhost:9000
@@ -81,13 +132,19 @@ EXAMPLES = r"""
 RETURN = r"""
 tenant:
   description: The tenant after the run (name, role and instance lists); null when absent.
-  returned: always
+  returned: unless O(definitions) is given
   type: dict
 changes:
   description: What changed in the tenant's normalised form (counts, instance names).
-  returned: always
+  returned: unless O(definitions) is given
   type: list
   elements: str
+results:
+  description: With O(definitions), one entry per tenant with its C(name), C(role), C(changed) and C(changes).
+  returned: when O(definitions) is given
+  type: list
+  elements: dict
+  sample: [{"name": "hot", "role": "SERVER", "changed": true, "changes": ["instanceNames", "numberOfInstances"]}]
 executed_requests:
   description: Every write request sent to the controller. Empty when nothing changed.
   returned: always
@@ -99,23 +156,32 @@ executed_requests:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import run_reconcile
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import per_object_options, run_reconcile
 from ansible_collections.pinotops.k8s.plugins.module_utils.tenant import build
 
 
 def main():
-    argument_spec = dict(
-        PINOT_CONNECTION_ARGS,
-        name=dict(type="str", required=True),
-        role=dict(type="str", required=True, choices=["BROKER", "SERVER"], aliases=["type"]),
+    tenant_options = dict(
+        name=dict(type="str"),
+        role=dict(type="str", choices=["BROKER", "SERVER"], aliases=["type"]),
         instance_count=dict(type="int"),
         offline_instances=dict(type="int"),
         realtime_instances=dict(type="int"),
         instances=dict(type="list", elements="str"),
+    )
+    definition_options = dict(tenant_options, name=dict(type="str", required=True),
+                              role=dict(tenant_options["role"], required=True),
+                              state=dict(type="str", choices=["present", "absent"]))
+    argument_spec = dict(
+        PINOT_CONNECTION_ARGS,
+        **tenant_options,
+        definitions=dict(type="list", elements="dict", options=definition_options),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    run_reconcile(module, build)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_one_of=[("name", "definitions")], required_by={"name": "role"},
+                           mutually_exclusive=[("definitions", option) for option in tenant_options])
+    run_reconcile(module, build, bulk=per_object_options)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,42 @@ def test_named_instances_then_count_based_tenant(pinot, second_server):
     assert tenant_module(pinot, name="warm", role="SERVER", state="absent")["changed"] is True
 
 
+def test_bulk_tenants_move_an_instance_in_one_task(pinot, second_server):
+    """hot takes the second server from DefaultTenant, which the later definition shrinks to the first server:
+    the second server is tagged once and not untagged again by DefaultTenant's (earlier) read."""
+    first_server = sorted(name for name in requests.get(pinot.controller_url + "/instances", timeout=10).json()[
+        "instances"] if name.startswith("Server_"))[0]
+    definitions = [{"name": "hot", "role": "SERVER", "instances": [second_server]},
+                   {"name": "DefaultTenant", "role": "SERVER", "instances": [first_server]},
+                   {"name": "retired", "role": "BROKER", "state": "absent"}]
+    predicted = tenant_module(pinot, definitions=definitions, check=True)
+    assert (predicted["changed"], predicted["executed_requests"]) == (True, [])
+    assert [(r["name"], r["role"], r["changed"]) for r in predicted["results"]] == [
+        ("hot", "SERVER", True), ("DefaultTenant", "SERVER", True), ("retired", "BROKER", False)]
+    assert predicted["diff"]["after"]["hot SERVER"]["instanceNames"] == [second_server]
+    assert predicted["diff"]["before"]["DefaultTenant SERVER"]["numberOfInstances"] == 2
+
+    applied = tenant_module(pinot, definitions=definitions)
+    assert applied["changed"] is True
+    assert applied["executed_requests"] == [
+        f"PUT /instances/{second_server}/updateTags?tags=hot_OFFLINE,hot_REALTIME"]
+    assert [r["changes"] for r in applied["results"]] == [
+        predicted_result["changes"] for predicted_result in predicted["results"]]
+    again = tenant_module(pinot, definitions=definitions)
+    assert (again["changed"], again["executed_requests"]) == (False, [])
+
+
+def test_bulk_tenants_with_a_bad_definition_write_nothing(pinot, second_server):
+    definitions = [{"name": "hot", "role": "SERVER", "instances": [second_server]},
+                   {"name": "warm", "role": "SERVER", "instance_count": 0}]
+    refused = tenant_module(pinot, definitions=definitions)
+    assert refused["failed"] is True
+    assert refused["field"] == "definitions[1].instance_count", refused["msg"]
+    assert refused["executed_requests"] == []
+    unknown = tenant_module(pinot, definitions=[{"name": "hot", "role": "SERVER", "instance": [second_server]}])
+    assert unknown["failed"] is True and "instance" in unknown["msg"], unknown
+
+
 def test_tenant_in_use_cannot_be_deleted(pinot):
     if not requests.get(pinot.controller_url + "/tenants/DefaultTenant/tables", params={"type": "server"},
                         timeout=10).json().get("tables"):

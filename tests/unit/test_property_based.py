@@ -22,7 +22,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils import table as table
 from ansible_collections.pinotops.k8s.plugins.module_utils import tenant as tenant_mod
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import render_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import normalise_cluster
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 
 # PINOTOPS_HYPOTHESIS_EXAMPLES raises the bound for a longer hunt (the suite runs 200 per property).
 SETTINGS = settings(max_examples=int(os.environ.get("PINOTOPS_HYPOTHESIS_EXAMPLES", "200")), deadline=None,

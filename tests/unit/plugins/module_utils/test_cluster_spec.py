@@ -7,7 +7,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
     parse_quantity,
     select_groups,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 
 
 def group_change(index, **changes):

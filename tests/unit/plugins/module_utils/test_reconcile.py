@@ -2,16 +2,8 @@
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import (
-    Handler,
-    Plan,
-    SpecError,
-    diff_paths,
-    reconcile,
-    reconcile_many,
-    redact,
-    secret_values,
-)
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths, redact, secret_values
+from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, Plan, reconcile, reconcile_many
 
 
 class MemoryHandler(Handler):

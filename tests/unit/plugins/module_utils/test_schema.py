@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.schema import (
     check_schema,
     incompatibilities,

@@ -1,0 +1,79 @@
+# Copyright: contributors to pinotops.k8s
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the Pinot and the Kubernetes modules share: bad-input errors, readable diff paths, secret masking."""
+
+from __future__ import annotations
+
+import re
+
+SECRET_KEY_PATTERN = re.compile(
+    r"(password|passwd|secret|token|jaas|credential|auth\.user\.info|access[._-]?key|private[._-]?key|api[._-]?key)",
+    re.IGNORECASE,
+)
+REDACTED = "********"
+
+
+class SpecError(Exception):
+    """Bad input. The message names the offending field; nothing has been written."""
+
+    def __init__(self, field, message):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+    def within(self, prefix):
+        """The same error for an object nested under `prefix` (e.g. one of several definitions)."""
+        return SpecError(f"{prefix}.{self.field}" if self.field else prefix, self.message)
+
+
+def diff_paths(before, after, prefix=""):
+    """Dotted paths where two JSON-like values differ: a readable 'what changed' list."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        paths = []
+        for key in sorted(set(before) | set(after), key=str):
+            sub = f"{prefix}.{key}" if prefix else str(key)
+            if key not in before:
+                paths.append(f"{sub} (added)")
+            elif key not in after:
+                paths.append(f"{sub} (removed)")
+            else:
+                paths.extend(diff_paths(before[key], after[key], sub))
+        return paths
+    if before == after:
+        return []
+    if before is None:
+        return [f"{prefix or '.'} (created)"]
+    if after is None:
+        return [f"{prefix or '.'} (deleted)"]
+    return [prefix or "."]
+
+
+def redact(obj, secrets=None):
+    """A copy with values under secret-looking keys (and any known secret value) masked."""
+    if isinstance(obj, dict):
+        return {key: (REDACTED if isinstance(key, str) and SECRET_KEY_PATTERN.search(key) and value not in (None, "")
+                      else redact(value, secrets))
+                for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [redact(value, secrets) for value in obj]
+    if isinstance(obj, str) and secrets:
+        for secret in secrets:
+            if secret and secret in obj:
+                obj = obj.replace(secret, REDACTED)
+    return obj
+
+
+def secret_values(obj):
+    """Every value stored under a secret-looking key, so the module can mask it everywhere (no_log)."""
+    found = set()
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if isinstance(key, str) and SECRET_KEY_PATTERN.search(key) and isinstance(value, (str, int, float)):
+                if str(value):
+                    found.add(str(value))
+            else:
+                found |= secret_values(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            found |= secret_values(value)
+    return found
