@@ -12,12 +12,9 @@ roles when asked, 6. prune what is no longer described.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
 from concurrent.futures import ThreadPoolExecutor
-
-from ansible.module_utils.basic import missing_required_lib
 
 try:
     import yaml
@@ -35,20 +32,12 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
     ZONE_LABEL,
-    SpecError,
     check_partitions,
-    normalise_cluster,
-    normalise_identity,
     parse_quantity,
     select_groups,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.common import diff_paths
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    K8sClient,
-    K8sError,
-)
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths
+from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sError
 
 MANAGED_KINDS = ("StatefulSet", "PodDisruptionBudget", "Service", "ConfigMap")  # deletion order
 STRIPPED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid", "selfLink")
@@ -616,100 +605,3 @@ def absent(client, name, namespace, *, delete_pvcs=False, check_mode=False):
         outcome.record("deleted", ref(obj), normalise(obj), None)
         client.delete(obj["kind"], obj["metadata"]["name"], namespace, dry_run=check_mode)
     return outcome
-
-
-# -- module glue -----------------------------------------------------------------------------------------
-
-def _client(module):
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    return K8sClient.from_params(module.params)
-
-
-def _fail(module, client, exc, **extra):
-    details = dict(msg=str(exc), executed_requests=client.executed_requests if client else [],
-                   request_counts=client.counts if client else {}, **extra)
-    if isinstance(exc, SpecError):
-        details["field"] = exc.field
-    elif getattr(exc, "status", None):
-        details["status"] = exc.status
-    module.fail_json(**details)
-
-
-def run_cluster(module):
-    """pinot_cluster: validate, connect, apply or remove, report."""
-    params = module.params
-    started = time.monotonic()
-    client = None
-    try:
-        if params["state"] == "absent":
-            name, namespace = normalise_identity(params["cluster"])
-            cluster = None
-        else:
-            cluster = normalise_cluster(params["cluster"])  # before connecting: bad input costs no request
-            name, namespace = cluster["name"], cluster["namespace"]
-        client = _client(module)
-        groups, services = {}, {}
-        if cluster is None:
-            outcome = absent(client, name, namespace, delete_pvcs=params["delete_pvcs"],
-                             check_mode=module.check_mode)
-        else:
-            outcome, groups = present(
-                client, cluster, node_groups=params["node_groups"], partitions=params["partitions"],
-                prune=params["prune"], delete_pvcs=params["delete_pvcs"], wait=params["wait"],
-                wait_timeout=params["wait_timeout"], check_mode=module.check_mode)
-            services = read_services(client, cluster)
-    except WaitTimeout as exc:
-        status = {}
-        with contextlib.suppress(K8sError):
-            status = read_groups(client, cluster["name"], cluster["namespace"])
-        events = {}
-        with contextlib.suppress(K8sError):  # Events are a hint; a role without access to them still fails clearly
-            events = last_pod_events(client.list("Event", cluster["namespace"]))
-        unready = [f"{pod['name']} ({pod['waiting']}"
-                   + (f"; last event {events[pod['name']]})" if pod["name"] in events else ")")
-                   for group in sorted(exc.pending)
-                   for pod in (status.get(group) or {}).get("pods", []) if not pod["ready"]]
-        exc = WaitTimeout(exc.pending, exc.seconds, unready)
-        _fail(module, client, exc, changed=bool(client.executed_requests), pending=exc.pending, groups=status)
-    except (SpecError, K8sError) as exc:
-        _fail(module, client, exc)
-    for warning in outcome.warnings:
-        module.warn(warning)
-    result = dict(
-        changed=outcome.changed,
-        changes=outcome.changes,
-        objects=outcome.objects,
-        groups=groups,
-        services=services,
-        executed_requests=client.executed_requests,
-        request_counts=client.counts,
-        elapsed_seconds=round(time.monotonic() - started, 3),
-    )
-    if module._diff:
-        result["diff"] = outcome.diff()
-    module.exit_json(**result)
-
-
-def run_cluster_info(module):
-    """pinot_cluster_info: the cluster's objects and rollout status per node group; never writes."""
-    params = module.params
-    client = None
-    try:
-        name, namespace = normalise_identity({"name": params["name"], "namespace": params["namespace"]}, "")
-        client = _client(module)
-        names = set(params["node_groups"]) if params["node_groups"] else None
-        groups = read_groups(client, name, namespace, names)
-        objects = []
-        for kind in MANAGED_KINDS + ("PersistentVolumeClaim",):
-            for obj in client.list(kind, namespace, instance_labels({"name": name})):
-                labels = obj["metadata"].get("labels") or {}
-                if names is None or labels.get(LABEL_GROUP) in names:
-                    objects.append({"kind": kind, "name": obj["metadata"]["name"],
-                                    "node_group": labels.get(LABEL_GROUP),
-                                    "component": labels.get("app.kubernetes.io/component")})
-    except (SpecError, K8sError) as exc:
-        _fail(module, client, exc)
-    module.exit_json(changed=False, exists=bool(objects), groups=groups, objects=objects,
-                     all_rollouts_complete=all(g["rollout_complete"] for g in groups.values()),
-                     request_counts=client.counts)

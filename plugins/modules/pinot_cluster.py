@@ -225,7 +225,7 @@ field:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import run_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_module import run_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8S_AUTH_ARGS
 
 

@@ -155,6 +155,7 @@ def test_change_by_another_writer_between_read_and_write_is_not_clobbered(env, m
     assert raced, "the race was never triggered"
     assert result.get("failed"), "the other writer's change was silently overwritten"
     assert result["status"] == 409
+    assert result["changed"] is bool(result["executed_requests"])  # what it wrote before the conflict counts
     assert "StatefulSet pinot-server" in result["msg"] and "another writer" in result["msg"]
     assert "spec.replicas" in result["msg"]
     assert env.sts("pinot-server")["spec"]["replicas"] == 4  # not clobbered

@@ -1,5 +1,6 @@
 import copy
 import difflib
+import types
 
 import pytest
 import yaml
@@ -17,12 +18,11 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     stale_config_maps,
     waiting_reason,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_module import fail
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import instance_id, render_cluster
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
-    SpecError,
-    normalise_cluster,
-    select_groups,
-)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import normalise_cluster, select_groups
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sError
 
 
 def sts(*, replicas=3, generation=2, observed=2, ready=3, updated=3, current="r1", update="r1", partition=None,
@@ -35,6 +35,23 @@ def sts(*, replicas=3, generation=2, observed=2, ready=3, updated=3, current="r1
             "status": {"observedGeneration": observed, "readyReplicas": ready, "updatedReplicas": updated,
                        "currentRevision": current, "updateRevision": update,
                        "replicas": replicas if status_replicas is None else status_replicas}}
+
+
+class FailingModule:
+    def fail_json(self, **details):
+        self.details = details
+        raise SystemExit(1)
+
+
+@pytest.mark.parametrize("sent", [[], ["PATCH /api/v1/namespaces/pinot/configmaps/pinot-server-config-0123456789"]])
+def test_a_failure_is_changed_exactly_when_something_was_written(sent):
+    """The rule of the Pinot modules too: what a failed run already wrote is reported, and makes it changed."""
+    module, client = FailingModule(), types.SimpleNamespace(executed_requests=sent, counts={"writes": len(sent)})
+    with pytest.raises(SystemExit):
+        fail(module, client, K8sError("apply", "StatefulSet", "pinot-server", 409, "conflict"))
+    assert module.details["changed"] is bool(sent)
+    assert module.details["executed_requests"] == sent
+    assert module.details["status"] == 409
 
 
 def test_rollout_status_follows_kubectl():
