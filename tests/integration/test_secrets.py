@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from tests.support.reliability import PASSWORD, USER, reliability_fixture
@@ -122,6 +123,40 @@ def test_pinot_credentials_and_stream_secrets_never_appear_at_vvv(pinot_auth, tm
     assert "sasl.jaas.config" in out
     assert_no_secret(out, [PASSWORD, WRONG, basic(USER, PASSWORD).split()[1], basic(USER, WRONG).split()[1],
                            JAAS_SECRET, STREAM_PASSWORD])
+
+
+def test_user_passwords_and_their_hashes_never_appear_at_vvv(pinot_auth, tmp_path):
+    url = pinot_auth.controller_url
+    auth = (USER, PASSWORD)
+    name = "sec" + uuid.uuid4().hex[:6]
+    user = {"controller_url": url, "username": USER, "password": "{{ pinot_password }}", "name": name,
+            "component": "BROKER", "permissions": ["READ"]}
+    variables = {"pinot_password": PASSWORD, "first": "first-" + secrets.token_hex(8),
+                 "second": "second-" + secrets.token_hex(8)}
+
+    def stored_hash():
+        found = requests.get(f"{url}/users/{name}", params={"component": "BROKER"}, auth=auth, timeout=10)
+        return found.json()[f"{name}_BROKER"]["password"]
+
+    outputs = []
+    for tasks in (
+        [{"name": "create", "pinotops.k8s.pinot_user": dict(user, user_password="{{ first }}")}],
+        [{"name": "same password", "pinotops.k8s.pinot_user": dict(user, user_password="{{ first }}")},
+         {"name": "new password", "pinotops.k8s.pinot_user": dict(user, user_password="{{ second }}")},
+         {"name": "drift report", "check_mode": True,
+          "pinotops.k8s.pinot_user": dict(user, user_password="{{ first }}", role="ADMIN")}],
+        [{"name": "info", "pinotops.k8s.pinot_user_info": {k: v for k, v in user.items() if k != "permissions"}},
+         {"name": "every user", "pinotops.k8s.pinot_user_info": {
+             "controller_url": url, "username": USER, "password": "{{ pinot_password }}"}},
+         {"name": "remove", "pinotops.k8s.pinot_user": dict(user, state="absent")}],
+    ):
+        rc, out = run_playbook(tmp_path, tasks, variables=variables)
+        assert rc == 0, out[-3000:]
+        outputs.append(out)
+        if len(outputs) < 3:
+            variables.setdefault("hashes", []).append(stored_hash())
+    assert "changed=1" in outputs[0] and "passwordChanged=true" in outputs[1]
+    assert_no_secret("".join(outputs), [PASSWORD, variables["first"], variables["second"], *variables["hashes"]])
 
 
 def test_kubernetes_tokens_and_kubeconfig_never_appear_at_vvv(k8s_control_plane, tmp_path):
