@@ -12,7 +12,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export PINOTOPS_TESTBED_CACHE ?= $(HOME)/.cache/pinotops-testbed
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: help venv demo test lint sanity ansible-lint test-unit test-integration test-molecule testbed-build testbed-up testbed-down testbed-status bench clean
+.PHONY: help venv demo test lint sanity ansible-lint test-unit test-integration test-integration-own-beds test-integration-shared-bed test-molecule testbed-build testbed-up testbed-down testbed-status bench clean
 
 help:
 	@echo "make demo | test | lint | sanity | ansible-lint | test-unit | test-integration | test-molecule | testbed-build | testbed-up | testbed-down | bench"
@@ -40,7 +40,9 @@ testbed-build: venv
 demo: testbed-build
 	$(BIN)/python -m tests.testbed demo
 
-test: lint sanity ansible-lint test-unit test-integration test-molecule
+# The molecule scenario runs in the lane of the own-bed modules, which ends first.
+test: lint sanity ansible-lint test-unit testbed-build
+	$(call side_by_side,test-integration-own-beds test-molecule,test-integration-shared-bed)
 
 lint: venv
 	$(BIN)/ruff check plugins tests
@@ -66,18 +68,29 @@ ansible-lint: venv
 test-unit: venv
 	$(PYTEST) tests/unit
 
-# The real-node modules (their own control plane, node and Pinot pods) run beside the modules on the shared test
-# bed, in a pytest of their own whose lines are prefixed; one after the other the two take about 45 minutes.
-# (xdist's loadgroup cannot keep them together: pytest 9.2 no longer takes the group it appends to the node id.)
-REAL_NODE_TESTS := $(sort $(wildcard tests/integration/test_real_node*.py))
+# Integration tests run in two lanes side by side, each a pytest of its own whose lines carry the lane's name:
+# the modules that bring their own test beds (the real node's control plane, node and Pinot pods; the Kubernetes
+# reliability tests' control plane), and the modules on the shared test bed. One after the other they take about
+# 45 minutes. (xdist's loadgroup cannot keep a group together: pytest 9.2 ignores the group it appends to the id.)
+OWN_BED_TESTS := $(sort $(wildcard tests/integration/test_real_node*.py)) tests/integration/test_reliability_k8s.py
+test-integration-own-beds: testbed-build
+	$(PYTEST) -m integration -v --durations=10 $(OWN_BED_TESTS)
+
+test-integration-shared-bed: testbed-build
+	$(PYTEST) -m integration -v --durations=15 $(addprefix --ignore=,$(OWN_BED_TESTS)) tests/integration
+
+# $(1) and $(2): the targets of each lane, run with make -k so that a failure does not hide the next target's.
+define side_by_side
+( $(MAKE) --no-print-directory -k $(1) 2>&1 | sed -u 's/^/[$(patsubst test-integration-%,%,$(firstword $(1)))] /' ) &
+lane=$$!
+status=0
+$(MAKE) --no-print-directory -k $(2) 2>&1 | sed -u 's/^/[$(patsubst test-integration-%,%,$(firstword $(2)))] /' || status=$$?
+wait $$lane || status=$$?
+exit $$status
+endef
+
 test-integration: testbed-build
-	( $(PYTEST) -m integration -v --durations=10 $(REAL_NODE_TESTS) 2>&1 | sed -u 's/^/[real-node] /' ) &
-	real_node=$$!
-	status=0
-	$(PYTEST) -m integration -v --durations=15 $(addprefix --ignore=,$(REAL_NODE_TESTS)) tests/integration 2>&1 \
-	  | sed -u 's/^/[shared-bed] /' || status=$$?
-	wait $$real_node || status=$$?
-	exit $$status
+	$(call side_by_side,test-integration-own-beds,test-integration-shared-bed)
 
 # The molecule scenario (destroy, prepare, converge, idempotence, verify, destroy) against a test bed of its own.
 test-molecule: testbed-build

@@ -127,7 +127,9 @@ def installed(tarball: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     core = next(line.strip() for line in (REPO / "test-requirements.txt").read_text().splitlines()
                 if line.startswith("ansible-core"))
-    run(venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", core, env=env)
+    # --no-compile: the tests import a small part of what gets installed (measured: 24 s instead of 43 s).
+    run(venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile", core,
+        env=env)
     report("fresh venv + ansible-core", time.monotonic() - started)
 
     collections = root / "collections"
@@ -137,7 +139,7 @@ def installed(tarball: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     started = time.monotonic()
     run(venv / "bin" / "ansible-galaxy", "collection", "install", tarball, "-p", collections, env=env)
     home = collections / "ansible_collections" / "pinotops" / "k8s"
-    run(venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check",
+    run(venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile",
         "-r", home / "requirements.txt", env=env)
     report("collection install + its requirements", time.monotonic() - started)
     return {"root": root, "venv": venv, "env": env, "home": home}
