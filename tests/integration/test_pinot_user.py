@@ -50,11 +50,11 @@ def test_user_lifecycle_compares_the_password_with_the_stored_hash(pinot, userna
     again = user_module(pinot, **user)
     assert (again["changed"], again["executed_requests"]) == (False, [])
 
-    changed = user_module(pinot, **dict(user, user_password=second))
+    changed = user_module(pinot, **{**user, "user_password": second})
     assert changed["changes"] == ["password"]
     assert changed["executed_requests"] == [f"PUT /users/{username}?component=BROKER&passwordChanged=true"]
     assert stored(pinot, username)["password"] != live["password"]
-    assert user_module(pinot, **dict(user, user_password=second))["changed"] is False
+    assert user_module(pinot, **{**user, "user_password": second})["changed"] is False
 
     # Other fields: the hash goes back unchanged (passwordChanged=false), the left-out tables are cleared.
     hash_now = stored(pinot, username)["password"]

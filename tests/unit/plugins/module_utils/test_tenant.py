@@ -18,7 +18,7 @@ class TaggedInstances(PinotClient):
         self.tags = {name: list(value) for name, value in tags.items()}
 
     def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
-        kind, _, name = path.strip("/").partition("/")
+        kind, name = path.strip("/").split("/", 1)
         if method == "GET" and kind == "instances":
             return {"instanceName": name, "tags": self.tags[name]} if name in self.tags else None
         if method == "GET" and kind == "tenants":
