@@ -1,4 +1,4 @@
-"""Every EXAMPLES task of the schema, table and tenant modules runs as written, in a playbook, against real Pinot.
+"""Every EXAMPLES task of the schema, table, tenant and user modules runs as written, in a playbook, against real Pinot.
 
 Each example task is put verbatim into a one-task play and run with ansible-playbook (the `minimal` callback prints
 the task's full result as JSON). The only edit is the controller URL: `http://localhost:9000` becomes the test
@@ -116,6 +116,11 @@ def test_examples_run_as_written(pinot, runner: Runner):
             assert_clean_failure(by_count, "needs 2 more untagged live broker instance(s)",
                                  f"but {free} are available")
             assert by_count["field"] == "instance_count"
+        # The bulk example stops at its first definition's unknown server, before any write.
+        bulk = runner.run("pinot_tenant", "Every tenant of the cluster in one task (read and validated before the "
+                                          "first write)")
+        assert_clean_failure(bulk, "no instance named 'Server_pinot-server-hot-0_8098'")
+        assert bulk["field"] == "definitions[0].instances[0]"
         assert_ok(runner.run("pinot_tenant", "Remove the tenant (refused while tables use it)"), changed=free >= 2)
         hot = runner.run("pinot_tenant_info", 'Instances of the server tenant "hot"')
         assert_ok(hot, changed=False)
@@ -138,6 +143,32 @@ def test_examples_run_as_written(pinot, runner: Runner):
         assert removed["executed_requests"] == ["DELETE /schemas/events"]
     finally:
         delete_events(url)
+
+    # Users: the password variables are the play's, as from a vault.
+    passwords = {"analyst_password": "analyst-example", "initial_ops_password": "ops-example"}
+    try:
+        query_user = runner.run("pinot_user", "A read-only query user for two tables", play_vars=passwords)
+        assert_ok(query_user, changed=True)
+        assert query_user["executed_requests"] == ["POST /users"]
+        again = runner.run("pinot_user", "A read-only query user for two tables", play_vars=passwords)
+        assert_ok(again, changed=False)
+        admin = "An admin of the controller whose password is set once and then left alone"
+        assert_ok(runner.run("pinot_user", admin, play_vars=passwords), changed=True)
+        kept = runner.run("pinot_user", admin, play_vars={**passwords, "initial_ops_password": "changed-later"})
+        assert_ok(kept, changed=False)
+        analyst = runner.run("pinot_user_info", "The broker user analyst")
+        assert analyst["user"].items() >= {"username": "analyst", "component": "BROKER", "role": "USER",
+                                           "tables": ["events", "sessions"], "permissions": ["READ"]}.items()
+        assert "password" not in analyst["user"]
+        every_user = runner.run("pinot_user_info", "Every user")
+        assert {(u["username"], u["component"]) for u in every_user["users"]} >= {("analyst", "BROKER"),
+                                                                                 ("ops", "CONTROLLER")}
+        removed_user = runner.run("pinot_user", "Remove the user")
+        assert_ok(removed_user, changed=True)
+        assert removed_user["executed_requests"] == ["DELETE /users/analyst?component=BROKER"]
+    finally:
+        for name, component in (("analyst", "BROKER"), ("ops", "CONTROLLER")):
+            requests.delete(f"{url}/users/{name}", params={"component": component}, timeout=30)
 
     expected = {(module, name) for module in RESOURCE_MODULES for name in examples(module, url)}
     assert runner.ran == expected, f"examples not exercised: {sorted(expected - runner.ran)}"
