@@ -161,8 +161,8 @@ def test_examples_run_as_written(pinot, runner: Runner):
                                            "tables": ["events", "sessions"], "permissions": ["READ"]}.items()
         assert "password" not in analyst["user"]
         every_user = runner.run("pinot_user_info", "Every user")
-        assert {(u["username"], u["component"]) for u in every_user["users"]} >= {("analyst", "BROKER"),
-                                                                                 ("ops", "CONTROLLER")}
+        listed = {(item["username"], item["component"]) for item in every_user["users"]}
+        assert listed >= {("analyst", "BROKER"), ("ops", "CONTROLLER")}
         removed_user = runner.run("pinot_user", "Remove the user")
         assert_ok(removed_user, changed=True)
         assert removed_user["executed_requests"] == ["DELETE /users/analyst?component=BROKER"]
