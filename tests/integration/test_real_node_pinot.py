@@ -128,13 +128,19 @@ def test_batch_rows_answer_through_the_broker_service(bed: RealCluster) -> None:
         found = bed.sql(f"SELECT COUNT(*), SUM(fare) FROM {OFFLINE}")
         return found if found[0][0] == len(ROWS) else None
 
-    rows = wait_until("the ingested rows", every_row_in, timeout=120)
+    rows = wait_until("the ingested rows", every_row_in, timeout=180)
     assert rows == [[len(ROWS), float(sum(f for _i, _c, f in ROWS))]]
     by_city = bed.sql(f"SELECT city, SUM(fare) FROM {OFFLINE} GROUP BY city ORDER BY city")
     assert by_city == [["lyon", 10.0], ["nice", 51.0], ["paris", 42.0]]
-    # Both servers hold the segment (replication 2) and serve it.
-    view = bed.controller("GET", f"/tables/{OFFLINE}/externalview").json()["OFFLINE"]
-    assert [sorted(states.values()) for states in view.values()] == [["ONLINE", "ONLINE"]]
+
+    # Both servers hold the segment (replication 2) and serve it. The rows answer once one replica is ONLINE;
+    # the second may still be loading then.
+    def segment_states() -> list[list[str]]:
+        view = bed.controller("GET", f"/tables/{OFFLINE}/externalview").json()["OFFLINE"]
+        return [sorted(replicas.values()) for replicas in view.values()]
+
+    wait_until("both replicas of the segment ONLINE", lambda: segment_states() == [["ONLINE", "ONLINE"]],
+               timeout=120)
 
 
 def test_kafka_rows_answer_through_the_broker_service(bed: RealCluster) -> None:
