@@ -65,8 +65,9 @@ class UserHandler(Handler):
         for _option, key in LISTS:
             if obj.get(key):
                 result[key] = sorted(obj[key])
-        if "password" in obj:
-            result["password"] = PASSWORD_KEPT if obj["password"] == self._first_hash else PASSWORD_NEW
+        if "password" in obj:  # a user created by this run keeps the password it was created with
+            changed_here = self._first_hash is not None and obj["password"] != self._first_hash
+            result["password"] = PASSWORD_NEW if changed_here else PASSWORD_KEPT
         else:
             result["password"] = self._requested_password()
         return result

@@ -44,6 +44,7 @@ def test_user_lifecycle_compares_the_password_with_the_stored_hash(pinot, userna
 
     created = user_module(pinot, **user)
     assert created["executed_requests"] == ["POST /users"]
+    assert not created.get("warnings"), created["warnings"]
     live = stored(pinot, username)
     assert live["password"].startswith("$2") and live["permissions"] == ["READ"] and live["tables"] == ["events"]
     assert created["user"]["password"] == "********"
