@@ -21,6 +21,8 @@ except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths
 
+DEFINITIONS = "definitions"  # the bulk option of every module that has one; errors name its items by index
+
 
 class Handler:
     """One kind of managed object. Subclasses implement the methods that raise NotImplementedError."""
@@ -50,7 +52,7 @@ class Handler:
         labels = [plan.handler.label for plan in plans]
         duplicates = sorted({label for label in labels if labels.count(label) > 1})
         if duplicates:
-            raise SpecError("definitions", f"names {', '.join(duplicates)} more than once")
+            raise SpecError(DEFINITIONS, f"names {', '.join(duplicates)} more than once")
 
     def read(self):
         """The live object, or None when absent."""
@@ -166,7 +168,7 @@ def reconcile(handler, desired, state, check_mode):
     return plan.apply(check_mode)
 
 
-def reconcile_many(plans, check_mode, label="definitions", workers=8):
+def reconcile_many(plans, check_mode, workers=8):
     """Bulk path: concurrent reads, then every validation, then the writes in order."""
     if plans:
         type(plans[0].handler).check_together(plans)
@@ -176,7 +178,7 @@ def reconcile_many(plans, check_mode, label="definitions", workers=8):
         try:
             plan.check()
         except SpecError as exc:
-            raise exc.within(f"{label}[{index}]") from None
+            raise exc.within(f"{DEFINITIONS}[{index}]") from None
     return [plan.apply(check_mode) for plan in plans]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler
+from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import DEFINITIONS, Handler
 
 ROLES = ("BROKER", "SERVER")
 UNTAGGED = {"BROKER": "broker_untagged", "SERVER": "server_untagged"}
@@ -42,7 +42,7 @@ class TenantHandler(Handler):
                     named_by.setdefault(name, []).append(handler.label)
         for name, tenants in sorted(named_by.items()):
             if len(tenants) > 1:
-                raise SpecError("definitions", f"instance '{name}' is named by {' and '.join(tenants)}; an "
+                raise SpecError(DEFINITIONS, f"instance '{name}' is named by {' and '.join(tenants)}; an "
                                 "instance serves one tenant of its role")
 
     @property
