@@ -190,9 +190,9 @@ class PinotClient:
 
 
 def _query_string(params):
-    if not params:
-        return ""
-    return "?" + "&".join(f"{key}={value}" for key, value in params.items() if value is not None)
+    """The query as requests sends it: parameters whose value is None are left out."""
+    sent = [f"{key}={value}" for key, value in (params or {}).items() if value is not None]
+    return "?" + "&".join(sent) if sent else ""
 
 
 def _parse(response):

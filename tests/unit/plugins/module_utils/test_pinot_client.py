@@ -107,3 +107,10 @@ def test_reads_and_writes_are_counted_separately(server):
     client.delete("/schemas/x")
     assert client.read_count == 2
     assert client.executed_requests == ["DELETE /schemas/x"]
+
+
+def test_executed_requests_show_the_query_as_sent(server):
+    client = client_for(server)
+    client.delete("/schemas/x", params={"comment": None})
+    client.delete("/schemas/y", params={"type": "offline", "retention": None})
+    assert client.executed_requests == ["DELETE /schemas/x", "DELETE /schemas/y?type=offline"]
