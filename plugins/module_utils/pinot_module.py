@@ -13,7 +13,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import (
     PinotClient,
     PinotError,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Plan, reconcile, reconcile_many
+from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import DEFINITIONS, Plan, reconcile, reconcile_many
 
 
 def connect(module):
@@ -41,7 +41,7 @@ def run_reconcile(module, build, bulk=None):
     With `definitions` set (bulk path), `bulk(params, definition)` gives the parameters of one definition.
     """
     client = connect(module)
-    if bulk and module.params.get("definitions") is not None:
+    if bulk and module.params.get(DEFINITIONS) is not None:
         run_bulk(module, client, build, bulk)
     try:
         handler, desired = build(client, module.params, module.check_mode)
@@ -63,12 +63,12 @@ def run_reconcile(module, build, bulk=None):
 def run_bulk(module, client, build, bulk):
     """Many objects in one execution: every definition is read (concurrently) and validated before any write."""
     plans = []
-    for index, definition in enumerate(module.params["definitions"]):
+    for index, definition in enumerate(module.params[DEFINITIONS]):
         params = bulk(module.params, definition)
         try:
             handler, desired = build(client, params, module.check_mode)
         except SpecError as exc:
-            fail(module, client, exc.within(f"definitions[{index}]"))
+            fail(module, client, exc.within(f"{DEFINITIONS}[{index}]"))
         mask_secrets(module, desired)
         plans.append(Plan(handler, desired, params["state"]))
     try:
@@ -103,6 +103,22 @@ def fail(module, client, exc):
     elif isinstance(exc, PinotError):
         details["status"] = exc.status
     module.fail_json(**details)
+
+
+def run_operation(module, operate):
+    """Modules that act on a live object rather than store one (pause a table): `operate(client, params,
+    check_mode)` reads, decides and writes; it returns the result, with `diff` and `warnings` for the glue."""
+    client = connect(module)
+    try:
+        result = operate(client, module.params, module.check_mode)
+    except (SpecError, PinotError) as exc:
+        fail(module, client, exc)
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(executed_requests=client.executed_requests, **result)
 
 
 def run_info(module, read):

@@ -11,7 +11,9 @@ from urllib.parse import quote
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, load_definition
+from ansible_collections.pinotops.k8s.plugins.module_utils.reload import TableReload
 from ansible_collections.pinotops.k8s.plugins.module_utils.stored_form import UNRECOGNIZED, stored_form
+from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import table_types
 
 FIELD_LISTS = {
     "dimensionFieldSpecs": "DIMENSION",
@@ -188,10 +190,11 @@ def _unwrap_schema(verdict):
 class SchemaHandler(Handler):
     kind = "schema"
 
-    def __init__(self, client, name, *, check_mode=False, force=False, reload=False):
+    def __init__(self, client, name, *, check_mode=False, force=False, reload=False, reload_timeout=300):
         super().__init__(client, name, check_mode)
         self.force = force
         self.reload = reload
+        self.reload_timeout = reload_timeout
 
     @property
     def path(self):
@@ -218,22 +221,30 @@ class SchemaHandler(Handler):
         self.client.post("/schemas", body=desired, params={"override": "false"})
 
     def update(self, desired, live):
-        params = {"reload": "true" if self.reload else "false"}
+        params = {"reload": "false"}  # the reload follows, as jobs this module can follow to their end
         if self.force:
             params["force"] = "true"
         try:
-            response = self.client.put(self.path, body=desired, params=params)
+            self.client.put(self.path, body=desired, params=params)
         except PinotError as exc:
-            if exc.status == 404 and self.reload and "reload" in exc.reason:
-                # The schema is written before Pinot looks for tables to reload: nothing uses it yet.
-                self.extra_result["reload"] = {"status": "skipped", "reason": exc.reason}
-                return
             if exc.status == 400 and self.force:
                 self._force_by_post(desired, exc)
-                return
-            raise
+            else:
+                raise
         if self.reload:
-            self.extra_result["reload"] = {"status": "requested", "response": response}
+            self._reload_tables()
+
+    def _reload_tables(self):
+        """Reload every segment of the tables the schema belongs to (those named like it) and wait for the jobs."""
+        try:
+            kinds = table_types(self.client, self.name)
+        except SpecError:
+            self.extra_result["reload"] = {"status": "skipped", "reason": f"no table is named '{self.name}'"}
+            return
+        reloads = [TableReload(self.client, self.name, kind).run(False, only_if_needed=False,
+                                                                 timeout=self.reload_timeout)
+                   for kind in kinds]
+        self.extra_result["reload"] = {"status": "done", "reloads": reloads}
 
     def _force_by_post(self, desired, refused):
         """Pinot 1.0-1.3 take `force` only on POST /schemas; before 1.0 nothing can force a change."""
@@ -266,7 +277,7 @@ def build(client, params, check_mode):
         desired = {"schemaName": params["name"]}
     desired = check_schema(copy.deepcopy(desired), params.get("name"))
     handler = SchemaHandler(client, desired["schemaName"], check_mode=check_mode, force=params.get("force", False),
-                            reload=params.get("reload", False))
+                            reload=params.get("reload", False), reload_timeout=params.get("reload_timeout", 300))
     return handler, desired
 
 

@@ -5,15 +5,14 @@
 from __future__ import annotations
 
 import copy
-import time
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.rebalance import TableRebalance
 from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, load_definition
 from ansible_collections.pinotops.k8s.plugins.module_utils.stored_form import stored_form
+from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import TABLE_TYPES, raw_name
 
-TABLE_TYPES = ("OFFLINE", "REALTIME")
 DEFAULT_TENANT = "DefaultTenant"
 # Values Pinot stores as strings even when given as numbers.
 STRING_FIELDS = {
@@ -43,8 +42,6 @@ UNORDERED_NAME_LISTS = {
 }
 SANITISED_LISTS = UNORDERED_NAME_LISTS | {("tableIndexConfig", "sortedColumn")}
 EXTERNAL_VIEW_PENDING = "still exists"
-REBALANCE_DONE = {"DONE", "NO_OP"}
-REBALANCE_FAILED = {"FAILED", "ABORTED", "CANCELLED", "UNKNOWN_ERROR"}
 
 
 def is_default(path, value):
@@ -101,13 +98,6 @@ def as_created(stored, live):
         if quota:
             stored["quota"] = dict(stored.get("quota") or {}, storage=quota)
     return stored
-
-
-def raw_name(name):
-    for table_type in TABLE_TYPES:
-        if name.endswith("_" + table_type):
-            return name[: -len(table_type) - 1]
-    return name
 
 
 def check_table(config, name, table_type):
@@ -222,65 +212,10 @@ class TableHandler(Handler):
         options = self.rebalance
         if options is None:
             return
-        params = {
-            "type": self.table_type,
-            "downtime": str(options.get("downtime", False)).lower(),
-            "minAvailableReplicas": str(options.get("min_available_replicas", 1)),
-            "includeConsuming": str(options.get("include_consuming", True)).lower(),
-            "reassignInstances": str(options.get("reassign_instances", True)).lower(),
-        }
-        path = self.path + "/rebalance"
-        dry_run = self.client.validate(path, None, params=dict(params, dryRun="true"))
-        report = {"dry_run": _summary(dry_run)}
-        self.extra_result["rebalance"] = report
-        if (dry_run or {}).get("status") in REBALANCE_FAILED:
-            raise PinotError("POST", path, reason=f"rebalance dry run failed: {dry_run.get('description')}")
-        if (dry_run or {}).get("status") == "NO_OP":
-            report["status"] = "NO_OP"
-            return
-        result = self.client.post(path, params=dict(params, dryRun="false")) or {}
-        report.update(status=result.get("status"), job_id=result.get("jobId"),
-                      description=result.get("description"))
-        if result.get("status") == "IN_PROGRESS" and options.get("wait", True):
-            timeout = options.get("timeout", 600)
-            if result.get("jobId"):
-                report["status"] = self._wait_for_rebalance(result["jobId"], timeout)
-            else:  # Pinot before 1.0 starts the rebalance without a job to poll.
-                report["status"] = self._wait_for_convergence(timeout)
-
-    def _wait_for_convergence(self, timeout):
-        """DONE once the external view equals the ideal state for this table type."""
-        deadline = time.monotonic() + timeout
-        params = {"tableType": self.table_type}
-        while True:
-            ideal = (self.client.get(self.path + "/idealstate", params=params, missing_ok=True) or {})
-            view = (self.client.get(self.path + "/externalview", params=params, missing_ok=True) or {})
-            if (ideal.get(self.table_type) or {}) == (view.get(self.table_type) or {}):
-                return "DONE"
-            if time.monotonic() > deadline:
-                raise PinotError("GET", self.path + "/externalview",
-                                 reason=f"external view still differs from the ideal state after {timeout}s")
-            time.sleep(2)
-
-    def _wait_for_rebalance(self, job_id, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            progress = self.client.get("/rebalanceStatus/" + quote(str(job_id), safe=""), missing_ok=True) or {}
-            status = (progress.get("tableRebalanceProgressStats") or {}).get("status")
-            if status in REBALANCE_DONE:
-                return status
-            if status in REBALANCE_FAILED:
-                raise PinotError("GET", f"/rebalanceStatus/{job_id}", reason=f"rebalance ended {status}: "
-                                 f"{(progress.get('tableRebalanceProgressStats') or {}).get('completionStatusMsg')}")
-            if time.monotonic() > deadline:
-                raise PinotError("GET", f"/rebalanceStatus/{job_id}",
-                                 reason=f"rebalance still {status} after {timeout}s (job {job_id})")
-            time.sleep(2)
-
-
-def _summary(result):
-    result = result or {}
-    return {key: result.get(key) for key in ("status", "description", "jobId") if key in result}
+        entry, warnings = TableRebalance(self.client, self.name, self.table_type).run(
+            options, self.check_mode, wait=options.get("wait", True), timeout=options.get("timeout", 600))
+        self.extra_result["rebalance"] = entry
+        self.warnings.extend(warnings)
 
 
 def build(client, params, check_mode):

@@ -54,10 +54,16 @@ options:
     default: false
   reload:
     description:
-      - After an update, ask Pinot to reload the segments of the tables that use the schema, so new
-        columns become queryable at once. Only sent when the schema really changed.
+      - After an update, reload every segment of the tables the schema belongs to (both types of the table named
+        like it), so new columns become queryable at once, and wait until each reload job has reloaded every
+        segment. Only done when the schema really changed; M(pinotops.k8s.pinot_table_reload) reloads when the
+        servers say it is needed.
     type: bool
     default: false
+  reload_timeout:
+    description: Seconds to wait for each reload job of O(reload).
+    type: int
+    default: 300
 extends_documentation_fragment:
   - pinotops.k8s.pinot.ACTION_GROUP
   - pinotops.k8s.pinot
@@ -118,9 +124,14 @@ executed_requests:
   elements: str
   sample: ["PUT /schemas/events?reload=false"]
 reload:
-  description: Outcome of the segment reload requested with O(reload).
-  returned: when O(reload=true) and the schema was updated
+  description:
+    - Outcome of O(reload) - C(status) V(done) with one entry per table type in C(reloads) (as
+      M(pinotops.k8s.pinot_table_reload) returns them), or V(skipped) with the C(reason) when no table uses the
+      schema.
+  returned: when O(reload=true) and the schema was updated (not in check mode)
   type: dict
+  sample: {"status": "done", "reloads": [{"table_type": "OFFLINE", "need_reload": true, "job_id": "8c1e...",
+           "status": "done", "reloaded_segments": 4, "segments": 4, "need_reload_after": false}]}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -140,6 +151,7 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         force=dict(type="bool", default=False),
         reload=dict(type="bool", default=False),
+        reload_timeout=dict(type="int", default=300),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[("schema", "src", "definitions"), ("name", "definitions")])

@@ -33,6 +33,7 @@ import pytest
 import requests
 
 from tests.support.examples import COLLECTIONS, RESOURCE_MODULES, Runner, assert_clean_failure, assert_ok, examples
+from tests.support.tables import realtime_table
 
 pytestmark = pytest.mark.integration
 
@@ -104,6 +105,20 @@ def test_examples_run_as_written(pinot, runner: Runner):
         assert hybrid["table"]["OFFLINE"]["tableName"] == "events_OFFLINE"
         assert_ok(runner.run("pinot_table_info", "Read every REALTIME table"), changed=False)
 
+        # Rebalance: no segment yet, so nothing to move and nothing sent.
+        spread = runner.run("pinot_table_rebalance", "Spread events over the servers of its tenant, two replicas "
+                                                     "always serving")
+        assert_ok(spread, changed=False)
+        assert spread["executed_requests"] == [] and spread["rebalances"][0]["status"] == "NO_OP"
+
+        # Reloads: the new table has no segment yet, so none needs one and nothing is sent.
+        for title in ("Reload the events table where a schema change left segments behind",
+                      "Does any segment of events need a reload? (reports, writes nothing)"):
+            reload = runner.run("pinot_table_reload", title)
+            assert_ok(reload, changed=False)
+            assert reload["executed_requests"] == []
+            assert [entry["status"] for entry in reload["reloads"]] == ["not needed"]
+
         # Tenants, as written: the named servers do not exist here, and there is no untagged broker.
         named = runner.run("pinot_tenant", 'Server tenant "hot" on two named servers')
         assert_clean_failure(named, "no instance named 'Server_pinot-server-hot-0_8098'")
@@ -169,6 +184,24 @@ def test_examples_run_as_written(pinot, runner: Runner):
     finally:
         for name, component in (("analyst", "BROKER"), ("ops", "CONTROLLER")):
             requests.delete(f"{url}/users/{name}", params={"component": component}, timeout=30)
+
+    # Consumption of a REALTIME events table fed from Kafka: pause, resume, then a force commit of what consumes.
+    delete_events(url)
+    with realtime_table(pinot, name="events"):
+        paused = runner.run("pinot_table_consumption", "Stop ingesting into events, with every row read so far "
+                                                       "committed")
+        assert_ok(paused, changed=True)
+        assert paused["consumption"]["paused"] is True and paused["consumption"]["consuming_segments"] == []
+        resumed = runner.run("pinot_table_consumption", "Go on from where the committed segments end")
+        assert_ok(resumed, changed=True)
+        assert resumed["consumption"]["consuming_segments"]
+        committed = runner.run("pinot_table_consumption", "Commit the consuming segments after a schema change")
+        assert_ok(committed, changed=True)
+        assert committed["committed_segments"] == resumed["consumption"]["consuming_segments"]
+        balanced = runner.run("pinot_table_rebalance", "What would a rebalance of the REALTIME half move? (dry run "
+                                                       "and pre-checks, writes nothing)")
+        assert_ok(balanced, changed=False)
+        assert balanced["rebalances"][0]["table_type"] == "REALTIME"
 
     expected = {(module, name) for module in RESOURCE_MODULES for name in examples(module, url)}
     assert runner.ran == expected, f"examples not exercised: {sorted(expected - runner.ran)}"

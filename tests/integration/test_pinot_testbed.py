@@ -1,11 +1,11 @@
 """The Pinot test bed itself: real JVMs answer as the collection's client expects, and leave nothing behind."""
 
 import time
-import uuid
 
 import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
+from tests.support.tables import realtime_table
 from tests.testbed.pinot import http_get, port_open, running_pids, stop_from_state
 
 pytestmark = pytest.mark.integration
@@ -56,29 +56,8 @@ def test_health_endpoints(pinot):
 
 @pytest.mark.every_version
 def test_kafka_broker_feeds_a_realtime_table(pinot_kafka):
-    cluster = pinot_kafka
-    topic = name = "kt_" + uuid.uuid4().hex[:8]
-    cluster.create_kafka_topic(topic)
-    api = client(cluster)
-    api.post("/schemas", {
-        "schemaName": name,
-        "dimensionFieldSpecs": [{"name": "id", "dataType": "STRING"}],
-        "dateTimeFieldSpecs": [{"name": "ts", "dataType": "LONG", "format": "1:MILLISECONDS:EPOCH",
-                                "granularity": "1:MILLISECONDS"}],
-    })
-    api.post("/tables", {
-        "tableName": name, "tableType": "REALTIME",
-        "segmentsConfig": {"schemaName": name, "timeColumnName": "ts", "replicasPerPartition": "1"},
-        "tenants": {}, "tableIndexConfig": {"loadMode": "MMAP", "streamConfigs": {
-            "streamType": "kafka", "stream.kafka.topic.name": topic,
-            "stream.kafka.broker.list": cluster.kafka_bootstrap, "stream.kafka.consumer.type": "lowlevel",
-            "stream.kafka.consumer.factory.class.name": cluster.kafka_consumer_factory,
-            "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder",
-            "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
-        }},
-        "metadata": {},
-    })
-    try:
+    api = client(pinot_kafka)
+    with realtime_table(pinot_kafka, "kt_") as name:
         # A CONSUMING segment on a server means the server reached the Kafka broker.
         def consuming():
             # 404 until the first segment has a state.
@@ -86,9 +65,6 @@ def test_kafka_broker_feeds_a_realtime_table(pinot_kafka):
             return any("CONSUMING" in states.values() for states in view.values())
 
         wait_for("a CONSUMING segment", consuming)
-    finally:
-        api.delete(f"/tables/{name}?type=realtime")
-        api.delete(f"/schemas/{name}")
 
 
 # Primary version only: no test of another version runs with auth, and the test bed's auth code is the same.

@@ -10,6 +10,7 @@ bed's real Pinot processes (kwok pods run no containers). Assertions read the re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,8 +22,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
+from tests.support.polling import wait_until
+from tests.support.tables import produce_rows, realtime_table, row_counts
 from tests.testbed import plays
 from tests.testbed.k8s import ANN_HOLD_READY, ANN_READY_DELAY
 
@@ -331,14 +335,51 @@ def test_order_override_breaking_the_version_invariant_is_refused(bed):
         plays.set_image(bed.inv, "two", "apachepinot/pinot:1.4.0")
 
 
-def test_batch_and_pause_between_pods(bed):
+class PauseFlagSamples:
+    """The table's pause flag, sampled every 0.25 s while the `with` block runs: (epoch seconds, paused)."""
+
+    def __init__(self, pinot, table):
+        self.url = f"{pinot.controller_url}/tables/{table}/pauseStatus"
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
+
+    def _poll(self):
+        while not self._stop.wait(0.25):
+            with contextlib.suppress(requests.RequestException):
+                found = requests.get(self.url, timeout=5)
+                if found.ok:
+                    self.samples.append((time.time(), found.json()["pauseFlag"]))
+
+    def paused_span(self):
+        paused = [at for at, flag in self.samples if flag]
+        return (min(paused), max(paused)) if paused else None
+
+
+def test_batch_pause_between_pods_and_paused_consumption(bed):
     """server-hot-a in one step of two pods; a pause after every step. Kubernetes still replaces the batch's pods
-    one after another (maxUnavailable 1): a batch shares one step (gates, pause), never two pods down at once."""
+    one after another (maxUnavailable 1): a batch shares one step (gates, pause), never two pods down at once.
+    A REALTIME table listed in pinot_upgrade_paused_tables is paused before the first pod goes and consumes
+    again after the last one is back."""
     plays.set_image(bed.inv, "two", "apachepinot/pinot:1.5.1")
-    options = json.dumps({"pinot_upgrade_group_batch_size": {"server-hot-a": 2}, "pinot_upgrade_pause_between_pods": 3})
-    with plays.PodHistory(lambda: bed.pods("two")) as history:
-        rc, out, seconds = bed.play("upgrade.yml", "--limit", "two", "-e", options)
-    assert rc == 0, out[-3000:]
+    with realtime_table(bed.pinot, "upgrade_rt_") as table:
+        produce_rows(bed.pinot, table, [f"r{i}" for i in range(5)])
+        wait_until("5 rows", lambda: row_counts(bed.pinot, table) == (5, 5), timeout=120)
+        options = json.dumps({"pinot_upgrade_group_batch_size": {"server-hot-a": 2},
+                              "pinot_upgrade_pause_between_pods": 3, "pinot_upgrade_paused_tables": [table]})
+        with plays.PodHistory(lambda: bed.pods("two")) as history, PauseFlagSamples(bed.pinot, table) as flag:
+            rc, out, seconds = bed.play("upgrade.yml", "--limit", "two", "-e", options)
+        assert rc == 0, out[-3000:]
+        produce_rows(bed.pinot, table, ["r5"])
+        wait_until("6 rows", lambda: row_counts(bed.pinot, table) == (6, 6), timeout=120)
     assert "Update and wait for Ready | server-hot-a 1/1 pinot-server-hot-a-1,pinot-server-hot-a-0" in out
     assert "server-hot-a 2/2" not in out and "Pinot gate | server-hot-b 2/2" in out
     assert len(re.findall(r"^TASK \[.*Pause between pods \|", out, re.M)) == 8  # 9 pods in 8 steps
@@ -353,7 +394,16 @@ def test_batch_and_pause_between_pods(bed):
             assert 0 <= gap < 3, names
         else:  # gate + 3 s pause between steps (timestamps have 1 s resolution)
             assert gap >= 2, (names, gap)
-    print(f"upgrade of 9 pods in 8 steps with 3 s pauses: {seconds}s")
+    # Paused once (before the first group), resumed once (after the last); every pod went and came back inside.
+    assert len(re.findall(rf"changed: \[two\] => \(item={table}\)", out)) == 2, out[-3000:]
+    span = flag.paused_span()
+    assert span is not None, flag.samples
+    first_gone = min([_ts(at).timestamp() for at in history.deleted_at.values()] +
+                     [_ts(p["metadata"]["creationTimestamp"]).timestamp() for p in pods.values()])
+    last_ready = max(_ready_at(p).timestamp() for p in pods.values())
+    assert span[0] <= first_gone and span[1] >= last_ready - 1, (span, first_gone, last_ready)
+    assert flag.samples[-1][1] is False
+    print(f"upgrade of 9 pods in 8 steps with 3 s pauses and one paused table: {seconds}s")
 
 
 def test_pod_never_ready_stops_the_upgrade_at_that_pod(bed):

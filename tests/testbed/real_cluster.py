@@ -13,7 +13,6 @@ import contextlib
 import json
 import secrets
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +23,7 @@ import requests
 import yaml
 
 from tests.support.polling import wait_until
+from tests.support.tables import ingest_csv
 from tests.testbed import images, plays
 from tests.testbed.k8s import K8sControlPlane
 from tests.testbed.pinot import PinotCluster
@@ -152,11 +152,7 @@ class RealCluster:
         return found
 
     def ingest_csv(self, table_with_type: str, header: str, rows: list[tuple[Any, ...]]) -> None:
-        """One segment of `rows`, built and uploaded by the controller (/ingestFromFile)."""
-        csv = header + "\n" + "".join(",".join(str(v) for v in row) + "\n" for row in rows)
-        batch = json.dumps({"inputFormat": "csv", "recordReader.prop.delimiter": ","})
-        self.controller("POST", f"/ingestFromFile?tableNameWithType={table_with_type}&batchConfigMapStr="
-                        + urllib.parse.quote(batch), files={"file": ("rows.csv", csv)})
+        ingest_csv(self.service_url("controller"), table_with_type, header, rows)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,28 @@
+# Copyright: contributors to pinotops.k8s
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Table names and types, for every module that acts on a table (configs, consumption, reloads, rebalances)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+
+TABLE_TYPES = ("OFFLINE", "REALTIME")
+
+
+def raw_name(name):
+    for table_type in TABLE_TYPES:
+        if name.endswith("_" + table_type):
+            return name[: -len(table_type) - 1]
+    return name
+
+
+def table_types(client, name, table_type=None):
+    """The types of `name` that exist (only `table_type`, when given); SpecError when there is none."""
+    found = client.get("/tables/" + quote(name, safe=""), missing_ok=True) or {}
+    types = [kind for kind in TABLE_TYPES if found.get(kind) and table_type in (None, kind)]
+    if not types:
+        kind = f"{table_type} table" if table_type else "table"
+        raise SpecError("name", f"no {kind} named '{name}'")
+    return types
