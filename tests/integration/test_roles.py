@@ -320,7 +320,7 @@ def test_reconcile_check_is_a_drift_report(bed):
     assert bed.sts("two", "broker-b")["spec"]["replicas"] == 1
 
 
-def test_order_override_breaking_the_version_invariant_is_refused(bed):
+def test_preflight_refuses_a_wrong_order_or_an_unknown_table_to_pause(bed):
     before = {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()}
     plays.set_image(bed.inv, "two", "apachepinot/pinot:1.6.0")
     try:
@@ -331,6 +331,12 @@ def test_order_override_breaking_the_version_invariant_is_refused(bed):
             " ".join(out.split()), out[-3000:]
         assert {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()} == before
         assert _image(next(iter(bed.pods("two").values()))).endswith("1.4.0")
+        # A table to pause that is not a REALTIME table: refused by the pre-flight, before any pause or restart.
+        rc, out, _err = bed.play("upgrade.yml", "--limit", "two", "-e", '{"pinot_upgrade_paused_tables": ["nope"]}')
+        assert rc != 0
+        assert "no REALTIME table named 'nope'" in out, out[-3000:]
+        assert "Pre-flight | every table of pinot_upgrade_paused_tables" in out
+        assert {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()} == before
     finally:
         plays.set_image(bed.inv, "two", "apachepinot/pinot:1.4.0")
 
