@@ -15,11 +15,10 @@ import json
 import time
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import TABLE_TYPES
 
 COMPONENTS = ("cluster", "controller", "broker", "server", "minion")
-BAD_SEGMENT_STATES = ("ERROR", "OFFLINE")
 SERVING_STATES = ("ONLINE", "CONSUMING")  # the external-view states a broker routes queries to
-TABLE_TYPES = ("OFFLINE", "REALTIME")
 
 
 class Probe:

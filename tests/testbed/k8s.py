@@ -68,8 +68,6 @@ REAL_NODE_IDENTITIES = {
     # Bound by real_node.py to a ClusterRole that reads services and endpoint slices.
     "coredns": ("pinotops-testbed:coredns", ""),
 }
-# Stopped first to last, so clients go before the servers they talk to.
-START_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
 class BinariesError(RuntimeError):
