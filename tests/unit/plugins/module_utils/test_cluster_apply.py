@@ -4,7 +4,7 @@ import types
 
 import pytest
 import yaml
-from test_cluster_fixtures import description
+from cluster_fixtures import description
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import (
     Outcome,

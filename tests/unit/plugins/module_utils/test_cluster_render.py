@@ -1,6 +1,6 @@
 import copy
 
-from test_cluster_fixtures import description
+from cluster_fixtures import description
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import (
     LABEL_GROUP,

@@ -1,5 +1,5 @@
 import pytest
-from test_cluster_fixtures import description
+from cluster_fixtures import description
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
     check_partitions,
