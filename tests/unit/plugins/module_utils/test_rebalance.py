@@ -9,8 +9,9 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import P
 class RebalancingController(PinotClient):
     """Table `events` (OFFLINE) that needs `moves` segment moves; a job ends after `lag` status reads."""
 
-    def __init__(self, moves=2, lag=1, pre_checks=None, job_status="DONE"):
+    def __init__(self, moves=2, lag=1, pre_checks=None, job_status="DONE", pre_checks_crash=False):
         super().__init__("http://pinot.invalid")
+        self.pre_checks_crash = pre_checks_crash
         self.moves, self.lag, self.job_status = moves, lag, job_status
         self.pre_checks = pre_checks or {"diskUtilizationDuringRebalance": {"preCheckStatus": "PASS",
                                                                             "message": "Within threshold"}}
@@ -31,6 +32,8 @@ class RebalancingController(PinotClient):
         self.sent.append(params)
         if method == "DELETE":
             return ["job-1"]
+        if params.get("dryRun") == "true" and params.get("preChecks") == "true" and self.pre_checks_crash:
+            raise PinotError(method, path, 500, "/ by zero")
         if params.get("dryRun") == "true":
             summary = {"segmentInfo": {"totalSegmentsToBeMoved": self.moves},
                        "serverInfo": {"serversGettingNewSegments": ["Server_b"] if self.moves else []}}
@@ -108,3 +111,12 @@ def test_a_pre_check_error_stops_before_anything_moves_unless_accepted():
     assert accepted["warnings"] == [
         "rebalance pre-check diskUtilizationAfterRebalance of events OFFLINE: ERROR: Above threshold (95%)",
         "rebalance pre-check needsReloadStatus of events OFFLINE: WARN: Reload needed"]
+
+
+def test_pre_checks_that_crash_the_controller_are_skipped_with_a_warning():
+    client = RebalancingController(moves=0, pre_checks_crash=True)  # Pinot 1.4.0 on a table without segments
+    result = run(client)
+    assert (result["changed"], result["rebalances"][0]["status"], client.executed_requests) == (False, "NO_OP", [])
+    assert [params["preChecks"] for params in client.sent] == ["true", "false"]
+    assert result["warnings"] == ["rebalance pre-checks of events OFFLINE could not run (/ by zero); dry run "
+                                  "without them"]
