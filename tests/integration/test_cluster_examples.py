@@ -20,7 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.examples import CLUSTER_MODULES, REPO, RESOURCE_MODULES, Runner, assert_ok, examples
+from tests.support.examples import (
+    CLUSTER_MODULES,
+    INSTANCE_MODULES,
+    REPO,
+    RESOURCE_MODULES,
+    Runner,
+    assert_ok,
+    examples,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -29,9 +37,9 @@ NEW_IMAGE = "apachepinot/pinot:1.5.1"
 
 
 def test_every_module_has_its_examples_run():
-    """Both example suites together cover every module of the collection."""
+    """The example suites together cover every module of the collection."""
     modules = {path.stem for path in (REPO / "plugins" / "modules").glob("*.py") if path.stem != "__init__"}
-    assert modules == set(RESOURCE_MODULES) | set(CLUSTER_MODULES)
+    assert modules == set(RESOURCE_MODULES) | set(CLUSTER_MODULES) | set(INSTANCE_MODULES)
     for module in modules:  # and every module has examples to run
         assert any(isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "EXAMPLES"
                    for node in ast.parse((REPO / "plugins" / "modules" / f"{module}.py").read_text()).body), module
