@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - the kubernetes client, which every run
     yaml = None
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import (
+    ANNOTATION_TAGS,
     LABEL_COMPONENT,
     LABEL_GROUP,
     ZOOKEEPER,
@@ -426,6 +427,39 @@ def manifest_text(obj):
     return yaml.dump(obj, Dumper=_ManifestDumper, default_flow_style=False, sort_keys=True, width=1 << 20)
 
 
+def _instances_of(sts, ordinals):
+    meta, spec = sts["metadata"], sts.get("spec") or {}
+    role = (meta.get("labels") or {}).get(LABEL_COMPONENT)
+    return [instance_id(role, f"{meta['name']}-{n}", spec.get("serviceName"), meta["namespace"]) for n in ordinals]
+
+
+def _tags_of(sts):
+    """The Pinot tags the node group's description gives its instances (None: Pinot's own)."""
+    tags = (sts["metadata"].get("annotations") or {}).get(ANNOTATION_TAGS)
+    return tags.split(",") if tags else None
+
+
+def instance_changes(planned, deletions):
+    """The Pinot instances a run adds and removes, per node group: what Pinot must be told around it (drain before
+    a pod goes, drop after it has gone, rebalance onto new servers). `planned`: (manifest, live object or None);
+    `deletions`: the live objects pruned. A StatefulSet scales in from its highest ordinal."""
+    found = []
+    for manifest, current in planned:
+        if manifest["kind"] != "StatefulSet":
+            continue
+        have = (current.get("spec") or {}).get("replicas", 1) if current else 0
+        # No replicas in the description: another manager (an autoscaler) owns the count, the run keeps it.
+        want = manifest["spec"].get("replicas", have or 1)
+        if want != have:
+            found.append((manifest, _instances_of(manifest, range(have, want)),
+                          _instances_of(manifest, range(want, have))))
+    found += [(obj, [], _instances_of(obj, range((obj.get("spec") or {}).get("replicas", 1))))
+              for obj in deletions if obj["kind"] == "StatefulSet"]
+    return sorted(({"group": _group_of(sts), "role": sts["metadata"]["labels"].get(LABEL_COMPONENT),
+                    "tags": _tags_of(sts), "added": added, "removed": removed}
+                   for sts, added, removed in found if None not in added + removed), key=lambda c: c["group"])
+
+
 class Outcome:
     """What a run did (or would do): per object action, change paths and diffs."""
 
@@ -434,6 +468,7 @@ class Outcome:
         self.changes = []
         self.diffs = []
         self.warnings = []
+        self.instances = []
 
     def record(self, action, obj_ref, before, after, replaces=None):
         """`replaces` (ref, object): what a created object takes over from, shown as its diff's "before" (a new
@@ -535,6 +570,7 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
     deletions = sorted(prunable, key=lambda o: MANAGED_KINDS.index(o["kind"])) + pvcs
     for obj in deletions:
         outcome.record("deleted", ref(obj), normalise(obj), None)
+    outcome.instances = instance_changes([(manifest, current) for _s, manifest, current in planned], deletions)
 
     if check_mode:
         for obj in deletions:

@@ -92,6 +92,7 @@ def run_cluster(module):
         changed=outcome.changed,
         changes=outcome.changes,
         objects=outcome.objects,
+        instances=outcome.instances,
         groups=groups,
         services=services,
         executed_requests=client.executed_requests,

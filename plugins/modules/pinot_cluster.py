@@ -171,6 +171,36 @@ objects:
   type: list
   elements: dict
   sample: [{"kind": "StatefulSet", "name": "pinot-controller", "action": "unchanged"}]
+instances:
+  description:
+    - The Pinot instances this run adds and removes (would, in check mode), per node group whose pod count
+      changes or that is pruned; a StatefulSet scales in from its highest ordinal. Groups without change are left out.
+    - What Pinot must be told around the run, with M(pinotops.k8s.pinot_instance) - drain the C(removed) ones
+      before (a check mode run tells which), drop them after, put the C(added) ones in service.
+  returned: always (empty with O(state=absent))
+  type: list
+  elements: dict
+  contains:
+    group:
+      description: The node group.
+      type: str
+    role:
+      description: Its Pinot role.
+      type: str
+    tags:
+      description: The C(tags) of the node group's description (null when it gives none).
+      type: list
+      elements: str
+    added:
+      description: Instance ids of the new pods.
+      type: list
+      elements: str
+    removed:
+      description: Instance ids of the pods that go.
+      type: list
+      elements: str
+  sample: [{"group": "server-b", "role": "server", "tags": null, "added": [],
+            "removed": ["Server_pinot-server-b-1.pinot-server-b-headless.pinot.svc.cluster.local_8098"]}]
 groups:
   description:
     - Rollout status per node group (after the run, or the current one in check mode), keyed by group name.

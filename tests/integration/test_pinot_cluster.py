@@ -261,6 +261,7 @@ def test_second_run_changes_nothing_and_sends_no_write(env):
     assert result["executed_requests"] == []
     assert result["request_counts"]["writes"] == 0
     assert {o["action"] for o in result["objects"]} == {"unchanged"}
+    assert result["instances"] == []
     print(f"no-op run: module {result['elapsed_seconds']}s, playbook {elapsed:.1f}s, {result['request_counts']}")
 
 
@@ -434,6 +435,10 @@ def test_removed_group_is_pruned_and_its_volumes_kept(env):
     removed = env.description["node_groups"].pop(5)  # server-cold-c
     result, _out = env.play(check=True)
     assert result["changed"] and result["executed_requests"] == []
+    # The Pinot instance that goes with it, to drain before the run and drop after it (pinot_instance).
+    assert result["instances"] == [{"group": "server-cold-c", "role": "server", "tags": ["cold_OFFLINE"], "added": [],
+                                    "removed": [f"Server_pinot-server-cold-c-{n}.pinot-server-cold-c-headless."
+                                                f"{env.namespace}.svc.cluster.local_8098" for n in (0, 1)]}]
     assert env.sts("pinot-server-cold-c") is not None
     result, _out = env.play()
     deleted = unsuffixed(f"{o['kind']}/{o['name']}" for o in result["objects"] if o["action"] == "deleted")

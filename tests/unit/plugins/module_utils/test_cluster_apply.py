@@ -11,6 +11,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     change_paths,
     group_status,
     immutable_changes,
+    instance_changes,
     last_pod_events,
     normalise,
     read_services,
@@ -290,3 +291,37 @@ def test_a_diff_shows_each_changed_conf_line_as_a_line_of_its_own():
                if line[:1] in "+-"]
     assert changed == ["-     b=2", "+     b=20", "-   name: x", "+   name: x-2"]
     assert outcome.changes[-1] == "ConfigMap/x-2 (created)"
+
+
+def test_instance_changes_name_the_pods_a_run_adds_and_removes():
+    """Scale-out adds the new ordinals, scale-in removes the highest ones, a pruned group removes every pod; groups
+    that keep their size and the ZooKeeper (no Pinot instance) are not listed."""
+    live = statefulset(description())
+    desc = description()
+    groups = {g["name"]: g for g in desc["node_groups"]}
+    groups["server-hot-a"]["replicas"] = 3
+    groups["server-hot-b"]["replicas"] = 1
+    desc["node_groups"] = [g for g in desc["node_groups"] if g["name"] != "broker-b"]
+    wanted = statefulset(desc)
+    planned = [(m, live.get(key)) for key, m in wanted.items()]
+    pruned = [live["StatefulSet/pinot-broker-b"]]
+
+    def server(group, n):
+        return instance_id("server", f"pinot-{group}-{n}", f"pinot-{group}-headless", "analytics")
+
+    assert instance_changes(planned, pruned) == [
+        {"group": "broker-b", "role": "broker", "tags": None, "added": [],
+         "removed": [instance_id("broker", "pinot-broker-b-0", "pinot-broker-b-headless", "analytics")]},
+        {"group": "server-hot-a", "role": "server", "tags": ["hot_OFFLINE", "hot_REALTIME"],
+         "added": [server("server-hot-a", 2)], "removed": []},
+        {"group": "server-hot-b", "role": "server", "tags": None, "added": [], "removed": [server("server-hot-b", 1)]},
+    ]
+    assert instance_changes([(m, m) for m in live.values()], []) == []
+    autoscaled = copy.deepcopy(live["StatefulSet/pinot-server-hot-a"])
+    del autoscaled["spec"]["replicas"]  # replicas left to an autoscaler: the live count stays
+    assert instance_changes([(autoscaled, dict(live["StatefulSet/pinot-server-hot-a"], spec={"replicas": 5}))],
+                            []) == []
+    new = [(m, None) for key, m in live.items() if key == "StatefulSet/pinot-server-hot-a"]
+    assert instance_changes(new, []) == [{"group": "server-hot-a", "role": "server", "removed": [],
+                                          "tags": ["hot_OFFLINE", "hot_REALTIME"],
+                                          "added": [server("server-hot-a", 0), server("server-hot-a", 1)]}]
