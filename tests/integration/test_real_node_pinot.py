@@ -287,6 +287,82 @@ def test_a_restart_that_would_strand_a_segment_is_refused_before_any_pod_goes_do
     assert {n: p["metadata"]["uid"] for n, p in bed.pods().items()} == before
 
 
+def _server(group: str) -> str:
+    return f"Server_pinot-{group}-0.pinot-{group}-headless.{NS}.svc.cluster.local_8098"
+
+
+def _placed(bed: RealCluster) -> set[str]:
+    """Every server the ideal states of both tables name."""
+    found = set()
+    for table in (OFFLINE, REALTIME):
+        for kind in bed.controller("GET", f"/tables/{table}/idealstate").json().values():
+            for holders in (kind or {}).values():
+                found |= set(holders)
+    return found
+
+
+def test_a_server_group_joins_then_another_leaves_without_a_failed_query(bed: RealCluster) -> None:
+    """site.yml with a new server group, then without an old one, under query and ingestion load: the new server
+    is put in service, the leaving one is drained before its pod goes and dropped from Helix after; not one query
+    fails. Leaving a single server for tables of replication 2 is refused before anything changes."""
+    hv = plays.host_vars(bed.inventory, HOST)
+    grown = json.loads(json.dumps(hv["pinot_cluster"]))
+    grown["node_groups"].insert(4, {"name": "server-c", "role": "server", "replicas": 1, "profile": "small"})
+    shrunk = json.loads(json.dumps(grown))
+    shrunk["node_groups"] = [g for g in shrunk["node_groups"] if g["name"] != "server-a"]
+    feed = StreamFeed(bed.kafka, bed.topic, "scale", rate=2.0)
+    rows = {table: bed.sql(f"SELECT COUNT(*) FROM {table}")[0][0] for table in (OFFLINE, REALTIME)}
+    load = QueryLoad(bed.service_url("broker"), [Expected(OFFLINE, rows[OFFLINE]),
+                                                 Expected(REALTIME, rows[REALTIME], feed)])
+    try:
+        feed.start()
+        load.start()
+        plays.set_host_vars(bed.inventory, HOST, pinot_cluster=grown)
+        rc, out, grow_seconds = bed.play()
+        assert rc == 0, out[-4000:]
+        assert "New instances in service, with their node group's tags" in out and "(item=server-c)" in out
+        assert bed.controller("GET", f"/instances/{_server('server-c')}").json()["tags"] == \
+            ["DefaultTenant_OFFLINE", "DefaultTenant_REALTIME"]
+        began = time.monotonic()
+        plays.set_host_vars(bed.inventory, HOST, pinot_cluster=shrunk)
+        rc, out, shrink_seconds = bed.play()
+        ended = time.monotonic()
+        time.sleep(5)
+    finally:
+        load.stop()
+        sent = feed.stop()
+        plays.set_host_vars(bed.inventory, HOST, pinot_cluster=shrunk)
+    assert rc == 0, out[-4000:]
+    bad = load.bad()
+    assert not bad, [f"{a.table} {a.outcome} {a.detail} at +{a.at - began:.1f}s" for a in bad[:10]]
+    listed = set(bed.controller("GET", "/instances").json()["instances"])
+    assert _server("server-a") not in listed and {_server("server-b"), _server("server-c")} <= listed
+    assert _placed(bed) == {_server("server-b"), _server("server-c")}
+    assert "pinot-server-a-0" not in bed.pods()
+    wait_until("every fed message in the realtime table",
+               lambda: bed.sql(f"SELECT COUNT(*) FROM {REALTIME} WHERE user LIKE 'scale-%'")[0][0] >= sent,
+               timeout=120)
+
+    # Two replicas cannot live on one server: refused by Pinot's validation, before any write.
+    single = json.loads(json.dumps(shrunk))
+    single["node_groups"] = [g for g in single["node_groups"] if g["name"] != "server-b"]
+    before = {n: p["metadata"]["uid"] for n, p in bed.pods().items()}
+    plays.set_host_vars(bed.inventory, HOST, pinot_cluster=single)
+    try:
+        rc, out, _seconds = bed.play()
+    finally:
+        plays.set_host_vars(bed.inventory, HOST, pinot_cluster=shrunk)
+    assert rc != 0
+    flat = " ".join(out.split())
+    assert "Pinot refuses to set the tags [] on " + _server("server-b") in flat, out[-3000:]
+    assert "Nothing was changed" in flat
+    assert {n: p["metadata"]["uid"] for n, p in bed.pods().items()} == before
+    assert bed.controller("GET", f"/instances/{_server('server-b')}").json()["tags"]
+    print(f"\nscale out (server-c): site.yml {grow_seconds} s; scale in (server-a drained, removed, dropped): "
+          f"site.yml {shrink_seconds} s; queries during the scale-in: "
+          f"{load.summary(since=began, until=ended)}; {sent} messages fed, all ingested")
+
+
 def test_a_replica_that_cannot_load_is_one_line_of_the_segment_gate(bed: RealCluster, tmp_path) -> None:
     """A server's copy of a segment and the segment store's copy are gone, and the segment is reset on that server:
     its replica goes to ERROR. The cluster's segment gate fails and names that replica once. Runs last: the
