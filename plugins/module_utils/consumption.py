@@ -9,18 +9,16 @@ left; a resume clears the flag and has the controller create consuming segments 
 
 from __future__ import annotations
 
-import time
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import raw_name
 
 STATES = ("paused", "consuming")
 # Where a resume starts reading the stream: Pinot's own values (lastConsumed is its default).
 CONSUME_FROM = ("lastConsumed", "smallest", "largest")
 ADMINISTRATIVE = "ADMINISTRATIVE"  # the pause reason of the API; Pinot pauses by itself for other reasons
-POLL_SECONDS = 2
 
 
 class Consumption:
@@ -60,30 +58,17 @@ class Consumption:
 
     def wait_until(self, done, what, timeout):
         """Poll the pause status until `done(status)`; the last status, or PinotError after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            status = self.status()
-            if done(status):
-                return status
-            if time.monotonic() >= deadline:
-                raise PinotError("GET", self.path + "/pauseStatus",
-                                 reason=f"{what} not reached after {timeout}s; consuming segments: "
-                                        f"{', '.join(status['consuming_segments']) or 'none'}")
-            time.sleep(POLL_SECONDS)
+        return poll_until(self.status, done, timeout, lambda status: PinotError(
+            "GET", self.path + "/pauseStatus", reason=f"{what} not reached after {timeout}s; consuming segments: "
+                                                      f"{', '.join(status['consuming_segments']) or 'none'}"))
 
     def wait_for_commit(self, job_id, timeout):
         """Poll the force-commit job until no segment of it is left to commit."""
         path = "/tables/forceCommitStatus/" + quote(job_id, safe="")
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.client.get(path) or {}
-            left = job.get("segmentsYetToBeCommitted") or []
-            if not left:
-                return
-            if time.monotonic() >= deadline:
-                raise PinotError("GET", path, reason=f"force commit not finished after {timeout}s; segments "
-                                                     f"still to commit: {', '.join(sorted(left))}")
-            time.sleep(POLL_SECONDS)
+        poll_until(lambda: (self.client.get(path) or {}).get("segmentsYetToBeCommitted") or [],
+                   lambda left: not left, timeout,
+                   lambda left: PinotError("GET", path, reason=f"force commit not finished after {timeout}s; "
+                                                              f"segments still to commit: {', '.join(sorted(left))}"))
 
 
 def check_params(params):

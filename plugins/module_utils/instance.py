@@ -9,16 +9,14 @@ Each state is judged by what the controller holds now, so a rerun after any fail
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.rebalance import TableRebalance
 from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import TABLE_TYPES
 
-POLL_SECONDS = 2
 STILL_LIVE = "IS_ALIVE"  # Pinot's drop validation code for an instance whose process still runs
 WORKERS = 8
 
@@ -196,16 +194,13 @@ def absent(client, instances, params, check_mode):
 
 def wait_until_stopped(client, names, timeout):
     """Poll the live instances until none of `names` is among them; PinotError naming those still live."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def still_live():
         live = set((client.get("/liveinstances") or {}).get("instances") or [])
-        still = [name for name in names if name in live]
-        if not still:
-            return []
-        if time.monotonic() >= deadline:
-            raise PinotError("GET", "/liveinstances", reason=f"still live after {timeout}s: {', '.join(still)} "
-                             "(remove their pods first; nothing was dropped)")
-        time.sleep(POLL_SECONDS)
+        return [name for name in names if name in live]
+
+    return poll_until(still_live, lambda still: not still, timeout, lambda still: PinotError(
+        "GET", "/liveinstances", reason=f"still live after {timeout}s: {', '.join(still)} (remove their pods first; "
+                                        "nothing was dropped)"))
 
 
 def predicted(item, params):

@@ -9,10 +9,9 @@ NO_OP (the table is balanced) ends the run without a write.
 
 from __future__ import annotations
 
-import time
 from urllib.parse import quote
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import raw_name, table_types
 
 # Option name: (Pinot query parameter, Ansible type, the value sent unless the task says otherwise). None: not sent.
@@ -35,7 +34,6 @@ PARAMETERS = {
 CHOICES = {"minimize_data_movement": ["ENABLE", "DISABLE", "DEFAULT"]}
 DONE = frozenset(("DONE", "NO_OP"))
 FAILED = frozenset(("FAILED", "ABORTED", "CANCELLED", "UNKNOWN_ERROR"))
-POLL_SECONDS = 2
 
 
 def argument_spec(*options):
@@ -113,36 +111,35 @@ class TableRebalance:
     def wait(self, job_id, timeout, cancel_on_timeout=True):
         """Poll the job until it ends; its final status. On timeout the job is cancelled (unless told not to)."""
         path = "/rebalanceStatus/" + quote(str(job_id), safe="")
-        deadline = time.monotonic() + timeout
-        while True:
-            progress = (self.client.get(path, missing_ok=True) or {}).get("tableRebalanceProgressStats") or {}
-            status = progress.get("status")
-            if status in DONE:
-                return status
-            if status in FAILED:
-                raise PinotError("GET", path, reason=f"rebalance of {self.name} {self.table_type} ended {status}: "
-                                                     f"{progress.get('completionStatusMsg')}")
-            if time.monotonic() >= deadline:
-                cancelled = self.cancel() if cancel_on_timeout else []
-                what = f"cancelled job(s) {', '.join(map(str, cancelled))}" if cancelled else "left running"
-                raise PinotError("GET", path, reason=f"rebalance of {self.name} {self.table_type} still {status} "
-                                                     f"after {timeout}s (job {job_id}); {what}")
-            time.sleep(POLL_SECONDS)
+
+        def ended(progress):
+            if progress.get("status") in FAILED:
+                raise PinotError("GET", path, reason=f"rebalance of {self.name} {self.table_type} ended "
+                                                     f"{progress['status']}: {progress.get('completionStatusMsg')}")
+            return progress.get("status") in DONE
+
+        def timed_out(progress):
+            cancelled = self.cancel() if cancel_on_timeout else []
+            what = f"cancelled job(s) {', '.join(map(str, cancelled))}" if cancelled else "left running"
+            return PinotError("GET", path, reason=f"rebalance of {self.name} {self.table_type} still "
+                                                 f"{progress.get('status')} after {timeout}s (job {job_id}); {what}")
+
+        return poll_until(lambda: (self.client.get(path, missing_ok=True) or {}).get("tableRebalanceProgressStats")
+                          or {}, ended, timeout, timed_out)["status"]
 
     def wait_for_convergence(self, timeout):
         """Pinot before 1.0 starts a rebalance without a job: DONE once the external view equals the ideal state."""
-        deadline = time.monotonic() + timeout
         table = "/tables/" + quote(self.name, safe="")
         params = {"tableType": self.table_type}
-        while True:
-            ideal = self.client.get(table + "/idealstate", params=params, missing_ok=True) or {}
-            view = self.client.get(table + "/externalview", params=params, missing_ok=True) or {}
-            if (ideal.get(self.table_type) or {}) == (view.get(self.table_type) or {}):
-                return "DONE"
-            if time.monotonic() > deadline:
-                raise PinotError("GET", table + "/externalview",
-                                 reason=f"external view still differs from the ideal state after {timeout}s")
-            time.sleep(POLL_SECONDS)
+
+        def views():
+            return [(self.client.get(table + view, params=params, missing_ok=True) or {}).get(self.table_type) or {}
+                    for view in ("/idealstate", "/externalview")]
+
+        poll_until(views, lambda found: found[0] == found[1], timeout, lambda _found: PinotError(
+            "GET", table + "/externalview",
+            reason=f"external view still differs from the ideal state after {timeout}s"))
+        return "DONE"
 
     def run(self, options, check_mode, *, wait=True, timeout=600, accept_pre_check_errors=False,
             cancel_on_timeout=True):

@@ -9,13 +9,11 @@ column, a new index), so a reload only when needed makes a rerun write nothing.
 from __future__ import annotations
 
 import json
-import time
 from urllib.parse import quote
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import raw_name, table_types
 
-POLL_SECONDS = 2
 NO_SEGMENTS = "Failed to find any segments"  # Pinot's 404 for a table without segments: nothing to reload
 
 
@@ -49,17 +47,14 @@ class TableReload:
     def wait(self, job_id, timeout):
         """Poll the job until every segment it covers is reloaded; its last status. PinotError after `timeout`."""
         path = "/segments/segmentReloadStatus/" + quote(job_id, safe="")
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.client.get(path) or {}
-            done, total = job.get("successCount", 0), job.get("totalSegmentCount", 0)
-            if done >= total and not job.get("totalServerCallsFailed"):
-                return {"reloaded_segments": done, "segments": total}
-            if time.monotonic() >= deadline:
-                raise PinotError("GET", path, reason=f"reload of {self.name_with_type} not finished after {timeout}s: "
-                                                     f"{done} of {total} segments reloaded, "
-                                                     f"{job.get('totalServerCallsFailed', 0)} server call(s) failed")
-            time.sleep(POLL_SECONDS)
+        job = poll_until(
+            lambda: self.client.get(path) or {},
+            lambda job: job.get("successCount", 0) >= job.get("totalSegmentCount", 0)
+            and not job.get("totalServerCallsFailed"), timeout,
+            lambda job: PinotError("GET", path, reason=f"reload of {self.name_with_type} not finished after "
+                                   f"{timeout}s: {job.get('successCount', 0)} of {job.get('totalSegmentCount', 0)} "
+                                   f"segments reloaded, {job.get('totalServerCallsFailed', 0)} server call(s) failed"))
+        return {"reloaded_segments": job.get("successCount", 0), "segments": job.get("totalSegmentCount", 0)}
 
     def run(self, check_mode, *, only_if_needed=True, force_download=False, wait=True, timeout=300):
         """One table type's reload as a result entry; reloads only when needed unless told otherwise."""

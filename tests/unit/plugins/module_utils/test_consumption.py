@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import consumption
+from ansible_collections.pinotops.k8s.plugins.module_utils import consumption, pinot_client
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
 
@@ -62,7 +62,7 @@ class RealtimeTable(PinotClient):
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch):
-    monkeypatch.setattr(consumption.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(pinot_client.time, "sleep", lambda seconds: None)
 
 
 def run(client, check_mode=False, **params):
@@ -101,7 +101,7 @@ def test_resume_sends_consume_from_and_waits_for_a_consuming_segment():
 def test_a_pause_that_does_not_complete_fails_after_the_timeout_naming_the_segments(monkeypatch):
     table = RealtimeTable(lag=10 ** 6)
     clock = iter(range(0, 10 ** 6, 50))
-    monkeypatch.setattr(consumption.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(pinot_client.time, "monotonic", lambda: next(clock))
     with pytest.raises(PinotError, match=r"no consuming segment left not reached after 30s; consuming "
                                          r"segments: events__0__0__x"):
         run(table, state="paused")

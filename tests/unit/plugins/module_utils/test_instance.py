@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import instance, rebalance
+from ansible_collections.pinotops.k8s.plugins.module_utils import instance, pinot_client
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
 
@@ -81,8 +81,7 @@ class Controller(PinotClient):
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch):
-    monkeypatch.setattr(instance.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(rebalance.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(pinot_client.time, "sleep", lambda seconds: None)
 
 
 def run(client, state, check_mode=False, **params):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import rebalance
+from ansible_collections.pinotops.k8s.plugins.module_utils import pinot_client, rebalance
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
 
 
@@ -44,7 +44,7 @@ class RebalancingController(PinotClient):
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch):
-    monkeypatch.setattr(rebalance.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(pinot_client.time, "sleep", lambda seconds: None)
 
 
 def run(client, check_mode=False, **params):
@@ -87,7 +87,7 @@ def test_dry_run_then_job_then_a_balanced_table_gets_no_write():
 def test_a_job_still_running_at_the_timeout_is_cancelled(monkeypatch):
     client = RebalancingController(lag=10 ** 6)
     clock = iter(range(0, 10 ** 6, 20))
-    monkeypatch.setattr(rebalance.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(pinot_client.time, "monotonic", lambda: next(clock))
     with pytest.raises(PinotError, match=r"still IN_PROGRESS after 30s \(job job-1\); cancelled job\(s\) job-1"):
         run(client)
     assert client.executed_requests == ["POST /tables/events/rebalance", "DELETE /tables/events/rebalance"]

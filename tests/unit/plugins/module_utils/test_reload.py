@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from ansible_collections.pinotops.k8s.plugins.module_utils import pinot_client
 from ansible_collections.pinotops.k8s.plugins.module_utils import reload as reload_utils
 from ansible_collections.pinotops.k8s.plugins.module_utils import schema as schema_utils
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
@@ -46,7 +47,7 @@ class ReloadingController(PinotClient):
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch):
-    monkeypatch.setattr(reload_utils.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(pinot_client.time, "sleep", lambda seconds: None)
 
 
 def run(client, check_mode=False, **params):
@@ -79,7 +80,7 @@ def test_always_reloads_and_a_table_without_segments_is_not_a_change():
 def test_a_reload_that_does_not_finish_fails_after_the_timeout(monkeypatch):
     client = ReloadingController(lag=10 ** 6)
     clock = iter(range(0, 10 ** 6, 20))
-    monkeypatch.setattr(reload_utils.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(pinot_client.time, "monotonic", lambda: next(clock))
     with pytest.raises(PinotError, match=r"reload of events_OFFLINE not finished after 30s: 0 of 2 segments"):
         run(client)
 
