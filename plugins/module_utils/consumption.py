@@ -65,10 +65,13 @@ class Consumption:
     def wait_for_commit(self, job_id, timeout):
         """Poll the force-commit job until no segment of it is left to commit."""
         path = "/tables/forceCommitStatus/" + quote(job_id, safe="")
+
+        def timed_out(left):
+            reason = f"force commit not finished after {timeout}s; segments still to commit: {', '.join(sorted(left))}"
+            return PinotError("GET", path, reason=reason)
+
         poll_until(lambda: (self.client.get(path) or {}).get("segmentsYetToBeCommitted") or [],
-                   lambda left: not left, timeout,
-                   lambda left: PinotError("GET", path, reason=f"force commit not finished after {timeout}s; "
-                                                              f"segments still to commit: {', '.join(sorted(left))}"))
+                   lambda left: not left, timeout, timed_out)
 
 
 def check_params(params):

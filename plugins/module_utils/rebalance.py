@@ -121,8 +121,9 @@ class TableRebalance:
         def timed_out(progress):
             cancelled = self.cancel() if cancel_on_timeout else []
             what = f"cancelled job(s) {', '.join(map(str, cancelled))}" if cancelled else "left running"
-            return PinotError("GET", path, reason=f"rebalance of {self.name} {self.table_type} still "
-                                                 f"{progress.get('status')} after {timeout}s (job {job_id}); {what}")
+            reason = (f"rebalance of {self.name} {self.table_type} still {progress.get('status')} "
+                      f"after {timeout}s (job {job_id}); {what}")
+            return PinotError("GET", path, reason=reason)
 
         return poll_until(lambda: (self.client.get(path, missing_ok=True) or {}).get("tableRebalanceProgressStats")
                           or {}, ended, timeout, timed_out)["status"]
