@@ -162,7 +162,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import fills, run_reconcile
-from ansible_collections.pinotops.k8s.plugins.module_utils.rebalance import argument_spec as rebalance_options
+from ansible_collections.pinotops.k8s.plugins.module_utils.rebalance import parameter_spec
 from ansible_collections.pinotops.k8s.plugins.module_utils.table import build
 
 
@@ -177,7 +177,7 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         force=dict(type="bool", default=False),
         rebalance=dict(type="dict", options=dict(
-            rebalance_options("downtime", "min_available_replicas", "include_consuming", "reassign_instances"),
+            parameter_spec("downtime", "min_available_replicas", "include_consuming", "reassign_instances"),
             wait=dict(type="bool", default=True),
             timeout=dict(type="int", default=600),
         )),

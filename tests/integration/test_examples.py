@@ -100,6 +100,15 @@ def test_examples_run_as_written(pinot, runner: Runner):
         assert "segmentsConfig.replication" in changed["changes"]
         assert changed["table"]["segmentsConfig"]["replication"] == "2"
         assert changed["rebalance"]["status"] in ("DONE", "NO_OP"), changed["rebalance"]
+        tenant = runner.run("pinot_tenant_rebalance", "Spread the OFFLINE half of events over the servers of "
+                                                      "DefaultTenant")
+        assert_ok(tenant, changed=False)  # just rebalanced by pinot_table
+        assert [(entry["table"], entry["status"]) for entry in tenant["rebalances"]] == [("events_OFFLINE", "NO_OP")]
+        predicted = runner.run("pinot_tenant_rebalance", "What would rebalancing every table of the tenant but "
+                                                         "events_REALTIME move? (writes nothing)")
+        assert_ok(predicted)
+        assert predicted["executed_requests"] == [] and "events_OFFLINE" in {
+            entry["table"] for entry in predicted["rebalances"]}, predicted
         hybrid = runner.run("pinot_table_info", "Read both halves of the hybrid events table")
         assert_ok(hybrid, changed=False)
         assert hybrid["table"]["OFFLINE"]["tableName"] == "events_OFFLINE"

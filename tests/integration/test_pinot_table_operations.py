@@ -1,5 +1,5 @@
 """Table operations against the real controller, on OFFLINE tables with segments: pinot_schema reload=true,
-pinot_table_reload and pinot_table_rebalance."""
+pinot_table_reload, pinot_table_rebalance and pinot_tenant_rebalance."""
 
 import pytest
 import requests
@@ -105,3 +105,36 @@ def test_rebalance_after_a_replication_change_then_nothing_to_move(pinot, table)
     assert (again["changed"], again["executed_requests"], again["rebalances"][0]["status"]) == (False, [], "NO_OP")
     missing = module(pinot, "pinot_table_rebalance", name=table, table_type="REALTIME")
     assert missing["failed"] and missing["field"] == "name" and missing["executed_requests"] == []
+
+
+@pytest.mark.every_version
+def test_tenant_rebalance_after_a_replication_change_then_nothing_to_move(pinot, table):
+    config = requests.get(f"{pinot.controller_url}/tables/{table}", timeout=30).json()["OFFLINE"]
+    config["segmentsConfig"]["replication"] = "2"
+    assert module(pinot, "pinot_table", table=config)["changed"] is True
+    only_this = dict(name="DefaultTenant", include_tables=[f"{table}_OFFLINE"])  # the shared bed has other tables
+
+    predicted = module(pinot, "pinot_tenant_rebalance", check=True, **only_this)
+    assert (predicted["changed"], predicted["changes"], predicted["executed_requests"]) == (
+        True, [f"rebalance {table}_OFFLINE"], [])
+    assert [(entry["table"], entry["status"]) for entry in predicted["rebalances"]] == [
+        (f"{table}_OFFLINE", "would rebalance")]
+    assert (predicted["dry_run"]["segments_to_move"], len(predicted["dry_run"]["servers_getting_segments"])) == (1, 1)
+    assert predicted["diff"] == {"before": {"segments_to_move": 1, "tables_to_rebalance": [f"{table}_OFFLINE"]},
+                                 "after": {"segments_to_move": 0, "tables_to_rebalance": []}}
+
+    done = module(pinot, "pinot_tenant_rebalance", **only_this)
+    assert done["executed_requests"] == ["POST /tenants/DefaultTenant/rebalance"], done
+    assert done["job_id"] and done["rebalances"][0]["status"] == "DONE"
+    view = requests.get(f"{pinot.controller_url}/tables/{table}/externalview", timeout=30).json()["OFFLINE"]
+    assert [sorted(states.values()) for states in view.values()] == [["ONLINE", "ONLINE"]], view
+
+    again = module(pinot, "pinot_tenant_rebalance", **only_this)
+    assert (again["changed"], again["executed_requests"], again["rebalances"][0]["status"]) == (False, [], "NO_OP")
+
+    # Pinot answers an unknown tenant or table with an empty dry run; the module names the field instead.
+    for bad, field in ((dict(only_this, name="NoSuchTenant"), "name"),
+                       (dict(only_this, include_tables=["no_such_table_OFFLINE"]), "include_tables"),
+                       (dict(only_this, exclude_tables=[table]), "exclude_tables")):
+        refused = module(pinot, "pinot_tenant_rebalance", **bad)
+        assert (refused["failed"], refused["field"], refused["executed_requests"]) == (True, field, []), refused
