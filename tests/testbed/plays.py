@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -86,6 +87,14 @@ def set_image(directory: Path, host: str, image: str) -> None:
     set_host_vars(directory, host, pinot_cluster=cluster)
 
 
+def deletion_asked(metadata: dict) -> str:
+    """When a pod's deletion was asked. Kubernetes sets deletionTimestamp to that moment plus the grace period
+    (the deadline for the pod to be gone), so a pod that stops sooner looks as if it was created before it went."""
+    deadline = datetime.fromisoformat(metadata["deletionTimestamp"].replace("Z", "+00:00"))
+    asked = deadline - timedelta(seconds=metadata.get("deletionGracePeriodSeconds") or 0)
+    return asked.isoformat().replace("+00:00", "Z")
+
+
 class PodHistory:
     """Every uid each pod name had while the `with` block ran (polled every 0.25 s: kwok and the real node both take
     longer than that to replace a pod). A pod replaced once shows two uids; replaced twice, three."""
@@ -93,7 +102,7 @@ class PodHistory:
     def __init__(self, list_pods: Callable[[], dict]) -> None:
         self.list_pods = list_pods
         self.uids: dict[str, list[str]] = {}
-        self.deleted_at: dict[str, str] = {}  # uid -> the deletionTimestamp Kubernetes gave that pod
+        self.deleted_at: dict[str, str] = {}  # uid -> when that pod's deletion was asked (ISO 8601)
         self._record()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
@@ -118,7 +127,7 @@ class PodHistory:
             if pod["metadata"]["uid"] not in seen:
                 seen.append(pod["metadata"]["uid"])
             if pod["metadata"].get("deletionTimestamp"):
-                self.deleted_at.setdefault(pod["metadata"]["uid"], pod["metadata"]["deletionTimestamp"])
+                self.deleted_at.setdefault(pod["metadata"]["uid"], deletion_asked(pod["metadata"]))
 
     def replacements(self) -> dict[str, int]:
         return {name: len(uids) - 1 for name, uids in self.uids.items()}
