@@ -39,6 +39,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths
 from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sError
+from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_events import SOURCE, EventRecorder, paths_message
 
 MANAGED_KINDS = ("StatefulSet", "PodDisruptionBudget", "Service", "ConfigMap")  # deletion order
 STRIPPED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid", "selfLink")
@@ -505,8 +506,9 @@ def live_index(client, cluster):
 
 
 def present(client, cluster, *, node_groups=None, partitions=None, prune=True, delete_pvcs=False,
-            wait=False, wait_timeout=600, check_mode=False, sleep=time.sleep):
-    """Bring the cluster to the description. Returns (outcome, groups status)."""
+            wait=False, wait_timeout=600, check_mode=False, sleep=time.sleep, recorder=None):
+    """Bring the cluster to the description. Returns (outcome, groups status). `recorder` (EventRecorder): an
+    Event on every object written and on every pod the run's rollouts replaced."""
     started = time.monotonic()
     groups = select_groups(cluster, node_groups)
     with_zookeeper = bool(cluster["zookeeper"]["managed"]) and (node_groups is None or ZOOKEEPER in node_groups)
@@ -573,15 +575,22 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
     outcome.instances = instance_changes([(manifest, current) for _s, manifest, current in planned], deletions)
 
     if check_mode:
-        for obj in deletions:
-            client.delete(obj["kind"], obj["metadata"]["name"], cluster["namespace"], dry_run=True)
+        delete_all(client, deletions, cluster["namespace"], None, dry_run=True)
         return outcome, read_groups(client, cluster["name"], cluster["namespace"], reported, node_zones)
 
+    recorder = recorder or EventRecorder(client, enabled=False)
     deadline = started + wait_timeout
     current_of = {ref(manifest): current for _s, manifest, current, _p in predictions}
+    rolling = wait and recorder.enabled and any(m["kind"] == "StatefulSet" for items in to_write.values()
+                                                 for m, _e, created in items if not created)
+    pods_before = client.list("Pod", cluster["namespace"], instance_labels(cluster)) if rolling else []
     for stage, _manifests in stages:
         for manifest, expected, created in to_write.get(stage, []):
-            stored = write(client, manifest, current_of[ref(manifest)], cluster["namespace"], expected)
+            current = current_of[ref(manifest)]
+            stored = write(client, manifest, current, cluster["namespace"], expected)
+            recorder.record(stored or manifest, "Created" if created else "Updated",
+                            paths_message("Created" if created else "Updated",
+                                          [] if created else change_paths(normalise(current), expected)))
             # A created object gets server allocations (a Service's clusterIP) that a dry run cannot predict.
             if not created and normalise(stored) != expected:
                 outcome.warnings.append(f"{ref(manifest)} was stored differently from the dry run at "
@@ -591,9 +600,39 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
             if stage == ZOOKEEPER:
                 stage_groups = [ZOOKEEPER]
             wait_for(client, cluster, stage_groups, timeout=wait_timeout, deadline=deadline, sleep=sleep)
-    for obj in deletions:
-        client.delete(obj["kind"], obj["metadata"]["name"], cluster["namespace"])
+    if rolling:
+        for pod, before in rolled_pods(pods_before, client.list("Pod", cluster["namespace"], instance_labels(cluster))):
+            recorder.record(pod, "Rolled", f"Replaced by the rollout of {_owner(pod)} that {SOURCE} applied "
+                            f"(revision {_revision(before)} -> {_revision(pod)}); Ready")
+    delete_all(client, deletions, cluster["namespace"], recorder)
+    outcome.warnings += recorder.warnings
     return outcome, read_groups(client, cluster["name"], cluster["namespace"], reported, node_zones)
+
+
+def _revision(pod):
+    return (pod["metadata"].get("labels") or {}).get(REVISION_LABEL)
+
+
+def _owner(pod):
+    owner = next((o for o in pod["metadata"].get("ownerReferences") or [] if o.get("kind") == "StatefulSet"), {})
+    return f"StatefulSet/{owner.get('name')}"
+
+
+def rolled_pods(before, after):
+    """(pod, its predecessor) for every pod of a StatefulSet that was replaced between two listings (same name,
+    new uid) and now runs another revision: what a run's rollout restarted."""
+    previous = {p["metadata"]["name"]: p for p in before}
+    return [(pod, previous[pod["metadata"]["name"]]) for pod in sorted(after, key=lambda p: p["metadata"]["name"])
+            if pod["metadata"]["name"] in previous
+            and pod["metadata"].get("uid") != previous[pod["metadata"]["name"]]["metadata"].get("uid")
+            and _revision(pod) != _revision(previous[pod["metadata"]["name"]])]
+
+
+def delete_all(client, objects, namespace, recorder, dry_run=False):
+    for obj in objects:
+        client.delete(obj["kind"], obj["metadata"]["name"], namespace, dry_run=dry_run)
+        if not dry_run:
+            recorder.record(obj, "Deleted", f"Deleted by {SOURCE}")
 
 
 def write(client, manifest, current, namespace, expected=None, *, attempts=3):
@@ -628,7 +667,7 @@ def write(client, manifest, current, namespace, expected=None, *, attempts=3):
     raise K8sError("apply", kind, name, 409, f"still conflicting after {attempts} attempts; nothing was overwritten")
 
 
-def absent(client, name, namespace, *, delete_pvcs=False, check_mode=False):
+def absent(client, name, namespace, *, delete_pvcs=False, check_mode=False, recorder=None):
     """Delete every object of the cluster (found by its labels); PVCs only with delete_pvcs."""
     selector = instance_labels({"name": name})
     outcome = Outcome()
@@ -639,5 +678,7 @@ def absent(client, name, namespace, *, delete_pvcs=False, check_mode=False):
         found.extend(client.list("PersistentVolumeClaim", namespace, selector))
     for obj in found:
         outcome.record("deleted", ref(obj), normalise(obj), None)
-        client.delete(obj["kind"], obj["metadata"]["name"], namespace, dry_run=check_mode)
+    recorder = recorder or EventRecorder(client, enabled=False)
+    delete_all(client, found, namespace, recorder, dry_run=check_mode)
+    outcome.warnings += recorder.warnings
     return outcome

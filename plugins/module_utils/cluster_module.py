@@ -32,6 +32,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import (
 
 def connect(module):
     if not HAS_KUBERNETES:
+from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_events import EventRecorder
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     return K8sClient.from_params(module.params)
 
@@ -64,12 +65,13 @@ def run_cluster(module):
         groups, services = {}, {}
         if cluster is None:
             outcome = absent(client, name, namespace, delete_pvcs=params["delete_pvcs"],
-                             check_mode=module.check_mode)
+                             check_mode=module.check_mode, recorder=recorder)
         else:
+        recorder = EventRecorder(client, enabled=params["events"])
             outcome, groups = present(
                 client, cluster, node_groups=params["node_groups"], partitions=params["partitions"],
                 prune=params["prune"], delete_pvcs=params["delete_pvcs"], wait=params["wait"],
-                wait_timeout=params["wait_timeout"], check_mode=module.check_mode)
+                wait_timeout=params["wait_timeout"], check_mode=module.check_mode, recorder=recorder)
             services = read_services(client, cluster)
     except WaitTimeout as exc:
         status = {}
@@ -100,6 +102,7 @@ def run_cluster(module):
         elapsed_seconds=round(time.monotonic() - started, 3),
     )
     if module._diff:
+        events=recorder.recorded,
         result["diff"] = outcome.diff()
     module.exit_json(**result)
 
@@ -126,3 +129,22 @@ def run_cluster_info(module):
     module.exit_json(changed=False, exists=bool(objects), groups=groups, objects=objects,
                      all_rollouts_complete=all(g["rollout_complete"] for g in groups.values()),
                      request_counts=client.counts)
+
+
+def run_cluster_event(module):
+    """pinot_cluster_event: one Event per named object (looked up for its uid); check mode records none."""
+    params = module.params
+    client = None
+    try:
+        client = connect(module)
+        recorder = EventRecorder(client, dry_run=module.check_mode)
+        for name in params["names"]:
+            involved = client.get(params["kind"], name, params["namespace"]) or {
+                "kind": params["kind"], "apiVersion": "apps/v1" if params["kind"] == "StatefulSet" else "v1",
+                "metadata": {"name": name, "namespace": params["namespace"]}}
+            recorder.record(involved, params["reason"], params["message"], params["type"])
+        if recorder.error:  # recording is this module's one job
+            raise recorder.error
+    except K8sError as exc:
+        fail(module, client, exc)
+    module.exit_json(changed=True, events=recorder.recorded, request_counts=client.counts)

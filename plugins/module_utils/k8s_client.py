@@ -146,7 +146,7 @@ def make_configuration(params):
 
 
 class K8sClient:
-    """GET / LIST / server-side apply / DELETE on fixed paths; counts reads, writes and dry runs."""
+    """GET / LIST / server-side apply / DELETE on fixed paths, and Events; counts reads, writes, dry runs, Events."""
 
     def __init__(self, configuration, retries=4, backoff=0.5, timeout=(10, 60), sleep=time.sleep):
         self.configuration = configuration
@@ -158,6 +158,7 @@ class K8sClient:
         self.reads = 0
         self.writes = 0
         self.dry_runs = 0
+        self.events = 0
         self.executed_requests = []
         self._lock = threading.Lock()  # dry runs may be sent from several threads
 
@@ -173,7 +174,7 @@ class K8sClient:
 
     @property
     def counts(self):
-        return {"reads": self.reads, "writes": self.writes, "dry_runs": self.dry_runs}
+        return {"reads": self.reads, "writes": self.writes, "dry_runs": self.dry_runs, "events": self.events}
 
     # -- transport ---------------------------------------------------------------------------------------
 
@@ -189,7 +190,8 @@ class K8sClient:
     def request(self, verb, kind, name, method, path, *, query=None, body=None, content_type=None, idempotent=True):
         """One API call with bounded retries; returns (status, parsed JSON or None). Raises K8sError."""
         url = self.configuration.host + path + ("?" + urlencode(query) if query else "")
-        payload = json.dumps(body) if body is not None else None
+        # The REST layer serialises JSON bodies itself; other bodies (apply's YAML) go as the text given.
+        payload = body if body is None or "json" in (content_type or "") else json.dumps(body)
         attempt = 0
         while True:
             status, data, reason, retry_after = None, b"", "", None
@@ -285,6 +287,14 @@ class K8sClient:
             raise K8sError("apply", kind, meta["name"], 404,
                            f"namespace {meta.get('namespace')!r} not found" if meta.get("namespace") else "not found")
         return body
+
+    def create_event(self, event):
+        """POST an Event. Counted apart from `writes` and not in executed_requests: Events report the writes,
+        they are not the cluster's state. Never retried (a retried POST could record it twice)."""
+        self._count("events")
+        namespace = event["metadata"]["namespace"]
+        self.request("create", "Event", event["metadata"]["name"], "POST", api_path("Event", namespace),
+                     body=event, content_type="application/json", idempotent=False)
 
     def delete(self, kind, name, namespace=None, dry_run=False, propagation="Background"):
         """Delete; returns False when the object was already gone."""

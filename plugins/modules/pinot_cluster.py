@@ -233,10 +233,10 @@ executed_requests:
   elements: str
   sample: ["PATCH /apis/apps/v1/namespaces/analytics/statefulsets/pinot-server-hot-a"]
 request_counts:
-  description: Number of read requests, write requests and server-side dry runs of the run.
+  description: Number of read requests, write requests, server-side dry runs and Events recorded by the run.
   returned: always
   type: dict
-  sample: {"reads": 9, "writes": 0, "dry_runs": 31}
+  sample: {"reads": 9, "writes": 0, "dry_runs": 31, "events": 0}
 elapsed_seconds:
   description: Wall-clock duration of the run, waiting included.
   returned: always
@@ -276,4 +276,23 @@ def main():
 
 
 if __name__ == "__main__":
+  events:
+    description:
+      - Record a Kubernetes Event (source C(pinotops.k8s)) on every object the run writes (reason C(Created),
+        C(Updated) with the changed fields, never their values, or C(Deleted)) and, with O(wait), on every pod its
+        rollout replaced (C(Rolled)), so that C(kubectl get events) and C(kubectl describe) tell what pinotops did.
+        None when nothing changed, and none in check mode.
+      - Best effort, as Kubernetes' own controllers do it; an Event the apiserver refuses (no C(create) on
+        C(events)) becomes a warning, never a failure.
+    type: bool
+    default: true
     main()
+events:
+  description: The Kubernetes Events the run recorded (see O(events)), each with C(kind) and C(name) of the object
+    concerned, C(reason), C(message) and C(type).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "StatefulSet", "name": "pinot-server-hot-a", "reason": "Updated", "type": "Normal",
+            "message": "Updated by pinotops.k8s: spec.template.spec.containers.pinot.image"}]
+        events=dict(type="bool", default=True),

@@ -1,4 +1,5 @@
-"""Every EXAMPLES task of pinot_cluster, pinot_cluster_info and pinot_health runs, in a playbook, on the test bed.
+"""Every EXAMPLES task of pinot_cluster, pinot_cluster_info, pinot_cluster_event and pinot_health runs, in a
+playbook, on the test bed.
 
 The Kubernetes examples run exactly as written against the real control plane: HOME points at a directory whose
 `.kube/config` is the test bed's kubeconfig, so `kubeconfig: ~/.kube/config` (and the default the examples without
@@ -126,6 +127,15 @@ def test_cluster_examples_run_as_written(analytics, home: Path, tmp_path: Path):
     revisions = {pod["name"]: pod["revision"] for pod in status["pods"]}
     assert revisions["pinot-server-hot-a-1"] == status["update_revision"] != revisions["pinot-server-hot-a-0"]
 
+    recorded = runner.run("pinot_cluster_event", "Say on the pod why the upgrade stopped there")
+    assert_ok(recorded, changed=True)
+    pod = cp.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods/pinot-server-hot-a-1")
+    stopped = [e for e in cp.request("GET", f"/api/v1/namespaces/{NAMESPACE}/events")["items"]
+               if e["reason"] == "UpgradeStopped"]
+    assert [(e["involvedObject"]["uid"], e["type"], e["source"]["component"]) for e in stopped] == [
+        (pod["metadata"]["uid"], "Warning", "pinotops.k8s")], stopped
+    assert stopped[0]["message"] == recorded["events"][0]["message"]
+
     removed = runner.run("pinot_cluster", remove)
     assert_ok(removed, changed=True)
     for name in groups:
@@ -133,7 +143,8 @@ def test_cluster_examples_run_as_written(analytics, home: Path, tmp_path: Path):
     kept = cp.request("GET", f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims")["items"]
     assert sorted(c["metadata"]["name"] for c in kept) == sorted(c["metadata"]["name"] for c in claims)
 
-    assert runner.ran == {(m, n) for m in ("pinot_cluster", "pinot_cluster_info") for n in examples(m)}
+    assert runner.ran == {(m, n) for m in ("pinot_cluster", "pinot_cluster_info", "pinot_cluster_event")
+                          for n in examples(m)}
 
 
 @pytest.mark.every_version

@@ -141,6 +141,24 @@ class Bed:
     def sts(self, host, group):
         return self.cp.request("GET", f"/apis/apps/v1/namespaces/{self.ns[host]}/statefulsets/pinot-{group}")
 
+    def objects(self, host):
+        """(kind, name) of every object pinotops manages for the cluster, sorted."""
+        found = []
+        for kind, path in (("StatefulSet", "/apis/apps/v1/namespaces/{}/statefulsets"),
+                           ("Service", "/api/v1/namespaces/{}/services"),
+                           ("ConfigMap", "/api/v1/namespaces/{}/configmaps"),
+                           ("PodDisruptionBudget", "/apis/policy/v1/namespaces/{}/poddisruptionbudgets")):
+            selector = "?labelSelector=app.kubernetes.io/instance=pinot"
+            items = self.cp.request("GET", path.format(self.ns[host]) + selector)
+            found += [(kind, item["metadata"]["name"]) for item in items["items"]]
+        return sorted(found)
+
+    def events(self, host):
+        """The Events pinotops recorded in the cluster's namespace, oldest first."""
+        items = self.cp.request("GET", f"/api/v1/namespaces/{self.ns[host]}/events")["items"]
+        return sorted((e for e in items if (e.get("source") or {}).get("component") == "pinotops.k8s"),
+                      key=lambda e: (e["firstTimestamp"], e["metadata"]["name"]))
+
 
 @pytest.fixture(scope="module")
 def bed(k8s_control_plane, pinot, tmp_path_factory):
@@ -179,9 +197,15 @@ def test_install_two_clusters_then_idempotent(bed):
     for earlier, later in zip(ROLE_ORDER, ROLE_ORDER[1:], strict=False):
         first_later = min(_ts(p["metadata"]["creationTimestamp"]) for p in by_role[later])
         assert max(_ready_at(p) for p in by_role[earlier]) <= first_later
+    # One Event per object the install created, on the object; the no-op rerun records none.
+    created = [e for e in bed.events("one") if e["reason"] == "Created"]
+    assert sorted((e["involvedObject"]["kind"], e["involvedObject"]["name"]) for e in created) == bed.objects("one")
+    assert all(e["involvedObject"]["uid"] and e["message"] == "Created by pinotops.k8s" for e in created)
+    recorded = {h: len(bed.events(h)) for h in bed.ns}
     rc, out, _err = bed.play("site.yml")
     assert rc == 0, out[-3000:]
     assert {h: s["changed"] for h, s in plays.recap(out).items()} == {"one": 0, "two": 0}
+    assert {h: len(bed.events(h)) for h in bed.ns} == recorded
     print(f"install of two clusters: {seconds}s")
 
 
@@ -214,6 +238,16 @@ def test_upgrade_is_ordered_serial_and_gated(bed):
         names = (prev["metadata"]["name"], nxt["metadata"]["name"])
         assert _ts(nxt["metadata"]["creationTimestamp"]) >= _ready_at(prev), names
     assert {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()} == untouched
+    # Events name what was done: the new template on each StatefulSet, each pod rolled (on the new pod).
+    events = bed.events("one")
+    updated = [e for e in events if e["reason"] == "Updated" and e["involvedObject"]["kind"] == "StatefulSet"
+               and "spec.template.spec.containers.pinot.image" in e["message"]]
+    assert {e["involvedObject"]["name"] for e in updated} == {f"pinot-{g}" for g in (
+        "controller", "broker-a", "broker-b", "server-hot-a", "server-hot-b", "minion")}, updated
+    rolled = {e["involvedObject"]["name"]: e for e in events if e["reason"] == "Rolled"}
+    assert sorted(rolled) == sorted(pods), rolled
+    assert all(rolled[n]["involvedObject"]["uid"] == pods[n]["metadata"]["uid"] for n in pods)
+    assert "StatefulSet/pinot-server-hot-a" in rolled["pinot-server-hot-a-0"]["message"]
     # The partition is released at the end: a reconcile of the same description changes nothing.
     assert all("partition" not in (bed.sts("one", g).get("spec", {}).get("updateStrategy", {})
                                    .get("rollingUpdate") or {}) or
@@ -255,6 +289,11 @@ def test_gate_failure_stops_then_rerun_resumes(bed):
             assert _image(failed[name]).endswith("1.5.1")
         assert bed.sts("one", "server-hot-b")["spec"]["template"]["spec"]["containers"][0]["image"].endswith("1.5.1")
         assert _image(failed["pinot-server-hot-a-0"]).endswith("1.5.2")
+        # The gate that stopped the upgrade, as a Warning on the pod it was about.
+        (stop,) = [e for e in bed.events("one") if e["reason"] == "UpgradeStopped"]
+        assert stop["type"] == "Warning" and stop["involvedObject"]["name"] == "pinot-server-hot-a-0"
+        assert stop["involvedObject"]["uid"] == failed["pinot-server-hot-a-0"]["metadata"]["uid"]
+        assert re.search(r"^Upgrade stopped by gate 'server (live|health)': ", stop["message"]), stop["message"]
     finally:
         if not pinot.is_running("server-0"):
             pinot.start_component("server-0")

@@ -82,7 +82,7 @@ def test_apply_is_server_side_apply_with_forced_conflicts_and_recorded():
     assert url2.endswith("?fieldManager=pinotops.k8s&force=true")
     assert json.loads(body) == manifest
     assert c.executed_requests == ["PATCH /api/v1/namespaces/ns/configmaps/a"]
-    assert c.counts == {"reads": 0, "writes": 1, "dry_runs": 1}
+    assert c.counts == {"reads": 0, "writes": 1, "dry_runs": 1, "events": 0}
 
 
 def test_retries_are_bounded_and_errors_are_one_clear_message():
@@ -114,3 +114,35 @@ def test_missing_objects():
     assert c.get("ConfigMap", "a", "ns") is None
     assert c.delete("ConfigMap", "a", "ns") is False
     assert c.executed_requests == ["DELETE /api/v1/namespaces/ns/configmaps/a"]
+
+
+class Pool:
+    """urllib3's pool under the kubernetes package's own REST layer: what goes on the wire."""
+
+    def __init__(self):
+        self.sent = []
+
+    def request(self, method, url, body=None, **_kwargs):
+        self.sent.append((method, url, body))
+        return urllib3.HTTPResponse(body=b"{}", status=201, preload_content=True)
+
+
+def make_client_with_real_rest():
+    configuration = make_configuration({"host": "https://api.example:6443", "api_key": TOKEN,
+                                        "validate_certs": False})
+    c = K8sClient(configuration, sleep=lambda _s: None)
+    c.api_client.rest_client.pool_manager = Pool()
+    return c
+
+
+def test_an_event_and_an_apply_go_on_the_wire_serialised_once():
+    c = make_client_with_real_rest()
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "a.1", "namespace": "ns"}}
+    c.create_event(event)
+    c.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "ns"}})
+    (m1, url1, body1), (m2, _url2, body2) = c.api_client.rest_client.pool_manager.sent
+    assert (m1, json.loads(body1)) == ("POST", event) and url1.endswith("/api/v1/namespaces/ns/events")
+    assert m2 == "PATCH" and json.loads(body2)["metadata"]["name"] == "a"
+    assert c.counts == {"reads": 0, "writes": 1, "dry_runs": 0, "events": 1}
+    assert c.executed_requests == ["PATCH /api/v1/namespaces/ns/configmaps/a"]  # an Event is not a change
+
