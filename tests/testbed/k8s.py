@@ -15,7 +15,7 @@ tokens for the node's components, a kubelet client certificate for the apiserver
 `--kubelet-preferred-address-types=InternalIP,Hostname` (logs/exec reach the node by IP).
 Off by default: without it nothing of this exists.
 
-Stdlib only; certificates are made with the openssl CLI.
+Stdlib and PyYAML (for kwok/stages.yaml) only; certificates are made with the openssl CLI.
 
 Standalone CLI (the Makefile's `python -m tests.testbed` drives the same class):
   python tests/testbed/k8s.py build                  build or check the binaries
@@ -30,6 +30,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -41,6 +42,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tests.testbed.ports import free_ports
 
@@ -93,331 +96,37 @@ def ensure_binaries() -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------
-# kwok Stages. Selectors are jq expressions over the object; templates are Go
-# templates rendered by kwok (Now, NodeIPWith, PodIPsWith, YAML are its
-# functions). Pod and node status patches are strategic merges, so
-# conditions are merged by type.
+# kwok Stages: kwok/stages.yaml, whose @NAME@ placeholders stand for values
+# Python owns. They are filled in the parsed strings, so a value can't change
+# the YAML's structure, and the syntax stays clear of kwok's Go {{ }}.
 
-_NOT_DELETING = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
-_READY_STATUS = '.status.conditions.[] | select( .type == "Ready" ) | .status'
-
-_POD_NETWORK = """
-{{ with NodeIPWith .spec.nodeName }}
-hostIP: {{ . | Quote }}
-hostIPs:
-- ip: {{ . | Quote }}
-{{ end }}
-{{ $hostNetwork := or .spec.hostNetwork false }}
-{{ $uid := or .metadata.uid "" }}
-{{ $name := or .metadata.name "" }}
-{{ $namespace := or .metadata.namespace "" }}
-{{ $podIPs := PodIPsWith .spec.nodeName $hostNetwork $uid $name $namespace }}
-{{ with $podIPs }}
-podIP: {{ index . 0 | Quote }}
-podIPs:
-{{ range . }}
-- ip: {{ . | Quote }}
-{{ end }}
-{{ end }}
-"""
-
-
-def _pod_containers(ready: str) -> str:
-    """containerStatuses/initContainerStatuses of a started pod; `ready` is a template bool."""
-    return (
-        """
-{{ $started := or .status.startTime Now }}
-containerStatuses:
-{{ range .spec.containers }}
-- name: {{ .name | Quote }}
-  image: {{ .image | Quote }}
-  imageID: {{ printf "testbed://%s" .image | Quote }}
-  ready: READY
-  started: true
-  restartCount: 0
-  state:
-    running:
-      startedAt: {{ $started | Quote }}
-{{ end }}
-{{ with .spec.initContainers }}
-initContainerStatuses:
-{{ range . }}
-- name: {{ .name | Quote }}
-  image: {{ .image | Quote }}
-  imageID: {{ printf "testbed://%s" .image | Quote }}
-  restartCount: 0
-{{ if eq ( or .restartPolicy "" ) "Always" }}
-  ready: READY
-  started: true
-  state:
-    running:
-      startedAt: {{ $started | Quote }}
-{{ else }}
-  ready: true
-  started: false
-  state:
-    terminated:
-      exitCode: 0
-      reason: Completed
-      startedAt: {{ $started | Quote }}
-      finishedAt: {{ $started | Quote }}
-{{ end }}
-{{ end }}
-{{ end }}
-"""
-    ).replace("READY", ready)
-
-
-# When a pod with a ready-delay annotation ("500ms", "3s", "1.5m", "1h") may
-# become Ready: startTime + delay, as an absolute time so that pod updates
-# during the wait (which make kwok re-evaluate the stage) don't restart it.
-# startTime has whole-second resolution, hence ceil + 1s: never early, at
-# most ~1s late. No annotation or an unparsable one yields nothing: Ready at once.
-_READY_AT = (
-    f'(.metadata.annotations["{ANN_READY_DELAY}"] // empty'
-    ' | capture("^(?<n>[0-9]+([.][0-9]+)?)(?<u>ms|s|m|h)$")) as $c'
-    " | (.status.startTime // empty | fromdate)"
-    ' + ($c.n | tonumber) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[$c.u]'
-    " | ceil + 1 | todate"
-)
-
-
-_NODE_CONDITIONS = (
-    ("Ready", "True", "KubeletReady"),
-    ("MemoryPressure", "False", "KubeletHasSufficientMemory"),
-    ("DiskPressure", "False", "KubeletHasNoDiskPressure"),
-    ("PIDPressure", "False", "KubeletHasSufficientPID"),
-    ("NetworkUnavailable", "False", "RouteCreated"),
-)
-
-
-def _node_condition(ctype: str, status: str, reason: str) -> str:
-    return (
-        f'- type: {ctype}\n  status: "{status}"\n  reason: {reason}\n  message: kwok\n'
-        "  lastHeartbeatTime: {{ $now | Quote }}\n  lastTransitionTime: {{ $since | Quote }}\n"
-    )
-
-
-def _stage(
-    name: str, kind: str, match: list[dict[str, Any]], steps: list[dict[str, Any]], delay: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "resourceRef": {"apiGroup": "v1", "kind": kind},
-        "selector": {"matchExpressions": [{"jq": m} for m in match]},
-        "steps": steps,
-    }
-    if delay:
-        spec["delay"] = delay
-    return {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage", "metadata": {"name": name}, "spec": spec}
-
-
-def _status_patch(template: str) -> dict[str, Any]:
-    return {"patch": {"subresource": "status", "root": "status", "template": template}}
+KWOK_STAGES = Path(__file__).resolve().with_name("kwok") / "stages.yaml"
+_PLACEHOLDER = re.compile(r"@([A-Z_]+)@")
 
 
 def kwok_stages(kube_version: str, volumes_dir: Path) -> list[dict[str, Any]]:
     """All Stages the test bed's kwok runs with; provisioned volumes live under `volumes_dir` (only pods of the
     real node ever write there)."""
-    capacity = json.dumps(NODE_CAPACITY)
-    node_status = (
-        (
-            """
-{{ $now := Now }}
-{{ $since := or .metadata.creationTimestamp $now }}
-conditions:
-CONDITIONS{{ if not .status.addresses }}
-addresses:
-- {type: InternalIP, address: {{ NodeIP | Quote }}}
-- {type: Hostname, address: {{ .metadata.name | Quote }}}
-{{ end }}
-{{ if not .status.allocatable }}
-allocatable: CAPACITY
-capacity: CAPACITY
-{{ end }}
-daemonEndpoints:
-  kubeletEndpoint:
-    Port: 10250
-nodeInfo:
-  architecture: amd64
-  operatingSystem: linux
-  osImage: kwok
-  kernelVersion: kwok
-  containerRuntimeVersion: "kwok://{{ Version }}"
-  kubeletVersion: KUBE_VERSION
-  kubeProxyVersion: KUBE_VERSION
-  machineID: {{ .metadata.name | Quote }}
-  systemUUID: {{ .metadata.name | Quote }}
-  bootID: {{ .metadata.name | Quote }}
-phase: Running
-"""
-        )
-        .replace("CAPACITY", capacity)
-        .replace("KUBE_VERSION", json.dumps(kube_version))
-        .replace("CONDITIONS", "".join(_node_condition(*c) for c in _NODE_CONDITIONS))
-    )
-    pod_running = (
-        """
-{{ $now := Now }}
-phase: Running
-startTime: {{ $now | Quote }}
-conditions:
-- {type: PodReadyToStartContainers, status: "True", lastTransitionTime: {{ $now | Quote }}}
-- {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
-- {type: ContainersReady, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
-- {type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
-"""
-        + _POD_NETWORK
-        + _pod_containers("false")
-    )
-    pod_ready = """
-{{ $now := Now }}
-conditions:
-- {type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }}}
-- {type: Ready, status: "True", lastTransitionTime: {{ $now | Quote }}}
-{{ range .spec.readinessGates }}
-- {type: {{ .conditionType | Quote }}, status: "True", lastTransitionTime: {{ $now | Quote }}}
-{{ end }}
-""" + _pod_containers("true")
-    pod_succeeded = """
-{{ $now := Now }}
-{{ $started := or .status.startTime $now }}
-phase: Succeeded
-conditions:
-- {type: ContainersReady, status: "False", reason: PodCompleted, lastTransitionTime: {{ $now | Quote }}}
-- {type: Ready, status: "False", reason: PodCompleted, lastTransitionTime: {{ $now | Quote }}}
-containerStatuses:
-{{ range .spec.containers }}
-- name: {{ .name | Quote }}
-  image: {{ .image | Quote }}
-  imageID: {{ printf "testbed://%s" .image | Quote }}
-  ready: false
-  started: false
-  restartCount: 0
-  state:
-    terminated: {exitCode: 0, reason: Completed, startedAt: {{ $started | Quote }}, finishedAt: {{ $now | Quote }}}
-{{ end }}
-"""
-    # A provisioned volume is local to the node the scheduler picked, like
-    # local-path provisioners: the pod is pinned to that node (and its zone).
-    pv = f"""
-apiVersion: v1
-kind: PersistentVolume
-metadata:
-  name: pvc-{{{{ .metadata.uid }}}}
-  annotations:
-    pv.kubernetes.io/provisioned-by: {PROVISIONER}
-spec:
-  storageClassName: {{{{ .spec.storageClassName | Quote }}}}
-  accessModes:
-  {{{{ range .spec.accessModes }}}}
-  - {{{{ . | Quote }}}}
-  {{{{ end }}}}
-  capacity:
-    storage: {{{{ .spec.resources.requests.storage | Quote }}}}
-  volumeMode: {{{{ or .spec.volumeMode "Filesystem" | Quote }}}}
-  persistentVolumeReclaimPolicy: Delete
-  claimRef:
-    apiVersion: v1
-    kind: PersistentVolumeClaim
-    namespace: {{{{ .metadata.namespace | Quote }}}}
-    name: {{{{ .metadata.name | Quote }}}}
-    uid: {{{{ .metadata.uid | Quote }}}}
-  hostPath:
-    path: {volumes_dir}/pvc-{{{{ .metadata.uid }}}}
-  nodeAffinity:
-    required:
-      nodeSelectorTerms:
-      - matchExpressions:
-        - key: kubernetes.io/hostname
-          operator: In
-          values:
-          - {{{{ index .metadata.annotations "volume.kubernetes.io/selected-node" | Quote }}}}
-"""
-    hold = {"key": f'.metadata.annotations["{ANN_HOLD_READY}"]', "operator": "NotIn", "values": ["true"]}
-    return [
-        _stage(
-            "node-initialize",
-            "Node",
-            [{"key": _READY_STATUS, "operator": "NotIn", "values": ["True"]}],
-            [_status_patch(node_status)],
-        ),
-        # Leases (kwok --node-lease-duration-seconds) keep nodes healthy; this
-        # refreshes the status heartbeat too, as a kubelet would.
-        _stage(
-            "node-heartbeat",
-            "Node",
-            [{"key": _READY_STATUS, "operator": "In", "values": ["True"]}],
-            [_status_patch(node_status)],
-            delay={"durationMilliseconds": 30000, "jitterDurationMilliseconds": 45000},
-        ),
-        # Every pod first becomes Running but not Ready...
-        _stage(
-            "pod-start",
-            "Pod",
-            [_NOT_DELETING, {"key": ".status.phase", "operator": "In", "values": ["Pending"]}],
-            [_status_patch(pod_running)],
-        ),
-        # ...then Ready after its ready-delay (0 when absent), unless held.
-        _stage(
-            "pod-ready",
-            "Pod",
-            [
-                _NOT_DELETING,
-                hold,
-                {"key": ".status.phase", "operator": "In", "values": ["Running"]},
-                {"key": _READY_STATUS, "operator": "In", "values": ["False"]},
-            ],
-            [_status_patch(pod_ready)],
-            delay={"durationFrom": {"jq": {"expression": _READY_AT}}},
-        ),
-        _stage(
-            "pod-complete",
-            "Pod",
-            [
-                _NOT_DELETING,
-                {"key": ".status.phase", "operator": "In", "values": ["Running"]},
-                {"key": _READY_STATUS, "operator": "In", "values": ["True"]},
-                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
-            ],
-            [_status_patch(pod_succeeded)],
-        ),
-        # The kubelet's part of graceful deletion: containers are gone at once.
-        _stage("pod-delete", "Pod", [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}], [{"delete": True}]),
-        # External provisioner for WaitForFirstConsumer claims of any class
-        # with this provisioner (the PV controller names it on the claim): once
-        # the scheduler has picked a node, create a PV pre-bound to the claim;
-        # the real PV controller then completes the binding.
-        _stage(
-            "pvc-provision",
-            "PersistentVolumeClaim",
-            [
-                _NOT_DELETING,
-                {
-                    "key": '.metadata.annotations["volume.kubernetes.io/storage-provisioner"]',
-                    "operator": "In",
-                    "values": [PROVISIONER],
-                },
-                {"key": ".spec.volumeName", "operator": "DoesNotExist"},
-                {"key": '.metadata.annotations["volume.kubernetes.io/selected-node"]', "operator": "Exists"},
-            ],
-            [{"apply": {"template": pv}}],
-        ),
-        _stage(
-            "pv-reclaim",
-            "PersistentVolume",
-            [
-                _NOT_DELETING,
-                {
-                    "key": '.metadata.annotations["pv.kubernetes.io/provisioned-by"]',
-                    "operator": "In",
-                    "values": [PROVISIONER],
-                },
-                {"key": ".spec.persistentVolumeReclaimPolicy", "operator": "In", "values": ["Delete"]},
-                {"key": ".status.phase", "operator": "In", "values": ["Released"]},
-            ],
-            [{"delete": True}],
-        ),
-    ]
+    values = {
+        # These two land in node status templates as YAML values, hence JSON.
+        "KUBE_VERSION": json.dumps(kube_version),
+        "CAPACITY": json.dumps(NODE_CAPACITY),
+        "VOLUMES_DIR": str(volumes_dir),
+        "PROVISIONER": PROVISIONER,
+        "ANN_HOLD_READY": ANN_HOLD_READY,
+        "ANN_READY_DELAY": ANN_READY_DELAY,
+    }
+
+    def fill(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: fill(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [fill(value) for value in node]
+        if isinstance(node, str):
+            return _PLACEHOLDER.sub(lambda m: values[m[1]], node)
+        return node
+
+    return fill(yaml.safe_load(KWOK_STAGES.read_text()))
 
 
 def bootstrap_objects() -> list[tuple[str, dict[str, Any]]]:
