@@ -516,13 +516,37 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
     node_zones = preflight(client, cluster, groups)
     stages = render_cluster(cluster, None if node_groups is None else groups, partitions, zookeeper=with_zookeeper)
     live = live_index(client, cluster)
-
     reported = {g["name"] for g in groups} | ({ZOOKEEPER} if with_zookeeper else set())
-    planned = []  # (stage, manifest, live)
+
+    planned = plan(client, cluster, stages, live)
+    predictions = predict(client, planned)
+    outcome, to_write = compare(cluster, live, predictions)
+    deletions = []
+    if prune:
+        deletions = prunable(client, cluster, live, planned, groups, full=node_groups is None, partitions=partitions,
+                             wait=wait, delete_pvcs=delete_pvcs)
+    for obj in deletions:
+        outcome.record("deleted", ref(obj), normalise(obj), None)
+    outcome.instances = instance_changes([(manifest, current) for _s, manifest, current in planned], deletions)
+
+    if check_mode:
+        delete_all(client, deletions, cluster["namespace"], None, dry_run=True)
+    else:
+        recorder = recorder or EventRecorder(client, enabled=False)
+        write_stages(client, cluster, to_write, outcome, recorder, stages=stages, groups=groups, wait=wait,
+                     wait_timeout=wait_timeout, deadline=started + wait_timeout, sleep=sleep)
+        delete_all(client, deletions, cluster["namespace"], recorder)
+        outcome.warnings += recorder.warnings
+    return outcome, read_groups(client, cluster["name"], cluster["namespace"], reported, node_zones)
+
+
+def plan(client, cluster, stages, live):
+    """(stage, manifest, live object or None) for every rendered object; a StatefulSet change Kubernetes forbids
+    fails here, before any write."""
+    planned = []
     for stage, manifests in stages:
         for manifest in manifests:
-            key = (manifest["kind"], manifest["metadata"]["name"])
-            current = live.get(key)
+            current = live.get((manifest["kind"], manifest["metadata"]["name"]))
             if current is None:
                 current = client.get(manifest["kind"], manifest["metadata"]["name"], cluster["namespace"])
             if current is not None and manifest["kind"] == "StatefulSet":
@@ -534,14 +558,20 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
                         "node group for the new layout (and remove this one once its data has moved), or delete "
                         "the StatefulSet with --cascade=orphan so that it is re-created (its PVCs are kept)."))
             planned.append((stage, manifest, current))
+    return planned
 
-    # The apiserver validates and predicts every object before anything is written (concurrently: dry runs
-    # write nothing, so their order does not matter).
+
+def predict(client, planned):
+    """`planned` with what the apiserver would store for each object: every object is validated and predicted
+    before anything is written (concurrently: dry runs write nothing, so their order does not matter)."""
     with ThreadPoolExecutor(max_workers=DRY_RUN_WORKERS) as pool:
         predicted_all = list(pool.map(lambda item: client.apply(item[1], dry_run=True), planned))
-    predictions = [(stage, manifest, current, predicted)
-                   for (stage, manifest, current), predicted in zip(planned, predicted_all, strict=True)]
+    return [(stage, manifest, current, predicted)
+            for (stage, manifest, current), predicted in zip(planned, predicted_all, strict=True)]
 
+
+def compare(cluster, live, predictions):
+    """(outcome, {stage: [(manifest, expected stored form, live object or None)]}): what has to be written."""
     outcome = Outcome()
     to_write = {}
     for stage, manifest, current, predicted in predictions:
@@ -553,60 +583,53 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
         else:
             outcome.record("unchanged", ref(manifest), before, after)
             continue
-        to_write.setdefault(stage, []).append((manifest, after, current is None))
+        to_write.setdefault(stage, []).append((manifest, after, current))
+    return outcome, to_write
 
+
+def prunable(client, cluster, live, planned, groups, *, full, partitions, wait, delete_pvcs):
+    """Live objects to delete, in deletion order: stale configs and, on a `full` run, whatever is no longer
+    described; with `delete_pvcs`, the PVCs of the StatefulSets that go."""
     desired_keys = {(m["kind"], m["metadata"]["name"]) for _s, m, _c in planned}
-    prunable = []
-    if prune:
-        prunable = stale_config_maps(client, cluster, live, desired_keys, groups, partitions=partitions, wait=wait)
-        if node_groups is None:  # a full run also removes what is no longer described (configs: by the rule above)
-            described = {g["name"] for g in groups}
-            prunable += [obj for key, obj in live.items() if key not in desired_keys
-                         and not (key[0] == "ConfigMap" and _group_of(obj) in described)]
+    found = stale_config_maps(client, cluster, live, desired_keys, groups, partitions=partitions, wait=wait)
+    if full:  # configs of described groups follow the rule above
+        described = {g["name"] for g in groups}
+        found += [obj for key, obj in live.items() if key not in desired_keys
+                  and not (key[0] == "ConfigMap" and _group_of(obj) in described)]
     pvcs = []
-    if prunable and delete_pvcs:
-        gone_groups = {(o["metadata"].get("labels") or {}).get(LABEL_GROUP) for o in prunable
+    if found and delete_pvcs:
+        gone_groups = {(o["metadata"].get("labels") or {}).get(LABEL_GROUP) for o in found
                        if o["kind"] == "StatefulSet"}
         pvcs = [p for p in client.list("PersistentVolumeClaim", cluster["namespace"], instance_labels(cluster))
                 if (p["metadata"].get("labels") or {}).get(LABEL_GROUP) in gone_groups]
-    deletions = sorted(prunable, key=lambda o: MANAGED_KINDS.index(o["kind"])) + pvcs
-    for obj in deletions:
-        outcome.record("deleted", ref(obj), normalise(obj), None)
-    outcome.instances = instance_changes([(manifest, current) for _s, manifest, current in planned], deletions)
+    return sorted(found, key=lambda o: MANAGED_KINDS.index(o["kind"])) + pvcs
 
-    if check_mode:
-        delete_all(client, deletions, cluster["namespace"], None, dry_run=True)
-        return outcome, read_groups(client, cluster["name"], cluster["namespace"], reported, node_zones)
 
-    recorder = recorder or EventRecorder(client, enabled=False)
-    deadline = started + wait_timeout
-    current_of = {ref(manifest): current for _s, manifest, current, _p in predictions}
+def write_stages(client, cluster, to_write, outcome, recorder, *, stages, groups, wait, wait_timeout, deadline, sleep):
+    """Write stage by stage (with `wait`, each stage's rollout waited for before the next), recording an Event
+    per write and, after the waits, per pod the rollouts replaced."""
     rolling = wait and recorder.enabled and any(m["kind"] == "StatefulSet" for items in to_write.values()
-                                                 for m, _e, created in items if not created)
+                                                 for m, _e, current in items if current is not None)
     pods_before = client.list("Pod", cluster["namespace"], instance_labels(cluster)) if rolling else []
     for stage, _manifests in stages:
-        for manifest, expected, created in to_write.get(stage, []):
-            current = current_of[ref(manifest)]
+        for manifest, expected, current in to_write.get(stage, []):
+            created = current is None
             stored = write(client, manifest, current, cluster["namespace"], expected)
-            recorder.record(stored or manifest, "Created" if created else "Updated",
-                            paths_message("Created" if created else "Updated",
-                                          [] if created else change_paths(normalise(current), expected)))
+            verb = "Created" if created else "Updated"
+            recorder.record(stored or manifest, verb,
+                            paths_message(verb, [] if created else change_paths(normalise(current), expected)))
             # A created object gets server allocations (a Service's clusterIP) that a dry run cannot predict.
             if not created and normalise(stored) != expected:
                 outcome.warnings.append(f"{ref(manifest)} was stored differently from the dry run at "
                                         f"{', '.join(change_paths(expected, normalise(stored))[:5])}")
         if wait:
-            stage_groups = [g["name"] for g in groups if g["role"] == stage]
-            if stage == ZOOKEEPER:
-                stage_groups = [ZOOKEEPER]
+            stage_groups = [ZOOKEEPER] if stage == ZOOKEEPER else [g["name"] for g in groups if g["role"] == stage]
             wait_for(client, cluster, stage_groups, timeout=wait_timeout, deadline=deadline, sleep=sleep)
     if rolling:
-        for pod, before in rolled_pods(pods_before, client.list("Pod", cluster["namespace"], instance_labels(cluster))):
+        pods_after = client.list("Pod", cluster["namespace"], instance_labels(cluster))
+        for pod, before in rolled_pods(pods_before, pods_after):
             recorder.record(pod, "Rolled", f"Replaced by the rollout of {_owner(pod)} that {SOURCE} applied "
                             f"(revision {_revision(before)} -> {_revision(pod)}); Ready")
-    delete_all(client, deletions, cluster["namespace"], recorder)
-    outcome.warnings += recorder.warnings
-    return outcome, read_groups(client, cluster["name"], cluster["namespace"], reported, node_zones)
 
 
 def _revision(pod):

@@ -397,134 +397,155 @@ def normalise_cluster(raw, field="cluster"):
     _check_keys(raw, CLUSTER_KEYS, field, required=("name", "namespace", "image", "zookeeper", "node_groups"))
     name, namespace = normalise_identity(raw, field)
     image = _type(raw["image"], str, _path(field, "image"))
-    pull_secrets = raw.get("image_pull_secrets") or []
-    _type(pull_secrets, list, _path(field, "image_pull_secrets"))
-    for index, secret in enumerate(pull_secrets):
-        _dns_label(secret, _path(_path(field, "image_pull_secrets"), index), DNS1123_SUBDOMAIN, "a Secret name")
+    pull_secrets = _image_pull_secrets(raw.get("image_pull_secrets") or [], _path(field, "image_pull_secrets"))
     helix = raw.get("helix_cluster_name") or name
     if not isinstance(helix, str) or not re.match(r"^[A-Za-z0-9_\-]+$", helix):
         raise SpecError(_path(field, "helix_cluster_name"), f"{helix!r} must hold only letters, digits, '_' and '-'")
-
-    profiles_raw = raw.get("profiles") or {}
-    _type(profiles_raw, dict, _path(field, "profiles"))
-    profiles = {}
-    for pname, profile in profiles_raw.items():
-        _dns_label(pname, f"{field}.profiles", LABEL_VALUE, "a profile name (letters, digits, '-', '_', '.')")
-        profiles[pname] = _profile(profile or {}, f"{field}.profiles.{pname}")
-
+    profiles = _profiles(raw.get("profiles") or {}, field)
     zookeeper = _zookeeper(raw["zookeeper"], _path(field, "zookeeper"), profiles)
     secret_env = _secret_env(raw.get("secret_env") or [], _path(field, "secret_env"))
+    pinot = raw.get("pinot") or {}
+    _check_keys(pinot, ROLES, _path(field, "pinot"))
+    cluster = {"name": name, "namespace": namespace, "image": image, "image_pull_secrets": pull_secrets,
+               "helix_cluster_name": helix, "zookeeper": zookeeper, "secret_env": secret_env, "profiles": profiles}
 
-    def env_for(role):
-        return {item["name"] for item in secret_env if role in item["roles"]}
-
-    pinot_raw = raw.get("pinot") or {}
-    _check_keys(pinot_raw, ROLES, _path(field, "pinot"))
-    groups_raw = _type(raw["node_groups"], list, _path(field, "node_groups"))
-    if not groups_raw:
-        raise SpecError(_path(field, "node_groups"), "must describe at least one node group")
-
-    groups = []
-    names = set()
-    for index, group in enumerate(groups_raw):
-        sub = _path(_path(field, "node_groups"), index)
-        _check_keys(group, GROUP_KEYS, sub, required=("name", "role"))
-        gname = _dns_label(group["name"], _path(sub, "name"))
-        if gname in names:
-            raise SpecError(_path(sub, "name"), f"duplicate node group name {gname!r}")
-        names.add(gname)
-        if zookeeper["managed"] and gname == "zookeeper":
-            raise SpecError(_path(sub, "name"), "'zookeeper' is reserved for the managed ZooKeeper")
-        if len(name) + 1 + len(gname) > MAX_STS_NAME:
-            raise SpecError(_path(sub, "name"), f"'{name}-{gname}' is longer than {MAX_STS_NAME} characters "
-                            "(StatefulSet pod labels are limited to 63)")
-        role = group["role"]
-        if role not in ROLES:
-            raise SpecError(_path(sub, "role"), f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-        replicas = group.get("replicas")
-        if replicas is not None:
-            _type(replicas, int, _path(sub, "replicas"))
-            if replicas < 0:
-                raise SpecError(_path(sub, "replicas"), f"must be 0 or more, not {replicas}")
-        if group.get("zone") is not None and group.get("zones") is not None:
-            raise SpecError(_path(sub, "zones"), "give either 'zone' or 'zones', not both")
-        if group.get("zone") is not None:
-            zones = [group["zone"]]
-            zfield = _path(sub, "zone")
-        else:
-            zones = group.get("zones") or []
-            zfield = _path(sub, "zones")
-            _type(zones, list, zfield)
-        for zindex, zone in enumerate(zones):
-            zf = zfield if group.get("zone") is not None else _path(zfield, zindex)
-            if not isinstance(zone, str) or not zone or not LABEL_VALUE.match(zone) or len(zone) > 63:
-                raise SpecError(zf, f"{zone!r} is not a valid {ZONE_LABEL} label value")
-        if len(set(zones)) != len(zones):
-            raise SpecError(zfield, "lists a zone twice")
-        gimage = group.get("image") or image
-        _type(gimage, str, _path(sub, "image"))
-        pname = group.get("profile")
-        if pname is not None and (not isinstance(pname, str) or pname not in profiles):
-            raise SpecError(_path(sub, "profile"),
-                            f"unknown profile {pname!r}; defined: {', '.join(sorted(profiles)) or 'none'}")
-        overrides = _profile(group.get("overrides") or {}, _path(sub, "overrides"))
-        settings = deep_merge(profiles.get(pname, {}), overrides)
-        env_names = set((settings.get("env") or {}).keys())
-
-        role_config = _pinot_config(pinot_raw.get(role) or {}, f"{field}.pinot.{role}", role, env_for(role),
-                                    env_names)
-        group_config = _pinot_config(group.get("pinot") or {}, _path(sub, "pinot"), role, env_for(role), env_names)
-        properties = dict(role_config.get("properties", {}))
-        properties.update(group_config.get("properties", {}))
-        jvm_opts = group_config.get("jvm_opts", role_config.get("jvm_opts", ""))
-
-        if role == "controller" and not (settings.get("storage") or {}).get("size") \
-                and not DEEP_STORE.match(properties.get("controller.data.dir", "")):
-            raise SpecError(_path(sub, "overrides" if pname is None else "profile"), (
-                "a controller keeps every uploaded segment in controller.data.dir; without storage.size that is "
-                "an emptyDir, lost with the pod. Give the profile (or overrides) storage.size, or set "
-                "pinot.controller.properties[controller.data.dir] to a deep store URI (s3://, gs://, hdfs://, ...)"))
-        tags = group.get("tags")
-        if tags is not None:
-            _type(tags, list, _path(sub, "tags"))
-            tags = _tags(tags, role, _path(sub, "tags"))
-        pool = group.get("pool")
-        if pool is not None:
-            if role != "server":
-                raise SpecError(_path(sub, "pool"), "only server groups belong to instance pools")
-            _type(pool, int, _path(sub, "pool"))
-            if pool < 0:
-                raise SpecError(_path(sub, "pool"), "must be 0 or more")
-        groups.append({
-            "name": gname, "role": role, "replicas": replicas, "zones": list(zones), "image": gimage,
-            "profile": pname, "settings": settings, "properties": properties, "jvm_opts": jvm_opts,
-            "tags": tags, "pool": pool,
-            "secret_env": [item for item in secret_env if role in item["roles"]],
-        })
-
+    groups = _node_groups(raw["node_groups"], field, cluster, pinot)
     present = [role for role in ROLES if any(g["role"] == role for g in groups)]
     if "controller" not in present:
         raise SpecError(_path(field, "node_groups"), "a Pinot cluster needs at least one controller group")
-    order = raw.get("deployment_order")
-    if order is None:
-        order = list(DEFAULT_ORDER)
-    else:
-        ofield = _path(field, "deployment_order")
-        _type(order, list, ofield)
-        for oindex, role in enumerate(order):
-            if role not in ROLES:
-                raise SpecError(_path(ofield, oindex), f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
-        if len(set(order)) != len(order):
-            raise SpecError(ofield, "lists a role twice")
-        missing = [role for role in present if role not in order]
-        if missing:
-            raise SpecError(ofield, f"must list every role that has node groups; missing: {', '.join(missing)}")
+    order = _deployment_order(raw.get("deployment_order"), present, _path(field, "deployment_order"))
     _check_services(groups, field)
+    return {**cluster, "node_groups": groups, "deployment_order": order}
+
+
+def _image_pull_secrets(raw, field):
+    _type(raw, list, field)
+    for index, secret in enumerate(raw):
+        _dns_label(secret, _path(field, index), DNS1123_SUBDOMAIN, "a Secret name")
+    return list(raw)
+
+
+def _profiles(raw, field):
+    """The named profiles, each checked (`field` is the cluster's)."""
+    _type(raw, dict, _path(field, "profiles"))
+    profiles = {}
+    for name, profile in raw.items():
+        _dns_label(name, f"{field}.profiles", LABEL_VALUE, "a profile name (letters, digits, '-', '_', '.')")
+        profiles[name] = _profile(profile or {}, f"{field}.profiles.{name}")
+    return profiles
+
+
+def _node_groups(raw, field, cluster, pinot):
+    """Each node group in turn (`field` is the cluster's); `pinot` holds the settings of each role."""
+    groups_field = _path(field, "node_groups")
+    _type(raw, list, groups_field)
+    if not raw:
+        raise SpecError(groups_field, "must describe at least one node group")
+    groups = []
+    for index, group in enumerate(raw):
+        groups.append(_node_group(group, _path(groups_field, index), cluster, pinot=pinot, pinot_field=f"{field}.pinot",
+                                  taken={g["name"] for g in groups}))
+    return groups
+
+
+def _node_group(raw, field, cluster, *, pinot, pinot_field, taken):
+    """One node group. `cluster` holds the cluster-wide values it inherits, `taken` the names of earlier groups."""
+    _check_keys(raw, GROUP_KEYS, field, required=("name", "role"))
+    name = _group_name(raw["name"], _path(field, "name"), cluster, taken)
+    role = raw["role"]
+    if role not in ROLES:
+        raise SpecError(_path(field, "role"), f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    replicas = raw.get("replicas")
+    if replicas is not None:
+        _type(replicas, int, _path(field, "replicas"))
+        if replicas < 0:
+            raise SpecError(_path(field, "replicas"), f"must be 0 or more, not {replicas}")
+    zones = _zones(raw, field)
+    image = _type(raw.get("image") or cluster["image"], str, _path(field, "image"))
+    profile, settings = _group_settings(raw, field, cluster["profiles"])
+    secret_env = [item for item in cluster["secret_env"] if role in item["roles"]]
+    properties, jvm_opts = _group_pinot(raw.get("pinot"), _path(field, "pinot"), role, role_raw=pinot.get(role),
+                                        role_field=f"{pinot_field}.{role}", secret_env=secret_env, settings=settings)
+    if role == "controller":
+        # Blame the profile when there is one: that is where a group's storage is usually given.
+        _check_controller_storage(settings, properties, _path(field, "overrides" if profile is None else "profile"))
+    tags = raw.get("tags")
+    if tags is not None:
+        _type(tags, list, _path(field, "tags"))
+        tags = _tags(tags, role, _path(field, "tags"))
+    pool = raw.get("pool")
+    if pool is not None:
+        if role != "server":
+            raise SpecError(_path(field, "pool"), "only server groups belong to instance pools")
+        _type(pool, int, _path(field, "pool"))
+        if pool < 0:
+            raise SpecError(_path(field, "pool"), "must be 0 or more")
     return {
-        "name": name, "namespace": namespace, "image": image, "image_pull_secrets": list(pull_secrets),
-        "helix_cluster_name": helix, "zookeeper": zookeeper, "secret_env": secret_env, "profiles": profiles,
-        "node_groups": groups, "deployment_order": [role for role in order if role in present],
+        "name": name, "role": role, "replicas": replicas, "zones": zones, "image": image, "profile": profile,
+        "settings": settings, "properties": properties, "jvm_opts": jvm_opts, "tags": tags, "pool": pool,
+        "secret_env": secret_env,
     }
+
+
+def _group_name(name, field, cluster, taken):
+    """A group name, unique and short enough to prefix the StatefulSet's object names and pod labels."""
+    _dns_label(name, field)
+    if name in taken:
+        raise SpecError(field, f"duplicate node group name {name!r}")
+    if cluster["zookeeper"]["managed"] and name == "zookeeper":
+        raise SpecError(field, "'zookeeper' is reserved for the managed ZooKeeper")
+    if len(cluster["name"]) + 1 + len(name) > MAX_STS_NAME:
+        raise SpecError(field, f"'{cluster['name']}-{name}' is longer than {MAX_STS_NAME} characters "
+                        "(StatefulSet pod labels are limited to 63)")
+    return name
+
+
+def _zones(group, field):
+    """The zones of a group, from `zone` (one) or `zones` (a list); empty when it gives neither."""
+    single = group.get("zone") is not None
+    if single and group.get("zones") is not None:
+        raise SpecError(_path(field, "zones"), "give either 'zone' or 'zones', not both")
+    zones_field = _path(field, "zone" if single else "zones")
+    zones = [group["zone"]] if single else _type(group.get("zones") or [], list, zones_field)
+    for index, zone in enumerate(zones):
+        if not isinstance(zone, str) or not zone or not LABEL_VALUE.match(zone) or len(zone) > 63:
+            raise SpecError(zones_field if single else _path(zones_field, index),
+                            f"{zone!r} is not a valid {ZONE_LABEL} label value")
+    if len(set(zones)) != len(zones):
+        raise SpecError(zones_field, "lists a zone twice")
+    return list(zones)
+
+
+def _group_settings(group, field, profiles):
+    """`(profile name, settings)`: the group's overrides merged over its profile."""
+    name = group.get("profile")
+    if name is not None and (not isinstance(name, str) or name not in profiles):
+        raise SpecError(_path(field, "profile"),
+                        f"unknown profile {name!r}; defined: {', '.join(sorted(profiles)) or 'none'}")
+    overrides = _profile(group.get("overrides") or {}, _path(field, "overrides"))
+    return name, deep_merge(profiles.get(name, {}), overrides)
+
+
+def _group_pinot(raw, field, role, *, role_raw, role_field, secret_env, settings):
+    """`(properties, jvm_opts)` of a group: its own `pinot` over its role's. The role's are checked again with each
+    group because the environment variables they may refer to come from the group's profile env."""
+    secret_env_names = {item["name"] for item in secret_env}
+    env_names = set((settings.get("env") or {}).keys())
+    role_config = _pinot_config(role_raw or {}, role_field, role, secret_env_names, env_names)
+    group_config = _pinot_config(raw or {}, field, role, secret_env_names, env_names)
+    properties = dict(role_config.get("properties", {}))
+    properties.update(group_config.get("properties", {}))
+    return properties, group_config.get("jvm_opts", role_config.get("jvm_opts", ""))
+
+
+def _check_controller_storage(settings, properties, field):
+    """Uploaded segments must outlive the controller pod: on a volume or in a deep store."""
+    if not (settings.get("storage") or {}).get("size") \
+            and not DEEP_STORE.match(properties.get("controller.data.dir", "")):
+        raise SpecError(field, (
+            "a controller keeps every uploaded segment in controller.data.dir; without storage.size that is "
+            "an emptyDir, lost with the pod. Give the profile (or overrides) storage.size, or set "
+            "pinot.controller.properties[controller.data.dir] to a deep store URI (s3://, gs://, hdfs://, ...)"))
 
 
 def _tags(tags, role, field):
@@ -540,6 +561,23 @@ def _tags(tags, role, field):
     if len(set(tags)) != len(tags):
         raise SpecError(field, "lists a tag twice")
     return list(tags)
+
+
+def _deployment_order(order, present, field):
+    """The roles that have node groups, in the order they are rolled out."""
+    if order is None:
+        order = DEFAULT_ORDER
+    else:
+        _type(order, list, field)
+        for index, role in enumerate(order):
+            if role not in ROLES:
+                raise SpecError(_path(field, index), f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        if len(set(order)) != len(order):
+            raise SpecError(field, "lists a role twice")
+        missing = [role for role in present if role not in order]
+        if missing:
+            raise SpecError(field, f"must list every role that has node groups; missing: {', '.join(missing)}")
+    return [role for role in order if role in present]
 
 
 def _check_services(groups, field):
@@ -583,3 +621,4 @@ def check_partitions(cluster, partitions, field="partitions"):
             raise SpecError(f"{field}.{name}", f"must be an integer of 0 or more, not {value!r}")
         result[name] = value
     return result
+
