@@ -608,8 +608,8 @@ def prunable(client, cluster, live, planned, groups, *, full, partitions, wait, 
 def write_stages(client, cluster, to_write, outcome, recorder, *, stages, groups, wait, wait_timeout, deadline, sleep):
     """Write stage by stage (with `wait`, each stage's rollout waited for before the next), recording an Event
     per write and, after the waits, per pod the rollouts replaced."""
-    rolling = wait and recorder.enabled and any(m["kind"] == "StatefulSet" for items in to_write.values()
-                                                 for m, _e, current in items if current is not None)
+    updated = [m for items in to_write.values() for m, _e, current in items if current is not None]
+    rolling = wait and recorder.enabled and any(m["kind"] == "StatefulSet" for m in updated)
     pods_before = client.list("Pod", cluster["namespace"], instance_labels(cluster)) if rolling else []
     for stage, _manifests in stages:
         for manifest, expected, current in to_write.get(stage, []):

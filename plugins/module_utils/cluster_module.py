@@ -142,7 +142,7 @@ def run_cluster_event(module):
             involved = client.get(params["kind"], name, params["namespace"]) or {
                 "kind": params["kind"], "apiVersion": "apps/v1" if params["kind"] == "StatefulSet" else "v1",
                 "metadata": {"name": name, "namespace": params["namespace"]}}
-            recorder.record(involved, params["reason"], params["message"], params["type"])
+            recorder.record(involved, params["reason"], params["note"], params["type"])
         if recorder.error:  # recording is this module's one job
             raise recorder.error
     except K8sError as exc:

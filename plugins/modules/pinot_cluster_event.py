@@ -41,9 +41,10 @@ options:
       - Short UpperCamelCase reason, as Kubernetes uses them, for example V(UpgradeStopped).
     type: str
     required: true
-  message:
+  note:
     description:
-      - What happened, in one line (longer messages are cut at 1024 characters). Never put a secret here.
+      - What happened, in one line; the Event's C(message) (C(note) in C(events.k8s.io/v1); Ansible reserves
+        C(message)). Longer notes are cut at 1024 characters. Never put a secret here.
     type: str
     required: true
   type:
@@ -71,7 +72,7 @@ EXAMPLES = r"""
     kind: Pod
     names: [pinot-server-hot-a-1]
     reason: UpgradeStopped
-    message: "Pinot gate server segments_converged: 2 segments not ONLINE after 300 s"
+    note: "Pinot gate server segments_converged: 2 segments not ONLINE after 300 s"
     type: Warning
 """
 
@@ -103,7 +104,7 @@ def main():
         kind=dict(type="str", choices=["Pod", "StatefulSet"], required=True),
         names=dict(type="list", elements="str", required=True),
         reason=dict(type="str", required=True),
-        message=dict(type="str", required=True),
+        note=dict(type="str", required=True),
         type=dict(type="str", choices=["Normal", "Warning"], default="Normal"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -345,6 +345,7 @@ def test_rbac_least_privilege_works_and_a_missing_rule_is_named(env):
         assert predicted.get("changed") is True, predicted.get("msg")
         created = run()
         assert not created.get("failed"), created.get("msg")
+        assert not created.get("warnings") and created["request_counts"]["events"] == len(created["events"]) > 0
         waited = run(wait=True, wait_timeout=120)
         assert not waited.get("failed"), waited.get("msg")
         assert waited["changed"] is False
@@ -392,6 +393,16 @@ def test_rbac_least_privilege_works_and_a_missing_rule_is_named(env):
         assert refused.get("failed") and refused["status"] == 403, refused.get("msg")
         assert 'cannot get resource "secrets"' in refused["msg"] and "unlisted" in refused["msg"], refused["msg"]
         assert refused["request_counts"]["writes"] == 0
+
+        # Without "create" on events the run does its work and warns once.
+        role["rules"] = [rule for rule in role["rules"] if rule["resources"] != ["events"]]
+        cp.request("PUT", rbac_path(role), role)
+        time.sleep(1)
+        unrecorded = run_module("pinot_cluster", dict(auth, cluster=pruned, state="present", wait=False))
+        assert not unrecorded.get("failed") and unrecorded["changed"], unrecorded.get("msg")
+        assert unrecorded["events"] == []
+        assert [w for w in unrecorded["warnings"] if "Kubernetes Events not recorded" in w
+                and 'cannot create resource "events"' in w], unrecorded["warnings"]
 
         clusterrole = next(d for d in docs if d["kind"] == "ClusterRole")
         clusterrole["rules"] = clusterrole["rules"][:1]  # no "list nodes"

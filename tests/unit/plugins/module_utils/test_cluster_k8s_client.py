@@ -145,4 +145,3 @@ def test_an_event_and_an_apply_go_on_the_wire_serialised_once():
     assert m2 == "PATCH" and json.loads(body2)["metadata"]["name"] == "a"
     assert c.counts == {"reads": 0, "writes": 1, "dry_runs": 0, "events": 1}
     assert c.executed_requests == ["PATCH /api/v1/namespaces/ns/configmaps/a"]  # an Event is not a change
-
