@@ -20,7 +20,11 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     read_services,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import LABEL_GROUP, instance_labels
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import normalise_cluster, normalise_identity
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
+    normalise_cluster,
+    normalise_identity,
+    without_unset,
+)
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import (
     HAS_KUBERNETES,
@@ -28,11 +32,11 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import (
     K8sClient,
     K8sError,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_events import EventRecorder
 
 
 def connect(module):
     if not HAS_KUBERNETES:
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_events import EventRecorder
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     return K8sClient.from_params(module.params)
 
@@ -59,15 +63,16 @@ def run_cluster(module):
             name, namespace = normalise_identity(params["cluster"])
             cluster = None
         else:
-            cluster = normalise_cluster(params["cluster"])  # before connecting: bad input costs no request
+            # Before connecting: bad input costs no request. Without the None Ansible gave the fields left out.
+            cluster = normalise_cluster(without_unset(params["cluster"], module.argument_spec["cluster"]["options"]))
             name, namespace = cluster["name"], cluster["namespace"]
         client = connect(module)
+        recorder = EventRecorder(client, enabled=params["events"])
         groups, services = {}, {}
         if cluster is None:
             outcome = absent(client, name, namespace, delete_pvcs=params["delete_pvcs"],
                              check_mode=module.check_mode, recorder=recorder)
         else:
-        recorder = EventRecorder(client, enabled=params["events"])
             outcome, groups = present(
                 client, cluster, node_groups=params["node_groups"], partitions=params["partitions"],
                 prune=params["prune"], delete_pvcs=params["delete_pvcs"], wait=params["wait"],
@@ -97,12 +102,12 @@ def run_cluster(module):
         instances=outcome.instances,
         groups=groups,
         services=services,
+        events=recorder.recorded,
         executed_requests=client.executed_requests,
         request_counts=client.counts,
         elapsed_seconds=round(time.monotonic() - started, 3),
     )
     if module._diff:
-        events=recorder.recorded,
         result["diff"] = outcome.diff()
     module.exit_json(**result)
 

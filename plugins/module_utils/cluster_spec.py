@@ -622,3 +622,23 @@ def check_partitions(cluster, partitions, field="partitions"):
         result[name] = value
     return result
 
+
+def without_unset(value, options):
+    """`value` (a parameter Ansible validated against suboption spec `options`) without the None that Ansible
+    gives every suboption left out, so that the description reads as written: its defaults stay here.
+
+    Only keys of `options` go (a null given explicitly is the same as one left out); free-form mappings (no
+    `options`: Pinot properties, profiles, overrides) and raw values are kept as they are, nulls included.
+    """
+    if options is None or not isinstance(value, dict):
+        return value
+    result = {}
+    for key, item in value.items():
+        spec = options.get(key)
+        if spec is None:
+            result[key] = item
+        elif item is not None:
+            sub = spec.get("options")
+            result[key] = [without_unset(element, sub) for element in item] if isinstance(item, list) \
+                else without_unset(item, sub)
+    return result

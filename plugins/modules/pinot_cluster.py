@@ -28,19 +28,209 @@ author:
 options:
   cluster:
     description:
-      - The cluster description. Keys (see C(docs/cluster-description.md) for every field)
-        C(name) (DNS-1035 label, prefixes every object name), C(namespace) (must exist), C(image),
-        C(image_pull_secrets), C(helix_cluster_name) (default C(name)), C(zookeeper) (C(address) or C(managed)),
-        C(pinot) (per role C(properties) and C(jvm_opts)), C(secret_env) (container environment from Secrets,
-        referenced in properties as C(${env:NAME})), C(profiles) (reusable Kubernetes settings),
-        C(node_groups) (C(name), C(role), C(replicas), C(zone) or C(zones), C(image), C(profile),
-        C(overrides), C(pinot), C(tags), C(pool)) and C(deployment_order).
-      - The module validates it itself. Unknown keys, bad names, unknown roles or profiles, duplicate groups,
-        negative replicas and credentials in plaintext properties fail with the offending field named,
-        for example C(cluster.node_groups[2].role).
+      - The cluster description. Its fields follow; C(docs/cluster-description.md) in the collection is the
+        complete reference, with examples.
+      - The module validates the description itself before any request. Bad names, unknown roles or profiles,
+        duplicate groups, negative replicas and credentials in plaintext properties fail with the offending
+        field named, for example C(cluster.node_groups[2].role). Unknown keys fail as well; Ansible's argument
+        validation names their path, for example C(cluster.node_groups.colour).
+      - Fields of type C(raw) are checked by the module, not converted by Ansible (a string V("2") is not an
+        integer). A field set to null is the same as one left out.
       - With O(state=absent) only C(name) and C(namespace) are used.
     type: dict
     required: true
+    suboptions:
+      name:
+        description:
+          - Required. A DNS-1035 label (lower-case letters, digits, C(-), starting with a letter) of at most 40
+            characters. Prefixes every object name and is the C(app.kubernetes.io/instance) label.
+          - C(name), C(-) and a group name may together be at most 52 characters.
+        type: raw
+      namespace:
+        description: Required. Namespace of every object. It must exist; pinotops does not create namespaces.
+        type: raw
+      image:
+        description: Required. Pinot image of every node group, for example V(apachepinot/pinot:1.4.0). Its tag
+          becomes the C(app.kubernetes.io/version) label.
+        type: raw
+      image_pull_secrets:
+        description: Names of Secrets for pulling the images (a list of strings), the pods' C(imagePullSecrets).
+          Default none.
+        type: raw
+      helix_cluster_name:
+        description: The Helix cluster name (C(controller.helix.cluster.name), C(-clusterName)), of letters, digits,
+          C(_) and C(-). Default C(name).
+        type: raw
+      zookeeper:
+        description: Required. Exactly one of C(address) or C(managed).
+        type: dict
+        suboptions:
+          address:
+            description: An existing ZooKeeper as a connect string, C(host:port[,host:port...][/chroot]).
+            type: raw
+          managed:
+            description:
+              - A ZooKeeper ensemble run by pinotops (V({}) for the defaults) - StatefulSet C(<name>-zookeeper),
+                its headless and client Services and a PodDisruptionBudget. Pinot then uses
+                C(<name>-zookeeper:2181).
+              - The node group name C(zookeeper) is then reserved. Switching to C(address) prunes the ensemble
+                (its PVCs are kept unless C(delete_pvcs=true)).
+            type: dict
+            suboptions:
+              replicas:
+                description: Number of ZooKeeper pods, an integer of 1 or more. Default V(3).
+                type: raw
+              image:
+                description: ZooKeeper image. Default V(zookeeper:3.9.3).
+                type: raw
+              storage:
+                description: The PVC of each ZooKeeper pod, mounted at C(/data).
+                type: dict
+                suboptions:
+                  size:
+                    description: A Kubernetes quantity. Default V(5Gi).
+                    type: raw
+                  class:
+                    description: StorageClass of the PVC. Default the cluster's default StorageClass.
+                    type: raw
+              profile:
+                description: A profile of C(profiles) for the ZooKeeper pods (resources, placement...). Its
+                  C(storage) is ignored.
+                type: raw
+      pinot:
+        description: Pinot configuration per role, C(properties) and C(jvm_opts) of each role's node groups.
+        type: dict
+        suboptions:
+          controller:
+            description: Of the controllers.
+            type: dict
+            suboptions: &pinot_config
+              properties:
+                description:
+                  - A free-form mapping of Pinot property to value, rendered as C(key=value) lines (sorted) into
+                    C(pinot-<role>.conf). Values may be strings, numbers, booleans (rendered V(true) or
+                    V(false)) or lists (joined with C(,)), without line breaks.
+                  - Properties pinotops sets itself (ports, ZooKeeper address, Helix cluster name, instance ids)
+                    are refused. A credential-looking property must be exactly C(${env:NAME}) with C(NAME) a
+                    C(secret_env) entry of the role.
+                type: dict
+              jvm_opts:
+                description: A string, put into the container's C(JAVA_OPTS) after pinotops' DNS cache options and
+                  before its log4j and plugins options. A credential C(-D) option must be V(-Dkey=$(NAME\)) with
+                  C(NAME) a C(secret_env) entry of the role.
+                type: raw
+          broker:
+            description: Of the brokers.
+            type: dict
+            suboptions: *pinot_config
+          server:
+            description: Of the servers.
+            type: dict
+            suboptions: *pinot_config
+          minion:
+            description: Of the minions.
+            type: dict
+            suboptions: *pinot_config
+      secret_env:
+        description:
+          - Credentials from Kubernetes Secrets as environment variables of the Pinot containers
+            (C(valueFrom.secretKeyRef)), never in a ConfigMap. A property refers to one as C(${env:NAME}), a
+            C(jvm_opts) C(-D) option as V($(NAME\)).
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Required. The environment variable's name.
+            type: raw
+          secret:
+            description: Required. A Secret in the cluster's namespace. It must exist (checked before any write)
+              unless C(optional).
+            type: raw
+          key:
+            description: Required. Key in the Secret. It must exist.
+            type: raw
+          roles:
+            description: The roles whose containers get the variable, a list of V(controller), V(broker),
+              V(server) and V(minion). Default every role.
+            type: raw
+          optional:
+            description: A boolean. Do not require the Secret (Kubernetes C(secretKeyRef.optional)). Default
+              V(false).
+            type: raw
+      profiles:
+        description:
+          - Named, reusable Kubernetes settings, a mapping of profile name to profile. A node group refers to one
+            with C(profile) and changes it with C(overrides).
+          - A profile may hold C(resources) (container resources), C(storage.size) (a PVC per pod; without it the
+            data directory is an C(emptyDir)), C(storage.class), C(storage.access_modes), C(node_selector),
+            C(tolerations), C(affinity), C(topology_spread) (pod C(topologySpreadConstraints)), C(pod_labels),
+            C(pod_annotations), C(env) (plain environment variables), C(service.type), C(service.annotations) and
+            C(service.labels) (of the role's client Service; all groups of a role must agree),
+            C(probes.startup), C(probes.readiness) and C(probes.liveness) (merged over pinotops' probes),
+            C(termination_grace_period_seconds), C(security_context), C(pod_security_context),
+            C(service_account), C(priority_class_name) and C(image_pull_policy).
+          - Kubernetes values keep Kubernetes' camelCase spelling; the apiserver's dry run checks them before any
+            write.
+        type: dict
+      node_groups:
+        description: Required. The StatefulSets of the cluster, at least one of them a controller group.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Required. A unique DNS-1123 label. Names the group's StatefulSet and PodDisruptionBudget
+              C(<cluster>-<group>), ConfigMap C(<cluster>-<group>-config-<hash>) and headless Service
+              C(<cluster>-<group>-headless).
+            type: raw
+          role:
+            description: Required. V(controller), V(broker), V(server) or V(minion).
+            type: raw
+          replicas:
+            description: The StatefulSet's replicas, an integer of 0 or more. Left out, pinotops never writes
+              C(spec.replicas) (for an HPA or another tool).
+            type: raw
+          zone:
+            description: A Kubernetes zone (C(topology.kubernetes.io/zone) node label value) for the group's
+              pods. Not together with C(zones).
+            type: raw
+          zones:
+            description: A list of zones; the pods are spread over them. Every zone must be the label value of
+              some node (checked before any write). Default no zone constraint.
+            type: raw
+          image:
+            description: Image of this group. Default C(image).
+            type: raw
+          profile:
+            description: Name of a profile of C(profiles).
+            type: raw
+          overrides:
+            description: Profile fields merged over the group's profile (mappings key by key; lists and scalars
+              replace) - C(resources), C(storage.size), C(storage.class), C(storage.access_modes),
+              C(node_selector), C(tolerations), C(affinity), C(topology_spread), C(pod_labels),
+              C(pod_annotations), C(env), C(service.type), C(service.annotations), C(service.labels),
+              C(probes.startup), C(probes.readiness), C(probes.liveness), C(termination_grace_period_seconds),
+              C(security_context), C(pod_security_context), C(service_account), C(priority_class_name),
+              C(image_pull_policy) (see C(profiles)).
+            type: dict
+          pinot:
+            description: C(properties) and C(jvm_opts) merged over those of the group's role in C(pinot) (its
+              properties win key by key, its C(jvm_opts) replaces the role's). A change rolls only this group.
+            type: dict
+            suboptions: *pinot_config
+          tags:
+            description: Pinot instance tags, a list of strings. Broker tags end in C(_BROKER) and are rendered as
+              C(pinot.broker.instance.tags); server tags end in C(_OFFLINE) or C(_REALTIME) and are recorded as
+              an annotation, which the C(pinot_cluster) role applies. Controllers have none.
+            type: raw
+          pool:
+            description: Server groups only. The Pinot instance pool, an integer of 0 or more, recorded as the
+              annotation C(pinotops.io/pinot-instance-pool).
+            type: raw
+      deployment_order:
+        description: The order in which roles are applied (and, with C(wait=true), waited for), a list of roles
+          without duplicates that names every role with node groups. Default V([controller, broker, server,
+          minion]).
+        type: raw
   state:
     description:
       - V(present) creates or updates the cluster's objects; V(absent) deletes every object carrying the
@@ -86,6 +276,16 @@ options:
       - Seconds to wait in total for O(wait).
     type: int
     default: 600
+  events:
+    description:
+      - Record a Kubernetes Event (source C(pinotops.k8s)) on every object the run writes (reason C(Created),
+        C(Updated) with the changed fields, never their values, or C(Deleted)) and, with O(wait), on every pod its
+        rollout replaced (C(Rolled)), so that C(kubectl get events) and C(kubectl describe) tell what pinotops did.
+        None when nothing changed, and none in check mode.
+      - Best effort, as Kubernetes' own controllers do it; an Event the apiserver refuses (no C(create) on
+        C(events)) becomes a warning, never a failure.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - pinotops.k8s.k8s_auth.ACTION_GROUP
   - pinotops.k8s.k8s_auth
@@ -225,6 +425,14 @@ services:
   type: dict
   sample: {"controller": {"name": "pinot-controller", "cluster_ip": "10.96.12.7", "ports": {"http": 9000},
            "url": "http://pinot-controller.analytics.svc.cluster.local:9000"}}
+events:
+  description: The Kubernetes Events the run recorded (see O(events)), each with C(kind) and C(name) of the object
+    concerned, C(reason), C(message) and C(type).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "StatefulSet", "name": "pinot-server-hot-a", "reason": "Updated", "type": "Normal",
+            "message": "Updated by pinotops.k8s: spec.template.spec.containers.pinot.image"}]
 executed_requests:
   description: Every write request sent to the apiserver, as C(METHOD path). Empty when nothing changed and
     in check mode (dry runs are counted in RV(request_counts) instead).
@@ -256,13 +464,14 @@ field:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_module import run_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_options import CLUSTER_OPTIONS
 from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8S_AUTH_ARGS
 
 
 def main():
     argument_spec = dict(
         K8S_AUTH_ARGS,
-        cluster=dict(type="dict", required=True),
+        cluster=dict(type="dict", required=True, options=CLUSTER_OPTIONS),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         node_groups=dict(type="list", elements="str"),
         partitions=dict(type="dict"),
@@ -270,29 +479,11 @@ def main():
         delete_pvcs=dict(type="bool", default=False),
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=600),
+        events=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_cluster(module)
 
 
 if __name__ == "__main__":
-  events:
-    description:
-      - Record a Kubernetes Event (source C(pinotops.k8s)) on every object the run writes (reason C(Created),
-        C(Updated) with the changed fields, never their values, or C(Deleted)) and, with O(wait), on every pod its
-        rollout replaced (C(Rolled)), so that C(kubectl get events) and C(kubectl describe) tell what pinotops did.
-        None when nothing changed, and none in check mode.
-      - Best effort, as Kubernetes' own controllers do it; an Event the apiserver refuses (no C(create) on
-        C(events)) becomes a warning, never a failure.
-    type: bool
-    default: true
     main()
-events:
-  description: The Kubernetes Events the run recorded (see O(events)), each with C(kind) and C(name) of the object
-    concerned, C(reason), C(message) and C(type).
-  returned: always
-  type: list
-  elements: dict
-  sample: [{"kind": "StatefulSet", "name": "pinot-server-hot-a", "reason": "Updated", "type": "Normal",
-            "message": "Updated by pinotops.k8s: spec.template.spec.containers.pinot.image"}]
-        events=dict(type="bool", default=True),

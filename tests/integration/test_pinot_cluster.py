@@ -182,6 +182,17 @@ def test_invalid_description_fails_naming_the_field_and_writes_nothing(env):
     assert env.items("statefulsets", "", api="/apis/apps/v1") == []
 
 
+def test_an_unknown_key_is_refused_by_its_path_before_the_module_runs(env):
+    env.description["node_groups"][2]["colour"] = "red"
+    try:
+        result, _out = env.play()
+    finally:
+        del env.description["node_groups"][2]["colour"]
+    assert result["failed"]
+    assert "Unsupported parameters" in result["msg"] and "cluster.node_groups.colour" in result["msg"], result["msg"]
+    assert env.items("statefulsets", "", api="/apis/apps/v1") == []
+
+
 def test_unknown_zone_and_missing_secret_fail_before_any_write(env):
     env.description["node_groups"][3]["zone"] = "zone-d"
     try:
