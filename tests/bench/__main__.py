@@ -2,7 +2,7 @@
 
     python -m tests.bench [--runs 3] [--ready-delay 5] [--attach ENV.json] [--no-doc]
 
-Starts the test bed (real Pinot 0.11.0, a real Kubernetes control plane with kwok pods), puts a counting
+Starts the test bed (real Pinot 1.5.1, a real Kubernetes control plane with kwok pods), puts a counting
 proxy in front of the controller and of the apiserver, and runs:
   1. no-op reconcile of the estate (cluster of 6 node groups, 100 schemas, 100 OFFLINE tables, 4 tenants);
   2. first apply of the same estate;
@@ -39,7 +39,7 @@ from tests.testbed.pinot import PinotCluster
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("PINOTOPS_TESTBED_CACHE", Path.home() / ".cache" / "pinotops-testbed")) / "bench"
-PINOT_VERSION = "0.11.0"
+PINOT_VERSION = "1.5.1"
 ANSIBLE_PIN = "ansible>=12,<13"  # the package line matching ansible-core 2.19; kubernetes.core taken from it
 
 
@@ -145,13 +145,16 @@ def run_playbook(bed: Bed, playbook: str, extra: dict[str, Any], collections: Pa
         with log.open("a") as out:
             out.write(f"\n===== {playbook} {time.strftime('%H:%M:%S')}\n")
             out.flush()
-            proc = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+            proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+            # wait4's usage of ansible-playbook covers its reaped descendants: ru_maxrss is the peak RSS of the
+            # largest process of the run (the controller process, a worker or a module).
+            _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - started
-        if proc.returncode != 0:
-            raise RuntimeError(f"{playbook} failed (rc {proc.returncode}); see {log}")
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{playbook} failed (rc {os.waitstatus_to_exitcode(status)}); see {log}")
         counted = json.loads(count_file.read_text())
     return {"wall": wall, "executions": counted["module_executions"], "task_seconds": counted["task_seconds"],
-            "per_task": counted["per_task"],
+            "per_task": counted["per_task"], "peak_rss_mib": round(usage.ru_maxrss / 1024),
             "pinot": bed.pinot_proxy.snapshot(), "k8s": bed.k8s_proxy.snapshot(), "load": os.getloadavg()[0]}
 
 
@@ -232,6 +235,18 @@ def scenario_upgrade(bed: Bed, runs: int, delay: int, collections: Path, log: Pa
 
 # ----- report
 
+def import_seconds(module: str, runs: int = 5) -> float:
+    """Median wall time of a fresh interpreter importing `module`, less that of one importing nothing."""
+    def median(code: str) -> float:
+        walls = []
+        for _ in range(runs):
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            walls.append(time.monotonic() - started)
+        return sorted(walls)[runs // 2]
+    return median(f"import {module}") - median("pass")
+
+
 def machine() -> dict[str, str]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -239,20 +254,22 @@ def machine() -> dict[str, str]:
                        if line.startswith("MemTotal")))
     return {"cpu": cpu, "nproc": str(os.cpu_count()), "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
             "kernel": platform.release(), "python": platform.python_version(), "ansible-core": ansible.__version__,
-            "kubernetes (Python)": kubernetes.__version__, "requests": requests.__version__}
+            "kubernetes (Python)": kubernetes.__version__, "requests": requests.__version__,
+            "`import kubernetes` (fresh interpreter, median of 5)": f"{import_seconds('kubernetes'):.2f} s",
+            "`import ansible.module_utils.basic` (the same)": f"{import_seconds('ansible.module_utils.basic'):.2f} s"}
 
 
 def row(scenario: str, side: str, s: dict[str, Any], extra: str = "") -> str:
     p, k = s["pinot"], s["k8s"]
     return (f"| {scenario} | {side} | {s['wall']:.1f} ({', '.join(map(str, s['walls']))}) | {s['executions']} | "
             f"{p['reads']} (+{p['validates']} validate) | {p['writes']} | {k['reads']} (+{k['dry_runs']} dry run) | "
-            f"{k['writes']} | {', '.join(map(str, s['loads']))} | {extra} |")
+            f"{k['writes']} | {s.get('peak_rss_mib', '')} | {', '.join(map(str, s['loads']))} | {extra} |")
 
 
 def table(results: dict[str, Any]) -> str:
     lines = ["| scenario | side | wall s, median (runs) | module executions | Pinot reads | Pinot writes | "
-             "k8s reads | k8s writes | load avg (1 min) per run | note |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "k8s reads | k8s writes | peak RSS MiB | load avg (1 min) per run | note |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, label in (("noop", "1. no-op reconcile"), ("first", "2. first apply")):
         if key not in results:
             continue

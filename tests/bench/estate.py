@@ -20,8 +20,8 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import n
 
 SCHEMAS = 100
 TENANTS = 4
-OLD_IMAGE = "apachepinot/pinot:1.3.0"
-NEW_IMAGE = "apachepinot/pinot:1.4.0"
+OLD_IMAGE = "apachepinot/pinot:1.4.0"
+NEW_IMAGE = "apachepinot/pinot:1.5.1"
 GROUPS = (("controller", "controller"), ("broker", "broker"), ("server-a", "server"), ("server-b", "server"),
           ("server-c", "server"), ("minion", "minion"))
 REPLICAS = 2
