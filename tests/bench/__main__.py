@@ -176,6 +176,8 @@ def scenario_apply_and_noop(bed: Bed, runs: int, baseline_runs: int, collections
                              bed.pinot_proxy.url)
 
     sides = {"ours": runs, "baseline": baseline_runs}
+    sample = extra("ours", 0)
+    objects = sum(len(sample[key]) for key in ("bench_manifests", "bench_tenants", "bench_schemas", "bench_tables"))
     for run in range(runs):
         for side in ("ours", "baseline"):
             if run >= sides[side]:
@@ -183,6 +185,7 @@ def scenario_apply_and_noop(bed: Bed, runs: int, baseline_runs: int, collections
             bed.reset_tenants()
             bed.create_namespace(f"bench-{side}-{run}")
             result = run_playbook(bed, playbook[side], extra(side, run), collections, log)
+            result["objects"] = objects
             results["first"][side].append(result)
             print(f"  first apply  {side:8} run {run + 1}: {result['wall']:.1f} s", flush=True)
     # Both sides tag the same server into the same tenant, so the shared tenants are in place for either side.
@@ -191,6 +194,7 @@ def scenario_apply_and_noop(bed: Bed, runs: int, baseline_runs: int, collections
             if run >= sides[side]:
                 continue
             result = run_playbook(bed, playbook[side], extra(side, 0), collections, log)
+            result["objects"] = objects
             results["noop"][side].append(result)
             print(f"  no-op        {side:8} run {run + 1}: {result['wall']:.1f} s", flush=True)
     for run in range(1, runs):
@@ -222,7 +226,7 @@ def scenario_upgrade(bed: Bed, runs: int, delay: int, collections: Path, log: Pa
                               collections, log)
         pods = sum(g["replicas"] for g in new["node_groups"])
         result["floor"] = pods * delay
-        result["pods"] = pods
+        result["pods"] = result["objects"] = pods
         images = {c["image"] for p in bed.k8s_request("GET", f"/api/v1/namespaces/{namespace}/pods")["items"]
                   for c in p["spec"]["containers"]}
         if images != {estate.NEW_IMAGE}:
@@ -259,17 +263,24 @@ def machine() -> dict[str, str]:
             "`import ansible.module_utils.basic` (the same)": f"{import_seconds('ansible.module_utils.basic'):.2f} s"}
 
 
+def requests_per_object(s: dict[str, Any]) -> str:
+    """Every request of the run (Events included) over the objects it manages (pods, for the upgrade)."""
+    sent = sum(s["pinot"].values()) + sum(s["k8s"].values())
+    return f"{sent / s['objects']:.2f}"
+
+
 def row(scenario: str, side: str, s: dict[str, Any], extra: str = "") -> str:
     p, k = s["pinot"], s["k8s"]
     return (f"| {scenario} | {side} | {s['wall']:.1f} ({', '.join(map(str, s['walls']))}) | {s['executions']} | "
             f"{p['reads']} (+{p['validates']} validate) | {p['writes']} | {k['reads']} (+{k['dry_runs']} dry run) | "
-            f"{k['writes']} | {s.get('peak_rss_mib', '')} | {', '.join(map(str, s['loads']))} | {extra} |")
+            f"{k['writes']} (+{k['events']} events) | {requests_per_object(s)} | {s['peak_rss_mib']} | "
+            f"{', '.join(map(str, s['loads']))} | {extra} |")
 
 
 def table(results: dict[str, Any]) -> str:
     lines = ["| scenario | side | wall s, median (runs) | module executions | Pinot reads | Pinot writes | "
-             "k8s reads | k8s writes | peak RSS MiB | load avg (1 min) per run | note |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "k8s reads | k8s writes | requests per object | peak RSS MiB | load avg (1 min) per run | note |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, label in (("noop", "1. no-op reconcile"), ("first", "2. first apply")):
         if key not in results:
             continue

@@ -2,7 +2,8 @@
 
 Clients of the benchmark talk to the proxy, so every request the modules send is seen and classified:
 reads (GET/HEAD, and POSTs to Pinot's read-only validate endpoints, counted apart as `validates`), writes
-(everything else) and Kubernetes server-side dry runs (`dryRun=All`, counted apart: they write nothing).
+(everything else), Kubernetes server-side dry runs (`dryRun=All`, counted apart: they write nothing) and Kubernetes
+Events (POSTs to `.../events`, counted apart: they record writes, they are not the cluster's state).
 Bodies are buffered; watches are not supported (neither side uses them here).
 """
 
@@ -24,6 +25,8 @@ def classify(method: str, path: str) -> str:
         return "dry_runs"
     if method in ("GET", "HEAD"):
         return "reads"
+    if method == "POST" and path.split("?", maxsplit=1)[0].endswith("/events"):
+        return "events"
     if method == "POST" and (path.split("?", maxsplit=1)[0].endswith("/validate") or "dryRun=true" in path):
         return "validates"
     return "writes"
@@ -98,7 +101,7 @@ class CountingProxy:
 
     def snapshot(self) -> dict[str, int]:
         with self.lock:
-            return {key: self.counts.get(key, 0) for key in ("reads", "writes", "validates", "dry_runs")}
+            return {key: self.counts.get(key, 0) for key in ("reads", "writes", "validates", "dry_runs", "events")}
 
     def stop(self) -> None:
         self.server.shutdown()
