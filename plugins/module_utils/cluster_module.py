@@ -152,4 +152,4 @@ def run_cluster_event(module):
             raise recorder.error
     except K8sError as exc:
         fail(module, client, exc)
-    module.exit_json(changed=True, events=recorder.recorded, request_counts=client.counts)
+    module.exit_json(changed=bool(recorder.recorded), events=recorder.recorded, request_counts=client.counts)
