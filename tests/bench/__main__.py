@@ -239,15 +239,16 @@ def scenario_upgrade(bed: Bed, runs: int, delay: int, collections: Path, log: Pa
 
 # ----- report
 
+def _interpreter_wall(code: str) -> float:
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.monotonic() - started
+
+
 def import_seconds(module: str, runs: int = 5) -> float:
     """Median wall time of a fresh interpreter importing `module`, less that of one importing nothing."""
     def median(code: str) -> float:
-        walls = []
-        for _ in range(runs):
-            started = time.monotonic()
-            subprocess.run([sys.executable, "-c", code], check=True)
-            walls.append(time.monotonic() - started)
-        return sorted(walls)[runs // 2]
+        return sorted(_interpreter_wall(code) for _run in range(runs))[runs // 2]
     return median(f"import {module}") - median("pass")
 
 
