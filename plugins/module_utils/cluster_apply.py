@@ -199,7 +199,7 @@ def group_status(sts, pods, node_zones):
         "pods": [{
             "name": p["metadata"]["name"],
             "instance": instance_id(role, p["metadata"]["name"], spec.get("serviceName"), sts["metadata"]["namespace"]),
-            "revision": (p["metadata"].get("labels") or {}).get(REVISION_LABEL),
+            "revision": _revision(p),
             "ready": pod_ready(p),
             "phase": (p.get("status") or {}).get("phase"),
             "waiting": None if pod_ready(p) else waiting_reason(p),
@@ -209,11 +209,13 @@ def group_status(sts, pods, node_zones):
     }
 
 
-def read_groups(client, name, namespace, group_names=None, node_zones=None):
-    """Status of every StatefulSet of the cluster (or of the named groups): {group: status}."""
+def read_groups(client, name, namespace, group_names=None, node_zones=None, *, pods=None):
+    """Status of every StatefulSet of the cluster (or of the named groups): {group: status}. `pods`: the
+    cluster's pods when the caller has just listed them."""
     selector = instance_labels({"name": name})
     statefulsets = client.list("StatefulSet", namespace, selector)
-    pods = client.list("Pod", namespace, selector)
+    if pods is None:
+        pods = client.list("Pod", namespace, selector)
     if node_zones is None:
         node_zones = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(ZONE_LABEL)
                       for n in client.list("Node")}
@@ -529,15 +531,16 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
         outcome.record("deleted", ref(obj), normalise(obj), None)
     outcome.instances = instance_changes([(manifest, current) for _s, manifest, current in planned], deletions)
 
+    pods = None
     if check_mode:
         delete_all(client, deletions, cluster["namespace"], None, dry_run=True)
     else:
         recorder = recorder or EventRecorder(client, enabled=False)
-        write_stages(client, cluster, to_write, outcome, recorder, stages=stages, groups=groups, wait=wait,
-                     wait_timeout=wait_timeout, deadline=started + wait_timeout, sleep=sleep)
+        pods = write_stages(client, cluster, to_write, outcome, recorder, stages=stages, groups=groups, wait=wait,
+                            wait_timeout=wait_timeout, deadline=started + wait_timeout, sleep=sleep)
         delete_all(client, deletions, cluster["namespace"], recorder)
         outcome.warnings += recorder.warnings
-    return outcome, read_groups(client, cluster["name"], cluster["namespace"], reported, node_zones)
+    return outcome, read_groups(client, cluster["name"], cluster["namespace"], reported, node_zones, pods=pods)
 
 
 def plan(client, cluster, stages, live):
@@ -607,7 +610,8 @@ def prunable(client, cluster, live, planned, groups, *, full, partitions, wait, 
 
 def write_stages(client, cluster, to_write, outcome, recorder, *, stages, groups, wait, wait_timeout, deadline, sleep):
     """Write stage by stage (with `wait`, each stage's rollout waited for before the next), recording an Event
-    per write and, after the waits, per pod the rollouts replaced."""
+    per write and, after the waits, per pod the rollouts replaced. Returns the pods listed after the waits
+    (None when it listed none)."""
     updated = [m for items in to_write.values() for m, _e, current in items if current is not None]
     rolling = wait and recorder.enabled and any(m["kind"] == "StatefulSet" for m in updated)
     pods_before = client.list("Pod", cluster["namespace"], instance_labels(cluster)) if rolling else []
@@ -625,11 +629,13 @@ def write_stages(client, cluster, to_write, outcome, recorder, *, stages, groups
         if wait:
             stage_groups = [ZOOKEEPER] if stage == ZOOKEEPER else [g["name"] for g in groups if g["role"] == stage]
             wait_for(client, cluster, stage_groups, timeout=wait_timeout, deadline=deadline, sleep=sleep)
-    if rolling:
-        pods_after = client.list("Pod", cluster["namespace"], instance_labels(cluster))
-        for pod, before in rolled_pods(pods_before, pods_after):
-            recorder.record(pod, "Rolled", f"Replaced by the rollout of {_owner(pod)} that {SOURCE} applied "
-                            f"(revision {_revision(before)} -> {_revision(pod)}); Ready")
+    if not rolling:
+        return None
+    pods_after = client.list("Pod", cluster["namespace"], instance_labels(cluster))
+    for pod, before in rolled_pods(pods_before, pods_after):
+        recorder.record(pod, "Rolled", f"Replaced by the rollout of {_owner(pod)} that {SOURCE} applied "
+                        f"(revision {_revision(before)} -> {_revision(pod)}); Ready")
+    return pods_after
 
 
 def _revision(pod):

@@ -21,6 +21,7 @@ PATHS_SHOWN = 8
 def event_manifest(involved, reason, message, *, event_type="Normal", now=None, instance=None):
     """The core/v1 Event about `involved` (an object as read or stored: kind, apiVersion, metadata)."""
     meta = involved["metadata"]
+    host = instance or socket.gethostname()
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
     reference = {"apiVersion": involved.get("apiVersion", "v1"), "kind": involved["kind"], "name": meta["name"],
                  "namespace": meta.get("namespace")}
@@ -37,9 +38,9 @@ def event_manifest(involved, reason, message, *, event_type="Normal", now=None, 
         "reason": reason,
         "message": message,
         "type": event_type,
-        "source": {"component": SOURCE, "host": instance or socket.gethostname()},
+        "source": {"component": SOURCE, "host": host},
         "reportingComponent": SOURCE,
-        "reportingInstance": instance or socket.gethostname(),
+        "reportingInstance": host,
         "firstTimestamp": stamp,
         "lastTimestamp": stamp,
         "count": 1,
