@@ -309,6 +309,13 @@ def java_opts(group):
     return " ".join(part for part in parts if part)
 
 
+def update_strategy(partition=None):
+    """RollingUpdate with an explicit partition (0 unless one holds pods back). Without `rollingUpdate` the
+    StatefulSet controller recreates a pod it just deleted from its status' count of current pods, which may be
+    stale: the pod comes back on the old revision and is replaced a second time."""
+    return {"type": "RollingUpdate", "rollingUpdate": {"partition": partition or 0}}
+
+
 def render_group(cluster, group, partition=None):
     """ConfigMap, headless Service, PodDisruptionBudget and StatefulSet of one Pinot node group."""
     role = group["role"]
@@ -349,9 +356,6 @@ def render_group(cluster, group, partition=None):
     template = {"metadata": _pod_metadata(settings, labels),
                 "spec": _pod_spec_common(cluster, settings, role, container, zones=group["zones"], selector=selector,
                                          volumes=volumes)}
-    update = {"type": "RollingUpdate"}
-    if partition is not None:
-        update["rollingUpdate"] = {"partition": partition}
     spec = {}
     if group["replicas"] is not None:
         spec["replicas"] = group["replicas"]
@@ -359,7 +363,7 @@ def render_group(cluster, group, partition=None):
         "serviceName": f"{name}-headless",
         "selector": {"matchLabels": dict(selector)},
         "podManagementPolicy": "OrderedReady",
-        "updateStrategy": update,
+        "updateStrategy": update_strategy(partition),
         "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
         "template": template,
     })
@@ -432,7 +436,7 @@ def render_zookeeper(cluster):
     sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(cluster, name, labels), "spec": {
         "replicas": managed["replicas"], "serviceName": f"{name}-headless",
         "selector": {"matchLabels": dict(selector)}, "podManagementPolicy": "Parallel",
-        "updateStrategy": {"type": "RollingUpdate"},
+        "updateStrategy": update_strategy(),
         "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
         "template": template, "volumeClaimTemplates": claims}}
     return [headless, client, pdb, sts]

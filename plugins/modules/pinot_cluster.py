@@ -249,7 +249,7 @@ options:
     description:
       - Hold the rollout of a node group's StatefulSet at a partition, as a mapping of group name to partition
         number. Pods with an ordinal at or above the partition are updated, the others keep their revision.
-      - A group not listed gets no partition (the whole StatefulSet rolls).
+      - A group not listed gets partition 0 (the whole StatefulSet rolls).
     type: dict
   prune:
     description:

@@ -59,7 +59,8 @@ def test_statefulset_shape():
     assert spec["replicas"] == 2
     assert spec["serviceName"] == "pinot-server-hot-a-headless"
     assert spec["podManagementPolicy"] == "OrderedReady"
-    assert spec["updateStrategy"] == {"type": "RollingUpdate"}
+    # Always an explicit partition: without one the StatefulSet controller may bring a pod back on the old revision.
+    assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
     assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
     selector = spec["selector"]["matchLabels"]
     assert selector == {"app.kubernetes.io/name": "pinot", "app.kubernetes.io/instance": "pinot",
