@@ -209,6 +209,13 @@ def group_status(sts, pods, node_zones):
     }
 
 
+def all_pods_ready(groups):
+    """Whether every group has all the pods its StatefulSet asks for, each of them Ready (a rollout left by an
+    interrupted run has settled)."""
+    return all(len(g["pods"]) >= (g["replicas"] or 0) and all(p["ready"] for p in g["pods"])
+               for g in groups.values())
+
+
 def read_groups(client, name, namespace, group_names=None, node_zones=None, *, pods=None):
     """Status of every StatefulSet of the cluster (or of the named groups): {group: status}. `pods`: the
     cluster's pods when the caller has just listed them."""
@@ -245,13 +252,15 @@ def read_services(client, cluster):
 
 
 def wait_for(client, cluster, group_names, *, timeout, deadline, sleep=time.sleep, poll=1.0):
-    """Poll until every named group's rollout is complete; WaitTimeout lists what is pending."""
+    """Until every named group's rollout is complete: list the StatefulSets, then watch them from that list
+    (as `kubectl rollout status` does) so a change is seen when it happens; poll when a watch cannot run.
+    WaitTimeout lists what is pending."""
     names = {sts_name(cluster, g): g for g in group_names}
+    selector = instance_labels(cluster)
     while True:
         pending = {}
         try:
-            found = {s["metadata"]["name"]: s
-                     for s in client.list("StatefulSet", cluster["namespace"], instance_labels(cluster))}
+            listed, version = client.list_versioned("StatefulSet", cluster["namespace"], selector)
         except K8sError as exc:
             # The apiserver is unreachable (restart, blip) even after the client's retries: while waiting, that
             # is one more reason to wait, until the deadline; then its error is the clear message.
@@ -259,6 +268,7 @@ def wait_for(client, cluster, group_names, *, timeout, deadline, sleep=time.slee
                 raise
             sleep(min(max(poll, 2.0), max(0.0, deadline - time.monotonic())))
             continue
+        found = {s["metadata"]["name"]: s for s in listed}
         for sts, group in names.items():
             if sts not in found:
                 pending[group] = "StatefulSet not found"
@@ -268,9 +278,11 @@ def wait_for(client, cluster, group_names, *, timeout, deadline, sleep=time.slee
                 pending[group] = message
         if not pending:
             return
-        if time.monotonic() >= deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             raise WaitTimeout(pending, timeout)
-        sleep(min(poll, max(0.0, deadline - time.monotonic())))
+        if not client.watch_change("StatefulSet", cluster["namespace"], selector, version, min(remaining, 60)):
+            sleep(min(poll, max(0.0, deadline - time.monotonic())))
 
 
 # -- pre-flight ------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     MANAGED_KINDS,
     WaitTimeout,
     absent,
+    all_pods_ready,
     last_pod_events,
     present,
     read_groups,
@@ -133,6 +134,7 @@ def run_cluster_info(module):
         fail(module, client, exc)
     module.exit_json(changed=False, exists=bool(objects), groups=groups, objects=objects,
                      all_rollouts_complete=all(g["rollout_complete"] for g in groups.values()),
+                     all_pods_ready=all_pods_ready(groups),
                      request_counts=client.counts)
 
 

@@ -82,6 +82,13 @@ class K8sError(Exception):
         super().__init__(f"{verb} {target} failed: {code}{message}")
 
 
+def _selector_query(selector):
+    if not selector:
+        return {}
+    return {"labelSelector": selector if isinstance(selector, str) else ",".join(
+        f"{key}={value}" for key, value in sorted(selector.items()))}
+
+
 def api_path(kind, namespace=None, name=None, subresource=None):
     prefix, plural, namespaced = KINDS[kind]
     path = prefix
@@ -247,20 +254,52 @@ class K8sClient:
 
     def list(self, kind, namespace=None, selector=None):
         """Objects of a kind (in a namespace), optionally filtered by a label selector (dict or string)."""
+        return self.list_versioned(kind, namespace, selector)[0]
+
+    def list_versioned(self, kind, namespace=None, selector=None):
+        """(objects, the list's resourceVersion): a watch from that version sees every change after the list."""
         self._count("reads")
-        query = {}
-        if selector:
-            query["labelSelector"] = selector if isinstance(selector, str) else ",".join(
-                f"{key}={value}" for key, value in sorted(selector.items()))
+        query = _selector_query(selector)
         status, body = self.request("list", kind, None, "GET", api_path(kind, namespace), query=query)
         if status == 404 or not body:
-            return []
+            return [], None
         items = body.get("items") or []
         api_version = body.get("apiVersion", "v1")
         for item in items:  # list items carry no kind/apiVersion
             item.setdefault("kind", kind)
             item.setdefault("apiVersion", api_version)
-        return items
+        return items, (body.get("metadata") or {}).get("resourceVersion")
+
+    def watch_change(self, kind, namespace, selector, resource_version, timeout):
+        """Block until an object of a list changes after its `resource_version`, or for `timeout` seconds.
+        True when the watch ran (something changed, or nothing did in time); False when it could not (no
+        version, refused, e.g. without the `watch` right, or the connection failed): the caller then polls."""
+        if not resource_version:
+            return False
+        self._count("reads")
+        seconds = max(1, int(timeout))
+        query = dict(_selector_query(selector), watch="true", resourceVersion=resource_version,
+                     timeoutSeconds=seconds, allowWatchBookmarks="false")
+        url = self.configuration.host + api_path(kind, namespace) + "?" + urlencode(query)
+        # The pool under the kubernetes REST layer, unbuffered: that layer reads whole bodies, a watch never ends.
+        try:
+            response = self.api_client.rest_client.pool_manager.request(
+                "GET", url, headers=self._headers(), preload_content=False,
+                timeout=urllib3.Timeout(connect=self.timeout[0], read=seconds + 10))
+        except CONNECTION_ERRORS:
+            return False
+        try:
+            if response.status != 200:
+                return False
+            for chunk in response.stream(4096):
+                if chunk:  # the first event (a change, or an ERROR such as 410 Gone): list again
+                    return True
+            return True
+        except CONNECTION_ERRORS:
+            return False
+        finally:
+            response.close()  # unread: the connection cannot be reused
+            response.release_conn()
 
     def apply(self, manifest, dry_run=False):
         """Server-side apply; conflicts are forced so the declared fields win (drift is corrected), fields

@@ -72,6 +72,11 @@ all_rollouts_complete:
   description: True when every reported group's rollout is complete.
   returned: always
   type: bool
+all_pods_ready:
+  description: True when every reported group has as many pods as its StatefulSet's replicas and all of them are
+    Ready.
+  returned: always
+  type: bool
 objects:
   description: The cluster's objects (StatefulSets, PodDisruptionBudgets, Services, ConfigMaps,
     PersistentVolumeClaims) with their node group and component.

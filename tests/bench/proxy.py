@@ -4,7 +4,7 @@ Clients of the benchmark talk to the proxy, so every request the modules send is
 reads (GET/HEAD, and POSTs to Pinot's read-only validate endpoints, counted apart as `validates`), writes
 (everything else), Kubernetes server-side dry runs (`dryRun=All`, counted apart: they write nothing) and Kubernetes
 Events (POSTs to `.../events`, counted apart: they record writes, they are not the cluster's state).
-Bodies are buffered; watches are not supported (neither side uses them here).
+Bodies are buffered, except a watch's (a GET with `watch=true`, counted as a read), relayed as it streams.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class CountingProxy:
                     proxy.counts[classify(self.command, self.path)] += 1
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 conn = proxy._connection()
+                if "watch=true" in self.path:
+                    self._relay_watch(conn, body, headers)
+                    return
                 try:
                     conn.request(self.command, self.path, body=body, headers=headers)
                     resp = conn.getresponse()
@@ -73,6 +76,27 @@ class CountingProxy:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
+
+            def _relay_watch(self, conn: http.client.HTTPConnection, body: bytes | None,
+                             headers: dict[str, str]) -> None:
+                proxy.local.conn = None  # a watch's connection is never reused
+                try:
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    self.send_response(resp.status, resp.reason)
+                    for key, value in resp.getheaders():
+                        if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
+                            self.send_header(key, value)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    while chunk := resp.read1(65536):
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except (OSError, http.client.HTTPException):
+                    self.close_connection = True  # the client left (it has its event) or upstream failed
+                finally:
+                    conn.close()
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward
 

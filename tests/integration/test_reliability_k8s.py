@@ -19,6 +19,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -349,6 +350,19 @@ def test_rbac_least_privilege_works_and_a_missing_rule_is_named(env):
         waited = run(wait=True, wait_timeout=120)
         assert not waited.get("failed"), waited.get("msg")
         assert waited["changed"] is False
+        # The wait watches StatefulSets: a watch from a list returns at the next change, not at its timeout.
+        client = k8s_client.K8sClient(k8s_client.make_configuration(auth))
+        selector = {"app.kubernetes.io/instance": "pinot"}
+        _items, version = client.list_versioned("StatefulSet", target, selector)
+        seen = []
+        watcher = threading.Thread(target=lambda: seen.append(
+            client.watch_change("StatefulSet", target, selector, version, 600)), daemon=True)
+        watcher.start()
+        cp.request("PATCH", f"/apis/apps/v1/namespaces/{target}/statefulsets/pinot-minion",
+                   {"metadata": {"annotations": {"rbac-test/touched": "1"}}},
+                   content_type="application/merge-patch+json")
+        watcher.join(60)
+        assert seen == [True], "the watch did not return at the change"
         info = run_module("pinot_cluster_info", dict(auth, name="pinot", namespace=target))
         assert not info.get("failed") and info["exists"], info.get("msg")
         pruned = copy.deepcopy(cluster)
@@ -393,6 +407,14 @@ def test_rbac_least_privilege_works_and_a_missing_rule_is_named(env):
         assert refused.get("failed") and refused["status"] == 403, refused.get("msg")
         assert 'cannot get resource "secrets"' in refused["msg"] and "unlisted" in refused["msg"], refused["msg"]
         assert refused["request_counts"]["writes"] == 0
+
+        # Without "watch" (as above) a wait polls: a rollout is still waited for to the end.
+        assert client.watch_change("StatefulSet", target, selector, version, 5) is False
+        rolled = copy.deepcopy(cluster)
+        rolled["image"] = "apachepinot/pinot:1.5.1"
+        polled = run(cluster=rolled, wait=True, wait_timeout=120)
+        assert not polled.get("failed") and polled["changed"], polled.get("msg")
+        assert all(g["rollout_complete"] for g in polled["groups"].values()), polled["groups"]
 
         # Without "create" on events the run does its work and warns once.
         role["rules"] = [rule for rule in role["rules"] if rule["resources"] != ["events"]]

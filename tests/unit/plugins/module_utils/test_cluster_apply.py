@@ -1,5 +1,6 @@
 import copy
 import difflib
+import time
 import types
 
 import pytest
@@ -8,6 +9,8 @@ from cluster_fixtures import description
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import (
     Outcome,
+    WaitTimeout,
+    all_pods_ready,
     change_paths,
     group_status,
     immutable_changes,
@@ -17,6 +20,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     read_services,
     rollout_status,
     stale_config_maps,
+    wait_for,
     waiting_reason,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_module import fail
@@ -325,3 +329,60 @@ def test_instance_changes_name_the_pods_a_run_adds_and_removes():
     assert instance_changes(new, []) == [{"group": "server-hot-a", "role": "server", "removed": [],
                                           "tags": ["hot_OFFLINE", "hot_REALTIME"],
                                           "added": [server("server-hot-a", 0), server("server-hot-a", 1)]}]
+
+
+def rolled_sts(name, ready, replicas=2):
+    return {"metadata": {"name": name, "generation": 2}, "spec": {"replicas": replicas},
+            "status": {"observedGeneration": 2, "readyReplicas": ready, "updatedReplicas": ready,
+                       "currentRevision": "r2", "updateRevision": "r2"}}
+
+
+class WatchingClient:
+    """Lists StatefulSets from a script (one answer per list); a watch succeeds or not, as told."""
+
+    def __init__(self, lists, watch_works=True):
+        self.lists = list(lists)
+        self.watch_works = watch_works
+        self.calls = []
+
+    def list_versioned(self, kind, namespace=None, selector=None):
+        self.calls.append(("list", kind))
+        return self.lists.pop(0), f"v{len(self.calls)}"
+
+    def watch_change(self, kind, namespace, selector, version, timeout):
+        self.calls.append(("watch", version))
+        return self.watch_works
+
+
+def test_a_rollout_is_waited_for_by_watching_from_each_list():
+    cluster = normalise_cluster(description())
+    client = WatchingClient([[rolled_sts("pinot-broker", 0)], [rolled_sts("pinot-broker", 1)],
+                             [rolled_sts("pinot-broker", 2)]])
+    slept = []
+    wait_for(client, cluster, ["broker"], timeout=60, deadline=time.monotonic() + 60, sleep=slept.append)
+    # Each watch starts at the version its list returned; nothing sleeps while watches work.
+    assert client.calls == [("list", "StatefulSet"), ("watch", "v1"), ("list", "StatefulSet"), ("watch", "v3"),
+                            ("list", "StatefulSet")]
+    assert slept == []
+
+
+def test_without_a_watch_the_wait_polls_and_a_timeout_names_what_is_pending():
+    cluster = normalise_cluster(description())
+    client = WatchingClient([[rolled_sts("pinot-broker", 0)], [rolled_sts("pinot-broker", 2)]], watch_works=False)
+    slept = []
+    wait_for(client, cluster, ["broker"], timeout=60, deadline=time.monotonic() + 60, sleep=slept.append)
+    assert slept == [1.0]
+    client = WatchingClient([[rolled_sts("pinot-broker", 1)]])
+    with pytest.raises(WaitTimeout) as stopped:
+        wait_for(client, cluster, ["broker", "minion"], timeout=5, deadline=time.monotonic() - 1, sleep=slept.append)
+    assert stopped.value.pending == {"broker": "1 of 2 pods ready", "minion": "StatefulSet not found"}
+    assert client.calls == [("list", "StatefulSet")]
+
+
+def test_all_pods_ready_needs_every_pod_of_every_group():
+    def group(replicas, *ready):
+        return {"replicas": replicas, "pods": [{"ready": r} for r in ready]}
+    assert all_pods_ready({"a": group(2, True, True), "b": group(1, True)})
+    assert not all_pods_ready({"a": group(2, True, True), "b": group(1, False)})
+    assert not all_pods_ready({"a": group(2, True)})  # a pod being recreated is not listed yet
+    assert all_pods_ready({"a": group(0)})

@@ -145,3 +145,61 @@ def test_an_event_and_an_apply_go_on_the_wire_serialised_once():
     assert m2 == "PATCH" and json.loads(body2)["metadata"]["name"] == "a"
     assert c.counts == {"reads": 0, "writes": 1, "dry_runs": 0, "events": 1}
     assert c.executed_requests == ["PATCH /api/v1/namespaces/ns/configmaps/a"]  # an Event is not a change
+
+
+class WatchPool:
+    """urllib3's pool answering watches: status and the chunks of the stream (an exception raises mid-stream)."""
+
+    def __init__(self, status, chunks):
+        self.status, self.chunks = status, chunks
+        self.sent = []
+        self.closed = False
+
+    def request(self, method, url, headers=None, preload_content=True, timeout=None, **_kwargs):
+        self.sent.append((method, url, dict(headers or {}), preload_content, timeout))
+        pool = self
+
+        class Streamed:
+            status = pool.status
+
+            def stream(self, _amount):
+                for chunk in pool.chunks:
+                    if isinstance(chunk, Exception):
+                        raise chunk
+                    yield chunk
+
+            def close(self):
+                pool.closed = True
+
+            def release_conn(self):
+                pass
+
+        return Streamed()
+
+
+def watching(status, chunks):
+    c = make_client_with_real_rest()
+    c.api_client.rest_client.pool_manager = WatchPool(status, chunks)
+    return c, c.api_client.rest_client.pool_manager
+
+
+def test_a_watch_starts_at_the_listed_version_and_returns_at_the_first_event():
+    c, pool = watching(200, [b"", b'{"type":"MODIFIED","object":{}}\n', b"never read"])
+    assert c.watch_change("StatefulSet", "ns", {"app": "pinot"}, "42", 30.7) is True
+    ((method, url, headers, preload, timeout),) = pool.sent
+    assert method == "GET" and preload is False and pool.closed
+    assert url.startswith("https://api.example:6443/apis/apps/v1/namespaces/ns/statefulsets?")
+    assert "watch=true" in url and "resourceVersion=42" in url and "timeoutSeconds=30" in url
+    assert "labelSelector=app%3Dpinot" in url
+    assert headers["authorization"] == f"Bearer {TOKEN}"
+    assert timeout.read_timeout == 40  # past the apiserver's own end of the watch
+    assert c.counts["reads"] == 1
+
+
+def test_a_quiet_watch_ran_and_one_that_cannot_run_says_so():
+    assert watching(200, [])[0].watch_change("StatefulSet", "ns", None, "42", 5) is True  # ended by the server
+    assert watching(403, [])[0].watch_change("StatefulSet", "ns", None, "42", 5) is False  # no watch right
+    broken = urllib3.exceptions.ProtocolError("connection reset")
+    assert watching(200, [broken])[0].watch_change("StatefulSet", "ns", None, "42", 5) is False
+    c, pool = watching(200, [])
+    assert c.watch_change("StatefulSet", "ns", None, None, 5) is False and pool.sent == []
