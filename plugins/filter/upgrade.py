@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.upgrade_plan import step_targets, version_order_problems
+from ansible_collections.pinotops.k8s.plugins.module_utils.upgrade_plan import group_steps, version_order_problems
 
 
-def upgrade_targets(pods, instances, instance_map, group, role):
+def upgrade_steps(status, cluster_name, group_spec, batch_size, instance_map):
     try:
-        return step_targets(pods, instances or {}, instance_map or {}, group, role)
+        return group_steps(status, cluster_name, group_spec, batch_size, instance_map or {})
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
@@ -22,4 +22,4 @@ def upgrade_version_problems(cluster, live_groups, order):
 
 class FilterModule:
     def filters(self):
-        return {"upgrade_targets": upgrade_targets, "upgrade_version_problems": upgrade_version_problems}
+        return {"upgrade_steps": upgrade_steps, "upgrade_version_problems": upgrade_version_problems}

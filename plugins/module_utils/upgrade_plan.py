@@ -1,7 +1,8 @@
 # Copyright: contributors to pinotops.k8s
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Decisions of the rolling upgrade that the role would otherwise make in Jinja: which Pinot instance each pod of
-a step is, and whether the planned role order keeps Pinot's version invariant at every step."""
+"""Decisions of the rolling upgrade that the role would otherwise make in Jinja: the steps of a node group (their
+pods, Pinot instances, partition, and whether they still need an update), and whether the planned role order keeps
+Pinot's version invariant at every step."""
 
 from __future__ import annotations
 
@@ -23,6 +24,38 @@ def step_targets(pods, instances, instance_map, group, role):
                              f"pinot_cluster's report and pinot_upgrade_instance_map has no entry for it")
         targets.append(dict(target, pod=pod))
     return targets
+
+
+def group_steps(status, cluster_name, group_spec, batch_size, instance_map):
+    """The steps that roll one node group (`group_spec`: its description, with name and role), highest ordinal
+    first as the StatefulSet controller goes, `batch_size` pods per step. `status` is pinot_cluster's report of
+    the group with the new template held
+    ({replicas, update_revision, pods: [{name, revision, instance}]}). Each step: its label, pods, Pinot targets,
+    `todo` (a pod of it is missing or not at the update revision), `restart` (the targets still to restart),
+    `ordinal` (the lowest of the step) and `partitions` for pinot_cluster: the ordinal, or none for the last
+    step, which so releases the partition."""
+    group, role = group_spec["name"], group_spec["role"]
+    if int(batch_size) < 1:
+        raise ValueError(f"the batch size of node group {group} must be at least 1, got {batch_size}")
+    revisions = {p["name"]: p["revision"] for p in status.get("pods") or []}
+    instances = {p["name"]: p["instance"] for p in status.get("pods") or []}
+    ordinals = list(range(int(status["replicas"] or 0) - 1, -1, -1))
+    batches = [ordinals[i:i + int(batch_size)] for i in range(0, len(ordinals), int(batch_size))]
+    steps = []
+    for index, batch in enumerate(batches, 1):
+        pods = [f"{cluster_name}-{group}-{ordinal}" for ordinal in batch]
+        targets = step_targets(pods, instances, instance_map, group, role)
+        stale = [pod for pod in pods if revisions.get(pod) != status["update_revision"]]
+        steps.append({
+            "label": f"{group} {index}/{len(batches)}",
+            "pods": pods,
+            "targets": targets,
+            "todo": bool(stale),
+            "restart": [t["instance"] for t in targets if t["pod"] in stale],
+            "ordinal": min(batch),
+            "partitions": {group: min(batch)} if min(batch) > 0 else {},
+        })
+    return steps
 
 
 def _tag(image):

@@ -2,7 +2,11 @@
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.upgrade_plan import step_targets, version_order_problems
+from ansible_collections.pinotops.k8s.plugins.module_utils.upgrade_plan import (
+    group_steps,
+    step_targets,
+    version_order_problems,
+)
 
 ORDER = ["controller", "broker", "server", "minion"]
 
@@ -69,3 +73,42 @@ def test_step_targets_take_the_reported_instance_unless_the_map_names_one():
     assert step_targets(["p-0"], instances, by_pod, "g", "server")[0]["instance"] == "Server_other_8098"
     with pytest.raises(ValueError, match="no Pinot instance known for pod p-2 "):
         step_targets(["p-2"], instances, {}, "g", "server")
+
+
+G = {"name": "g", "role": "server"}
+
+
+def held(replicas, revisions):
+    """pinot_cluster's report of group `g` of cluster `p` with the new template (revision `new`) held."""
+    return {"replicas": replicas, "update_revision": "new",
+            "pods": [{"name": name, "revision": rev, "instance": f"Server_{name}_8098"}
+                     for name, rev in revisions.items()]}
+
+
+def test_group_steps_go_from_the_highest_ordinal_and_the_last_releases_the_partition():
+    steps = group_steps(held(3, {"p-g-0": "old", "p-g-1": "old", "p-g-2": "old"}), "p", G, 1, {})
+    assert [(s["label"], s["pods"], s["ordinal"], s["partitions"]) for s in steps] == [
+        ("g 1/3", ["p-g-2"], 2, {"g": 2}), ("g 2/3", ["p-g-1"], 1, {"g": 1}), ("g 3/3", ["p-g-0"], 0, {})]
+    assert all(s["todo"] for s in steps)
+    assert steps[0]["targets"] == [{"pod": "p-g-2", "instance": "Server_p-g-2_8098"}]
+    assert steps[0]["restart"] == ["Server_p-g-2_8098"]
+
+
+def test_group_steps_in_batches_know_what_a_resumed_run_has_left():
+    # A rerun after p-g-2 was updated: its batch has p-g-1 to do, and only p-g-1 goes down; p-g-0 is mapped.
+    status = held(3, {"p-g-0": "old", "p-g-1": "old", "p-g-2": "new"})
+    steps = group_steps(status, "p", G, 2, {"p-g-0": {"instance": "Server_x_8098", "health_url": "u"}})
+    assert [(s["label"], s["pods"], s["todo"], s["restart"], s["partitions"]) for s in steps] == [
+        ("g 1/2", ["p-g-2", "p-g-1"], True, ["Server_p-g-1_8098"], {"g": 1}),
+        ("g 2/2", ["p-g-0"], True, ["Server_x_8098"], {})]
+    assert steps[1]["targets"] == [{"pod": "p-g-0", "instance": "Server_x_8098", "health_url": "u"}]
+    done = group_steps(held(2, {"p-g-0": "new", "p-g-1": "new"}), "p", G, 1, {})
+    assert [(s["todo"], s["restart"]) for s in done] == [(False, []), (False, [])]
+
+
+def test_group_steps_refuse_a_batch_below_one_and_an_unknown_pod():
+    with pytest.raises(ValueError, match="batch size of node group g must be at least 1, got 0"):
+        group_steps(held(1, {"p-g-0": "old"}), "p", G, 0, {})
+    with pytest.raises(ValueError, match="no Pinot instance known for pod p-g-1 "):
+        group_steps(held(2, {"p-g-0": "old"}), "p", G, 1, {})
+    assert group_steps(held(0, {}), "p", G, 1, {}) == []
