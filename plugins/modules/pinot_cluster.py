@@ -268,6 +268,8 @@ options:
       - Wait for the rollout of each role's StatefulSets (in deployment order) before applying the next role,
         with the logic of C(kubectl rollout status) (observedGeneration, ready and updated replicas, revisions;
         partition-aware). Groups that did not change are waited for as well.
+      - Like C(kubectl rollout status) it watches the StatefulSets, so a pod that becomes Ready is seen at once;
+        without the C(watch) right on StatefulSets it polls every second.
       - On timeout the task fails and reports, per group, what is still pending.
     type: bool
     default: false
