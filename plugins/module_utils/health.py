@@ -46,12 +46,16 @@ class Probe:
     def tables(self):
         return list((self.client.get("/tables") or {}).get("tables", []))
 
-    def views(self, table):
-        ideal = self.client.get(f"/tables/{table}/idealstate", missing_ok=True) or {}
-        return ideal, self.external_view(table)
+    def views(self, tables):
+        """{table: (ideal state, external view)}, read concurrently: a check of a 1,000-table cluster reads
+        2,000 views."""
+        found = self.client.get_many([f"/tables/{t}/{view}" for t in tables for view in ("idealstate", "externalview")])
+        return {t: (found[2 * i] or {}, found[2 * i + 1] or {}) for i, t in enumerate(tables)}
 
-    def external_view(self, table):
-        return self.client.get(f"/tables/{table}/externalview", missing_ok=True) or {}
+    def external_views(self, tables):
+        """{table: external view}, read concurrently."""
+        return {t: view or {} for t, view in
+                zip(tables, self.client.get_many([f"/tables/{t}/externalview" for t in tables]), strict=True)}
 
     def broker_view(self):
         """{table with type: {broker instance: state}}: Helix' external view of the broker resource."""
@@ -118,8 +122,7 @@ def check_segments(probe, tables, instance=None):
     """No segment in ERROR/OFFLINE (on `instance`, or anywhere) and external view == ideal state."""
     found = {}  # (table with type, segment, instance) -> what is wrong with that replica: one line each
     converged = 0
-    for table in tables:
-        ideal, external = probe.views(table)
+    for table, (ideal, external) in probe.views(tables).items():
         for table_type in TABLE_TYPES:
             want, have = _by_type(ideal, table_type), _by_type(external, table_type)
             typed = table if table.endswith(f"_{table_type}") else f"{table}_{table_type}"
@@ -147,8 +150,7 @@ def check_servers_can_stop(probe, instances, tables):
     leaving = set(instances)
     staying = probe.live_instances() - leaving
     stranded = []
-    for table in tables:
-        external = probe.external_view(table)
+    for table, external in probe.external_views(tables).items():
         for table_type in TABLE_TYPES:
             typed = table if table.endswith(f"_{table_type}") else f"{table}_{table_type}"
             for segment, states in sorted(_by_type(external, table_type).items()):

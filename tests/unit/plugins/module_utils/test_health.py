@@ -29,6 +29,10 @@ class FakeClient:
             raise PinotError("GET", path, 404, "not found")
         return value
 
+    def get_many(self, paths, missing_ok=True):
+        self.calls.append(("many", len(paths)))
+        return [self.get(path, missing_ok=missing_ok) for path in paths]
+
 
 S1, S2 = "Server_a_8098", "Server_b_8098"
 BASE = {
@@ -198,3 +202,19 @@ def test_the_only_live_controller_may_not_restart():
 
 def test_minions_need_no_restart_check():
     assert restart_checks("minion", ["Minion_m_9514"]) == []
+
+
+def test_the_views_of_every_table_are_read_in_one_concurrent_batch():
+    tables = [f"t{i}_OFFLINE" for i in range(3)]
+    answers = dict(BASE, **{"/tables": {"tables": tables}})
+    for table in tables:
+        answers[f"/tables/{table}/idealstate"] = answers[f"/tables/{table}/externalview"] = BASE[
+            "/tables/t_OFFLINE/idealstate"]
+    client = FakeClient(answers)
+    results = {r["check"]: r for r in run_once(Probe(client), gate_checks("server", S1))}
+    assert results["segments"]["ok"] and "for 3 table(s)" in results["segments"]["detail"]
+    assert ("many", 6) in client.calls  # ideal state and external view of each table, together
+    client = FakeClient(answers)
+    (safe,) = run_once(Probe(client), restart_checks("server", [S1]))
+    assert safe["ok"], safe
+    assert ("many", 3) in client.calls
