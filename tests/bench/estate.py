@@ -1,4 +1,5 @@
-"""The benchmark's estate: one cluster of 6 node groups (12 pods), 100 schemas, 100 OFFLINE tables, 4 tenants.
+"""The benchmark's estate: one cluster of 6 node groups (12 pods), 100 schemas, 100 OFFLINE tables, 4 tenants
+(or two such clusters, each with 2 of the tenants, as two hosts of one inventory).
 
 Both playbooks get the same estate as extra vars: ours the descriptions, the baseline the same objects as
 plain Kubernetes manifests (rendered by the collection's own renderer, so both sides ask for identical objects)
@@ -77,15 +78,12 @@ def table(name: str, tenant: str) -> dict[str, Any]:
     }
 
 
-def tenant_names() -> list[str]:
-    return [f"bench_t{i}" for i in range(TENANTS)]
-
-
-def estate(namespace: str, prefix: str, servers: list[str], kubeconfig: str, controller_url: str) -> dict[str, Any]:
-    """Extra vars for both playbooks. `servers`: one Pinot server instance per tenant."""
+def estate(namespace: str, prefix: str, servers: list[str], kubeconfig: str, controller_url: str, *,
+           tenant_prefix: str = "bench") -> dict[str, Any]:
+    """Variables of one inventory host for both playbooks. `servers`: one Pinot server instance per tenant."""
     names = [f"{prefix}_{i:03d}" for i in range(SCHEMAS)]
-    tenants = [{"name": name, "role": "SERVER", "instances": [server]}
-               for name, server in zip(tenant_names(), servers, strict=True)]
+    tenants = [{"name": f"{tenant_prefix}_t{i}", "role": "SERVER", "instances": [server]}
+               for i, server in enumerate(servers)]
     description = cluster(namespace)
     return {
         "bench_kubeconfig": kubeconfig,
@@ -94,5 +92,10 @@ def estate(namespace: str, prefix: str, servers: list[str], kubeconfig: str, con
         "bench_manifests": manifests(description),
         "bench_tenants": tenants,
         "bench_schemas": [schema(name) for name in names],
-        "bench_tables": [table(name, tenants[i % TENANTS]["name"]) for i, name in enumerate(names)],
+        "bench_tables": [table(name, tenants[i % len(tenants)]["name"]) for i, name in enumerate(names)],
     }
+
+
+def objects(host_vars: dict[str, Any]) -> int:
+    """Objects one host's estate manages: Kubernetes objects, tenants, schemas, tables."""
+    return sum(len(host_vars[key]) for key in ("bench_manifests", "bench_tenants", "bench_schemas", "bench_tables"))

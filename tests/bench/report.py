@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+PLOT_NAME = "performance-noop.png"
 
 
 def _task_lines(results: dict[str, Any]) -> list[str]:
@@ -21,6 +23,18 @@ def _task_lines(results: dict[str, Any]) -> list[str]:
             run = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
             for task, seconds in run["task_seconds"].items():
                 lines.append(f"| {label} | {side} | {task} | {run.get('per_task', {}).get(task, '')} | {seconds:.1f} |")
+    for key, label in (("upgrade_role", "upgrade, role"), ("upgrade", "upgrade, one task per pod")):
+        runs = results.get(key) or []
+        if runs:
+            run = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
+            # The role names its tasks "<what> | <group or step>": summed over the groups and steps.
+            seconds, executions = Counter(), Counter()
+            for task, spent in run["task_seconds"].items():
+                seconds[task.split(" | ")[0]] += spent
+            for task, count in run.get("per_task", {}).items():
+                executions[task.split(" | ")[0]] += count
+            for task, spent in seconds.most_common():
+                lines.append(f"| {label} | ours | {task} | {executions.get(task, '')} | {spent:.1f} |")
     return lines
 
 
@@ -45,6 +59,7 @@ def write_doc(out: Path, table: str, info: dict[str, str], results: dict[str, An
         "",
         table,
         "",
+        *([f"![No-op reconcile against estate size]({PLOT_NAME})", ""] if (out.parent / PLOT_NAME).exists() else []),
         "## Machine",
         "",
         "| what | value |",
