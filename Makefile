@@ -17,11 +17,22 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 help:
 	@echo "make demo | test | lint | sanity | ansible-lint | test-unit | test-integration | test-molecule | role-specs | testbed-build | testbed-up | testbed-down | bench"
 
-# $(PYTHON), else python3; ansible-core 2.19 needs 3.11 or newer on the controller.
+# $(PYTHON), else python3: the first that runs (a pyenv shim of a version pyenv has not selected is on PATH but
+# fails) and is 3.11 or newer, which ansible-core 2.19 needs on the controller. The virtualenv is made from the
+# interpreter itself (sys.executable), not from a shim.
 $(BIN)/.installed: requirements.txt test-requirements.txt
-	py=$$(command -v $(PYTHON) || command -v python3)
-	$$py -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-	  { echo "pinotops: ansible-core 2.19 needs Python 3.11 or newer; $$py is $$($$py -V 2>&1)" >&2; exit 1; }
+	py=""
+	for cand in $(PYTHON) python3; do
+	  if exe=$$($$cand -c 'import sys; print(sys.executable) if sys.version_info >= (3, 11) else sys.exit(1)' 2>/dev/null); then
+	    py=$$exe; break
+	  fi
+	  if ! command -v $$cand >/dev/null; then why="not found"
+	  elif ! why=$$($$cand -V 2>&1); then why="$$(command -v $$cand) does not run"
+	  fi
+	  echo "pinotops: $$cand: $$why; ansible-core 2.19 needs Python 3.11 or newer" >&2
+	done
+	[ -n "$$py" ] || { echo "pinotops: neither $(PYTHON) nor python3 is Python 3.11 or newer; set PYTHON=" >&2; exit 1; }
+	echo "pinotops: virtualenv $(VENV) from $$py ($$($$py -V 2>&1))"
 	$$py -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements.txt -r test-requirements.txt
 	touch $@
@@ -50,8 +61,16 @@ lint: venv
 
 # ansible-test needs the collection at .../ansible_collections/pinotops/k8s: copy the tracked tree there.
 # Its pip bootstrap script (pip 24.2 in ansible-core 2.19) comes from a host this network cannot reach: a
-# stand-in goes into ~/.ansible/test/cache only when that cache has none. Sanity runs on the venv's Python.
+# stand-in goes into ~/.ansible/test/cache only when that cache has none (said when written; never overwritten).
+# Every test runs on the venv's Python (the controller's). The tests that depend on the Python where modules run
+# (ansible-test's multi-version ones: compile, import) also run on every other Python of tests/config.yml's
+# python_requires that ansible-test supports and this machine has: python3.X on PATH if it really runs (a pyenv
+# shim of a version not selected does not), else the newest ~/.pyenv/versions/3.X*/bin/python3.X. ansible-test
+# looks them up as python3.X on PATH, so $(SANITY_PYTHONS) holds a link to each. One line names them.
 PIP_BOOTSTRAP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+SANITY_PYTHONS := $(CURDIR)/build/sanity-pythons
+DECLARED_PYTHONS := import yaml; from ansible_test._internal.content_config import parse_python_requires as versions; \
+  print(*versions(yaml.safe_load(open("tests/config.yml"))["modules"]["python_requires"]))
 sanity: venv
 	if [ ! -s $(PIP_BOOTSTRAP) ]; then
 	  mkdir -p $(dir $(PIP_BOOTSTRAP)) && cp tests/sanity/bootstrap_pip.py $(PIP_BOOTSTRAP)
@@ -59,8 +78,28 @@ sanity: venv
 	fi
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
 	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t $(SANITY_TREE)
+	ctl=$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+	declared=$$($(BIN)/python -c '$(DECLARED_PYTHONS)')
+	rm -rf $(SANITY_PYTHONS) && mkdir -p $(SANITY_PYTHONS)
+	targets=(--target-python $$ctl) also="" missing=""
+	for v in $$declared; do
+	  [ "$$v" != "$$ctl" ] || continue
+	  found=""
+	  for py in $$(command -v python$$v) $$(ls -d $(HOME)/.pyenv/versions/$$v*/bin/python$$v 2>/dev/null | sort -rV); do
+	    out=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2], sys.executable)' 2>/dev/null) || continue
+	    if [ "$${out%% *}" = "$$v" ]; then found=$${out#* }; break; fi
+	  done
+	  if [ -n "$$found" ]; then
+	    ln -s "$$found" $(SANITY_PYTHONS)/python$$v
+	    targets+=(--target-python $$v) also+="$${also:+, }$$v ($$found)"
+	  else
+	    missing+="$${missing:+, }$$v"
+	  fi
+	done
+	echo "sanity: every test on Python $$ctl (the venv's); compile and import also on $${also:-no other Python};" \
+	  "declared ($$(echo $$declared | tr ' ' ,)) but not found here: $${missing:-none}"
 	cd $(SANITY_TREE) && git init -q && git add -A && \
-	  $(BIN)/ansible-test sanity --venv --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color no
+	  PATH=$(SANITY_PYTHONS):$$PATH $(BIN)/ansible-test sanity --color no --controller origin:python=venv/$$ctl "$${targets[@]}"
 
 ansible-lint: venv
 	$(BIN)/ansible-lint --profile production
