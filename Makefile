@@ -12,10 +12,10 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export PINOTOPS_TESTBED_CACHE ?= $(HOME)/.cache/pinotops-testbed
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: help venv demo test lint sanity ansible-lint test-unit test-integration test-integration-own-beds test-integration-shared-bed test-molecule role-specs testbed-build testbed-up testbed-down testbed-status bench clean
+.PHONY: help venv demo test lint sanity ansible-lint test-unit test-integration test-integration-own-beds test-integration-shared-bed test-molecule generated-docs testbed-build testbed-up testbed-down testbed-status bench clean
 
 help:
-	@echo "make demo | test | lint | sanity | ansible-lint | test-unit | test-integration | test-molecule | role-specs | testbed-build | testbed-up | testbed-down | bench"
+	@echo "make demo | test | lint | sanity | ansible-lint | test-unit | test-integration | test-molecule | generated-docs | testbed-build | testbed-up | testbed-down | bench"
 
 # $(PYTHON), else python3: the first that runs (a pyenv shim of a version pyenv has not selected is on PATH but
 # fails) and is 3.11 or newer, which ansible-core 2.19 needs on the controller. The virtualenv is made from the
@@ -149,9 +149,10 @@ testbed-down: venv
 testbed-status: venv
 	$(BIN)/python -m tests.testbed status
 
-# The roles' argument specs of the cluster description, from pinot_cluster's DOCUMENTATION (tests/support/role_specs.py).
-role-specs: venv
-	$(BIN)/python -m tests.support.role_specs
+# YAML kept generated from one source: the roles' argument specs of the description, the nested Pinot connection
+# options (tests/support/generated_docs.py).
+generated-docs: venv
+	$(BIN)/python -m tests.support.generated_docs
 
 bench: venv
 	$(BIN)/python -m tests.bench

@@ -1,18 +1,16 @@
 """The description's fields are written down in four places that must agree: the validator (cluster_spec), the
-argument spec Ansible checks (cluster_options), pinot_cluster's DOCUMENTATION (what ansible-doc shows; the roles'
+argument spec Ansible checks (cluster_options), the cluster doc fragment (what ansible-doc shows; the roles'
 argument specs are generated from it) and docs/cluster-description.md (the narrative reference)."""
 
 import re
-
-import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils import cluster_spec
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_options import CLUSTER_OPTIONS
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import without_unset
 from tests.support.examples import REPO
-from tests.support.role_specs import ROLES, module_documentation, role_spec_path, with_block
+from tests.support.generated_docs import cluster_documentation
 
-DOC_SUBOPTIONS = module_documentation()["options"]["cluster"]["suboptions"]
+DOC_SUBOPTIONS = cluster_documentation()["suboptions"]
 
 
 def spec_tree(options, nested="options"):
@@ -48,12 +46,6 @@ def test_the_argument_spec_accepts_exactly_what_the_validator_does():
     assert list(tree) == list(cluster_spec.CLUSTER_KEYS)
     assert list(tree["node_groups"][2]) == list(cluster_spec.GROUP_KEYS)
     assert list(tree["pinot"][2]) == list(cluster_spec.ROLES)
-
-
-@pytest.mark.parametrize("role", ROLES)
-def test_the_roles_argument_specs_are_generated_from_the_documentation(role):
-    text = role_spec_path(role).read_text()
-    assert text == with_block(text), f"run `make role-specs`: roles/{role}/meta/argument_specs.yml is stale"
 
 
 def doc_tables():

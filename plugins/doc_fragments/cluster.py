@@ -1,0 +1,218 @@
+# Copyright: contributors to pinotops.k8s
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """The cluster description, as the modules that take one (pinot_cluster, pinot_cluster_rollout) document it.
+    module_utils/cluster_options.py is its argument spec; the roles' argument specs are generated from it
+    (`make role-specs`)."""
+
+    DOCUMENTATION = r"""
+options:
+  cluster:
+    description:
+      - The cluster description. Its fields follow; C(docs/cluster-description.md) in the collection is the
+        complete reference, with examples.
+      - The module validates the description itself before any request. Bad names, unknown roles or profiles,
+        duplicate groups, negative replicas and credentials in plaintext properties fail with the offending
+        field named, for example C(cluster.node_groups[2].role). Unknown keys fail as well; Ansible's argument
+        validation names their path, for example C(cluster.node_groups.colour).
+      - Fields of type C(raw) are checked by the module, not converted by Ansible (a string V("2") is not an
+        integer). A field set to null is the same as one left out.
+    type: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - Required. A DNS-1035 label (lower-case letters, digits, C(-), starting with a letter) of at most 40
+            characters. Prefixes every object name and is the C(app.kubernetes.io/instance) label.
+          - C(name), C(-) and a group name may together be at most 52 characters.
+        type: raw
+      namespace:
+        description: Required. Namespace of every object. It must exist; pinotops does not create namespaces.
+        type: raw
+      image:
+        description: Required. Pinot image of every node group, for example V(apachepinot/pinot:1.4.0). Its tag
+          becomes the C(app.kubernetes.io/version) label.
+        type: raw
+      image_pull_secrets:
+        description: Names of Secrets for pulling the images (a list of strings), the pods' C(imagePullSecrets).
+          Default none.
+        type: raw
+      helix_cluster_name:
+        description: The Helix cluster name (C(controller.helix.cluster.name), C(-clusterName)), of letters, digits,
+          C(_) and C(-). Default C(name).
+        type: raw
+      zookeeper:
+        description: Required. Exactly one of C(address) or C(managed).
+        type: dict
+        suboptions:
+          address:
+            description: An existing ZooKeeper as a connect string, C(host:port[,host:port...][/chroot]).
+            type: raw
+          managed:
+            description:
+              - A ZooKeeper ensemble run by pinotops (V({}) for the defaults) - StatefulSet C(<name>-zookeeper),
+                its headless and client Services and a PodDisruptionBudget. Pinot then uses
+                C(<name>-zookeeper:2181).
+              - The node group name C(zookeeper) is then reserved. Switching to C(address) prunes the ensemble
+                (its PVCs are kept unless C(delete_pvcs=true)).
+            type: dict
+            suboptions:
+              replicas:
+                description: Number of ZooKeeper pods, an integer of 1 or more. Default V(3).
+                type: raw
+              image:
+                description: ZooKeeper image. Default V(zookeeper:3.9.3).
+                type: raw
+              storage:
+                description: The PVC of each ZooKeeper pod, mounted at C(/data).
+                type: dict
+                suboptions:
+                  size:
+                    description: A Kubernetes quantity. Default V(5Gi).
+                    type: raw
+                  class:
+                    description: StorageClass of the PVC. Default the cluster's default StorageClass.
+                    type: raw
+              profile:
+                description: A profile of C(profiles) for the ZooKeeper pods (resources, placement...). Its
+                  C(storage) is ignored.
+                type: raw
+      pinot:
+        description: Pinot configuration per role, C(properties) and C(jvm_opts) of each role's node groups.
+        type: dict
+        suboptions:
+          controller:
+            description: Of the controllers.
+            type: dict
+            suboptions: &pinot_config
+              properties:
+                description:
+                  - A free-form mapping of Pinot property to value, rendered as C(key=value) lines (sorted) into
+                    C(pinot-<role>.conf). Values may be strings, numbers, booleans (rendered V(true) or
+                    V(false)) or lists (joined with C(,)), without line breaks.
+                  - Properties pinotops sets itself (ports, ZooKeeper address, Helix cluster name, instance ids)
+                    are refused. A credential-looking property must be exactly C(${env:NAME}) with C(NAME) a
+                    C(secret_env) entry of the role.
+                type: dict
+              jvm_opts:
+                description: A string, put into the container's C(JAVA_OPTS) after pinotops' DNS cache options and
+                  before its log4j and plugins options. A credential C(-D) option must be V(-Dkey=$(NAME\)) with
+                  C(NAME) a C(secret_env) entry of the role.
+                type: raw
+          broker:
+            description: Of the brokers.
+            type: dict
+            suboptions: *pinot_config
+          server:
+            description: Of the servers.
+            type: dict
+            suboptions: *pinot_config
+          minion:
+            description: Of the minions.
+            type: dict
+            suboptions: *pinot_config
+      secret_env:
+        description:
+          - Credentials from Kubernetes Secrets as environment variables of the Pinot containers
+            (C(valueFrom.secretKeyRef)), never in a ConfigMap. A property refers to one as C(${env:NAME}), a
+            C(jvm_opts) C(-D) option as V($(NAME\)).
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Required. The environment variable's name.
+            type: raw
+          secret:
+            description: Required. A Secret in the cluster's namespace. It must exist (checked before any write)
+              unless C(optional).
+            type: raw
+          key:
+            description: Required. Key in the Secret. It must exist.
+            type: raw
+          roles:
+            description: The roles whose containers get the variable, a list of V(controller), V(broker),
+              V(server) and V(minion). Default every role.
+            type: raw
+          optional:
+            description: A boolean. Do not require the Secret (Kubernetes C(secretKeyRef.optional)). Default
+              V(false).
+            type: raw
+      profiles:
+        description:
+          - Named, reusable Kubernetes settings, a mapping of profile name to profile. A node group refers to one
+            with C(profile) and changes it with C(overrides).
+          - A profile may hold C(resources) (container resources), C(storage.size) (a PVC per pod; without it the
+            data directory is an C(emptyDir)), C(storage.class), C(storage.access_modes), C(node_selector),
+            C(tolerations), C(affinity), C(topology_spread) (pod C(topologySpreadConstraints)), C(pod_labels),
+            C(pod_annotations), C(env) (plain environment variables), C(service.type), C(service.annotations) and
+            C(service.labels) (of the role's client Service; all groups of a role must agree),
+            C(probes.startup), C(probes.readiness) and C(probes.liveness) (merged over pinotops' probes),
+            C(termination_grace_period_seconds), C(security_context), C(pod_security_context),
+            C(service_account), C(priority_class_name) and C(image_pull_policy).
+          - Kubernetes values keep Kubernetes' camelCase spelling; the apiserver's dry run checks them before any
+            write.
+        type: dict
+      node_groups:
+        description: Required. The StatefulSets of the cluster, at least one of them a controller group.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Required. A unique DNS-1123 label. Names the group's StatefulSet and PodDisruptionBudget
+              C(<cluster>-<group>), ConfigMap C(<cluster>-<group>-config-<hash>) and headless Service
+              C(<cluster>-<group>-headless).
+            type: raw
+          role:
+            description: Required. V(controller), V(broker), V(server) or V(minion).
+            type: raw
+          replicas:
+            description: The StatefulSet's replicas, an integer of 0 or more. Left out, pinotops never writes
+              C(spec.replicas) (for an HPA or another tool).
+            type: raw
+          zone:
+            description: A Kubernetes zone (C(topology.kubernetes.io/zone) node label value) for the group's
+              pods. Not together with C(zones).
+            type: raw
+          zones:
+            description: A list of zones; the pods are spread over them. Every zone must be the label value of
+              some node (checked before any write). Default no zone constraint.
+            type: raw
+          image:
+            description: Image of this group. Default C(image).
+            type: raw
+          profile:
+            description: Name of a profile of C(profiles).
+            type: raw
+          overrides:
+            description: Profile fields merged over the group's profile (mappings key by key; lists and scalars
+              replace) - C(resources), C(storage.size), C(storage.class), C(storage.access_modes),
+              C(node_selector), C(tolerations), C(affinity), C(topology_spread), C(pod_labels),
+              C(pod_annotations), C(env), C(service.type), C(service.annotations), C(service.labels),
+              C(probes.startup), C(probes.readiness), C(probes.liveness), C(termination_grace_period_seconds),
+              C(security_context), C(pod_security_context), C(service_account), C(priority_class_name),
+              C(image_pull_policy) (see C(profiles)).
+            type: dict
+          pinot:
+            description: C(properties) and C(jvm_opts) merged over those of the group's role in C(pinot) (its
+              properties win key by key, its C(jvm_opts) replaces the role's). A change rolls only this group.
+            type: dict
+            suboptions: *pinot_config
+          tags:
+            description: Pinot instance tags, a list of strings. Broker tags end in C(_BROKER) and are rendered as
+              C(pinot.broker.instance.tags); server tags end in C(_OFFLINE) or C(_REALTIME) and are recorded as
+              an annotation, which the C(pinot_cluster) role applies. Controllers have none.
+            type: raw
+          pool:
+            description: Server groups only. The Pinot instance pool, an integer of 0 or more, recorded as the
+              annotation C(pinotops.io/pinot-instance-pool).
+            type: raw
+      deployment_order:
+        description: The order in which roles are applied (and, with C(wait=true), waited for), a list of roles
+          without duplicates that names every role with node groups. Default V([controller, broker, server,
+          minion]).
+        type: raw
+"""
