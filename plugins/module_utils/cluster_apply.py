@@ -12,6 +12,7 @@ roles when asked, 6. prune what is no longer described.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,7 @@ class WaitTimeout(Exception):
     def __init__(self, pending, seconds, unready=None):
         self.pending = pending
         self.seconds = seconds
+        self.unready = unready or []
         lines = "; ".join(f"{name}: {why}" for name, why in sorted(pending.items()))
         pods = f"; pods not Ready: {', '.join(unready)}" if unready else ""
         super().__init__(f"rollout not complete after {seconds}s: {lines}{pods}")
@@ -214,6 +216,21 @@ def all_pods_ready(groups):
     interrupted run has settled)."""
     return all(len(g["pods"]) >= (g["replicas"] or 0) and all(p["ready"] for p in g["pods"])
                for g in groups.values())
+
+
+def explain_wait_timeout(client, cluster, exc):
+    """(the WaitTimeout naming each pod that is not Ready, why, and the last Event about it; the groups' status
+    read now): what a user needs to act on a stuck rollout. Reads that fail leave the explanation shorter."""
+    status, events = {}, {}
+    with contextlib.suppress(K8sError):
+        status = read_groups(client, cluster["name"], cluster["namespace"])
+    with contextlib.suppress(K8sError):  # Events are a hint; a role without access to them still fails clearly
+        events = last_pod_events(client.list("Event", cluster["namespace"]))
+    unready = [f"{pod['name']} ({pod['waiting']}" + (f"; last event {events[pod['name']]})" if pod["name"] in events
+                                                     else ")")
+               for group in sorted(exc.pending)
+               for pod in (status.get(group) or {}).get("pods", []) if not pod["ready"]]
+    return WaitTimeout(exc.pending, exc.seconds, unready), status
 
 
 def read_groups(client, name, namespace, group_names=None, node_zones=None, *, pods=None):

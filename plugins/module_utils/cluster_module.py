@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-import contextlib
+import os
+import sys
 import time
 
 from ansible.module_utils.basic import missing_required_lib
@@ -15,7 +16,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     WaitTimeout,
     absent,
     all_pods_ready,
-    last_pod_events,
+    explain_wait_timeout,
     present,
     read_groups,
     read_services,
@@ -34,6 +35,19 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import (
     K8sError,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_events import EventRecorder
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import (
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    PinotClient,
+    PinotError,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.rollout import (
+    KubernetesSide,
+    PinotSide,
+    Rollout,
+    RolloutStopped,
+    check_options,
+)
 
 
 def connect(module):
@@ -80,17 +94,7 @@ def run_cluster(module):
                 wait_timeout=params["wait_timeout"], check_mode=module.check_mode, recorder=recorder)
             services = read_services(client, cluster)
     except WaitTimeout as exc:
-        status = {}
-        with contextlib.suppress(K8sError):
-            status = read_groups(client, cluster["name"], cluster["namespace"])
-        events = {}
-        with contextlib.suppress(K8sError):  # Events are a hint; a role without access to them still fails clearly
-            events = last_pod_events(client.list("Event", cluster["namespace"]))
-        unready = [f"{pod['name']} ({pod['waiting']}"
-                   + (f"; last event {events[pod['name']]})" if pod["name"] in events else ")")
-                   for group in sorted(exc.pending)
-                   for pod in (status.get(group) or {}).get("pods", []) if not pod["ready"]]
-        exc = WaitTimeout(exc.pending, exc.seconds, unready)
+        exc, status = explain_wait_timeout(client, cluster, exc)
         fail(module, client, exc, pending=exc.pending, groups=status)
     except (SpecError, K8sError) as exc:
         fail(module, client, exc)
@@ -155,3 +159,84 @@ def run_cluster_event(module):
     except K8sError as exc:
         fail(module, client, exc)
     module.exit_json(changed=bool(recorder.recorded), events=recorder.recorded, request_counts=client.counts)
+
+
+PROGRESS_FILE_ENV = "PINOTOPS_ROLLOUT_PROGRESS"  # set by pinot_cluster_rollout's action plugin
+
+
+class PlayChannel:
+    """The rollout module's link to the play that runs it: its progress lines, and whether that play still waits.
+
+    The lines are kept for the result and, when the action plugin gave a file (a local connection), appended to
+    it one by one, so the play prints each line when it happens. The action plugin removes the file when its
+    ansible-playbook has ended; this side never re-creates it. A file it may not write (another user under become)
+    only loses the live display."""
+
+    def __init__(self, path):
+        self.path = path
+        self.writable = bool(path)
+        self.lines = []
+
+    def __call__(self, line):
+        line = " ".join(line.split())  # one line each, whatever a message held
+        self.lines.append(line)
+        if self.writable:
+            try:
+                handle = os.open(self.path, os.O_WRONLY | os.O_APPEND)  # no O_CREAT: a removed file stays removed
+                with os.fdopen(handle, "a", encoding="utf-8") as log:
+                    log.write(line + "\n")
+            except OSError:
+                self.writable = False
+
+    def gone(self):
+        """Whether the play that started this run has ended (its ansible-playbook killed): the action plugin
+        removed the progress file, or nothing reads this process's output any more. A blank line before the
+        result is dropped by Ansible."""
+        if self.path and not os.path.exists(self.path):
+            return True
+        try:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        except OSError:
+            return True
+        return False
+
+
+def run_cluster_rollout(module):
+    """pinot_cluster_rollout: every option validated before the first request, then one run of the rollout."""
+    params = module.params
+    started = time.monotonic()
+    play = PlayChannel(os.environ.get(PROGRESS_FILE_ENV))
+    k8s = pinot = rollout = recorder = None
+    try:
+        cluster = normalise_cluster(without_unset(params["cluster"], module.argument_spec["cluster"]["options"]))
+        check_options(cluster, params)
+        if not HAS_REQUESTS:
+            module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+        k8s = connect(module)
+        pinot = PinotClient.from_params(params["pinot"])
+        recorder = EventRecorder(k8s, enabled=params["events"] and not module.check_mode)
+        rollout = Rollout(
+            KubernetesSide(k8s, cluster, rollout_timeout=params["rollout_timeout"], recorder=recorder),
+            PinotSide(pinot, dict(params["pinot"], health_url_credentials=params["health_url_credentials"])),
+            cluster, params, check_mode=module.check_mode, report=play, warn=module.warn, gone=play.gone)
+        outcome = rollout.run()
+    except (RolloutStopped, SpecError, K8sError, PinotError) as exc:
+        sent = (k8s.executed_requests if k8s else []) + (pinot.executed_requests if pinot else [])
+        details = dict(msg=str(exc), changed=bool(sent), executed_requests=sent, progress=play.lines,
+                       steps=rollout.steps if rollout else [], events=recorder.recorded if recorder else [])
+        if isinstance(exc, SpecError):
+            details["field"] = exc.field
+        if isinstance(exc, RolloutStopped):
+            details["stopped"] = exc.stop
+        module.fail_json(**details)
+    for warning in recorder.warnings:
+        module.warn(warning)
+    result = dict(outcome, changed=bool(outcome["changes"]), progress=play.lines, events=recorder.recorded,
+                  executed_requests=k8s.executed_requests + pinot.executed_requests,
+                  request_counts={"kubernetes": k8s.counts,
+                                  "pinot": {"reads": pinot.read_count, "writes": len(pinot.executed_requests)}},
+                  elapsed_seconds=round(time.monotonic() - started, 3))
+    if module._diff:
+        result["diff"] = rollout.diffs
+    module.exit_json(**result)

@@ -241,14 +241,15 @@ def wait_for_gate(probe, checks, timeout, interval, *, clock=time.monotonic, sle
         sleep(min(interval, max(0.0, timeout - elapsed)))
 
 
+def health_client(params, url):
+    """A client for a component's own URL. Pinot's /health needs no credentials; they are sent only when asked
+    (`health_url_credentials`), since a pod's URL is usually plain HTTP."""
+    credentials = {k: params.get(k) for k in ("username", "password", "token")} \
+        if params.get("health_url_credentials") else {}
+    return PinotClient(url, **credentials, validate_certs=params.get("validate_certs", True),
+                       ca_cert=params.get("ca_cert"), timeout=params.get("timeout") or 30.0, retries=0)
+
+
 def build_probe(params):
     client = PinotClient.from_params(params)
-    health_client = None
-    if params.get("health_url"):
-        # Pinot's /health needs no credentials; send them only when asked (a pod URL is usually plain HTTP).
-        credentials = {k: params.get(k) for k in ("username", "password", "token")} \
-            if params.get("health_url_credentials") else {}
-        health_client = PinotClient(params["health_url"], **credentials,
-                                    validate_certs=params.get("validate_certs", True), ca_cert=params.get("ca_cert"),
-                                    timeout=params.get("timeout") or 30.0, retries=0)
-    return Probe(client, health_client)
+    return Probe(client, health_client(params, params["health_url"]) if params.get("health_url") else None)

@@ -26,53 +26,17 @@ import requests
 import yaml
 
 from tests.support.polling import wait_until
+from tests.support.rollout import instance_map, small_description
 from tests.support.tables import produce_rows, realtime_table, row_counts
 from tests.testbed import plays
-from tests.testbed.k8s import ANN_HOLD_READY, ANN_READY_DELAY
+from tests.testbed.k8s import ANN_HOLD_READY
 
 pytestmark = pytest.mark.integration
 
 ROLE_ORDER = ["controller", "broker", "server", "minion"]
-
-
-def small_description(name, namespace, image="apachepinot/pinot:1.4.0"):
-    profile = {"pod_annotations": {ANN_READY_DELAY: "1s"}}
-    return {
-        "name": name, "namespace": namespace, "image": image, "zookeeper": {"address": "zk.example:2181/pinot"},
-        "profiles": {"p": profile},
-        "node_groups": [
-            {"name": "controller", "role": "controller", "replicas": 2, "zones": ["zone-a", "zone-b"], "profile": "p",
-             "overrides": {"storage": {"size": "1Gi"}}},
-            {"name": "broker-a", "role": "broker", "replicas": 1, "zone": "zone-a", "profile": "p"},
-            {"name": "broker-b", "role": "broker", "replicas": 1, "zone": "zone-b", "profile": "p"},
-            {"name": "server-hot-a", "role": "server", "replicas": 2, "zone": "zone-a", "profile": "p"},
-            {"name": "server-hot-b", "role": "server", "replicas": 2, "zone": "zone-b", "profile": "p"},
-            # No replicas: sized by someone else (an HPA); the StatefulSet's count (1) is what the upgrade steps.
-            {"name": "minion", "role": "minion", "profile": "p"},
-        ],
-    }
-
-
-def instance_map(desc, pinot):
-    """Point each pod's gate at a real Pinot process of its role (servers alternate over the real servers)."""
-    instances = pinot.instances
-    by_role = {r: [i for i in instances if i.startswith(r.capitalize() + "_")] for r in
-               ("controller", "broker", "server", "minion")}
-    out = {
-        "controller": {"instance": by_role["controller"][0]},
-        "broker": {"instance": by_role["broker"][0], "health_url": pinot.broker_url},
-        "minion": {"instance": by_role["minion"][0], "health_url": pinot.minion_url},
-    }
-    servers = list(zip(by_role["server"], pinot.server_admin_urls, strict=False))
-    k = 0
-    for group in desc["node_groups"]:
-        if group["role"] != "server":
-            continue
-        for ordinal in range(group["replicas"]):
-            inst, url = servers[k % len(servers)]
-            out[f"{desc['name']}-{group['name']}-{ordinal}"] = {"instance": inst, "health_url": url}
-            k += 1
-    return out
+# The line pinot_cluster_rollout prints for each pod of an upgrade step.
+POD_LINE = re.compile(r"^\[(?P<host>[^\]]+)\] (?P<label>\S+ \d+/\d+) (?P<pod>\S+): (?P<what>[^;]+); Pinot gate passed "
+                      r"after [\d.]+ s \((?P<checks>[^)]*)\)$", re.M)
 
 
 def write_inventory(directory, clusters, pinot, kubeconfig, extra):
@@ -213,14 +177,25 @@ def test_upgrade_is_ordered_serial_and_gated(bed):
     before = bed.pods("one")
     untouched = {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()}
     plays.set_image(bed.inv, "one", "apachepinot/pinot:1.5.1")
+    arrived = {}  # pod -> when its line reached the play's output
+
+    def note(line):
+        found = POD_LINE.match(line)
+        if found:
+            arrived[found["pod"]] = time.time()
+
     with plays.RestartClock(lambda: bed.pods("one")) as clock:
-        rc, out, seconds = bed.play("upgrade.yml", "--limit", "one")
+        rc, out, seconds = plays.run_playbook("upgrade.yml", bed.inv, "--limit", "one", echo=note)
     assert rc == 0, out[-3000:]
-    for label in ("controller 1/2", "server-hot-b 2/2", "minion 1/1"):
-        assert f"Pinot gate | {label}" in out
-    for label in ("controller 1/2 pinot-controller-1", "broker-a 1/1 pinot-broker-a-0",
-                  "server-hot-b 2/2 pinot-server-hot-b-0"):
-        assert f"Safe to restart | {label}" in out
+    lines = [m.groupdict() for m in POD_LINE.finditer(out)]
+    assert [(m["label"], m["pod"]) for m in lines] == [
+        ("controller 1/2", "pinot-controller-1"), ("controller 2/2", "pinot-controller-0"),
+        ("broker-a 1/1", "pinot-broker-a-0"), ("broker-b 1/1", "pinot-broker-b-0"),
+        ("server-hot-a 1/2", "pinot-server-hot-a-1"), ("server-hot-a 2/2", "pinot-server-hot-a-0"),
+        ("server-hot-b 1/2", "pinot-server-hot-b-1"), ("server-hot-b 2/2", "pinot-server-hot-b-0"),
+        ("minion 1/1", "pinot-minion-0")]
+    assert all(m["host"] == "one" and "restarted, Ready after" in m["what"] for m in lines)
+    assert "segments" in next(m["checks"] for m in lines if m["pod"] == "pinot-server-hot-b-0")
     # Both controller pods are the test bed's one real controller: not safe, restarted anyway as accepted.
     flat = " ".join(out.split())
     assert "Pinot gate 'restart_safe' failed for controller controller 1/2" in flat, out[-3000:]
@@ -238,6 +213,9 @@ def test_upgrade_is_ordered_serial_and_gated(bed):
     for prev, nxt in zip(ordered, ordered[1:], strict=False):
         names = (prev["metadata"]["name"], nxt["metadata"]["name"])
         assert _ts(nxt["metadata"]["creationTimestamp"]) >= _ready_at(prev), names
+    # Printed as it happens: each pod's line is out before the next pod exists (timestamps in whole seconds).
+    for prev, nxt in zip(expected, expected[1:], strict=False):
+        assert arrived[prev] < _ts(pods[nxt]["metadata"]["creationTimestamp"]).timestamp() + 1, (prev, nxt)
     assert {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()} == untouched
     # Events name what was done: the new template on each StatefulSet, each pod rolled (on the new pod).
     events = bed.events("one")
@@ -378,7 +356,7 @@ def test_preflight_refuses_a_wrong_order_or_an_unknown_table_to_pause(bed):
         rc, out, _err = bed.play("upgrade.yml", "--limit", "two", "-e", '{"pinot_upgrade_paused_tables": ["nope"]}')
         assert rc != 0
         assert "no REALTIME table named 'nope'" in out, out[-3000:]
-        assert "Pre-flight | every table of pinot_upgrade_paused_tables" in out
+        assert '"field": "paused_tables[0]"' in out
         assert {n: p["metadata"]["uid"] for n, p in bed.pods("two").items()} == before
     finally:
         plays.set_image(bed.inv, "two", "apachepinot/pinot:1.4.0")
@@ -429,9 +407,10 @@ def test_batch_pause_between_pods_and_paused_consumption(bed):
         assert rc == 0, out[-3000:]
         produce_rows(bed.pinot, table, ["r5"])
         wait_until("6 rows", lambda: row_counts(bed.pinot, table) == (6, 6), timeout=120)
-    assert "Update and wait for Ready | server-hot-a 1/1 pinot-server-hot-a-1,pinot-server-hot-a-0" in out
-    assert "server-hot-a 2/2" not in out and "Pinot gate | server-hot-b 2/2" in out
-    assert len(re.findall(r"^TASK \[.*Pause between pods \|", out, re.M)) == 8  # 9 pods in 8 steps
+    steps = [(m["label"], m["pod"]) for m in POD_LINE.finditer(out)]
+    assert {("server-hot-a 1/1", "pinot-server-hot-a-1"), ("server-hot-a 1/1", "pinot-server-hot-a-0")} <= set(steps)
+    assert "server-hot-a 2/2" not in out and ("server-hot-b 2/2", "pinot-server-hot-b-0") in steps
+    assert len({label for label, _pod in steps}) == 8  # 9 pods in 8 steps
     assert history.replacements() == {name: 1 for name in history.uids}
     pods = bed.pods("two")
     assert {_image(p) for p in pods.values()} == {"apachepinot/pinot:1.5.1"}
@@ -444,7 +423,7 @@ def test_batch_pause_between_pods_and_paused_consumption(bed):
         else:  # gate + 3 s pause between steps (timestamps have 1 s resolution)
             assert gap >= 2, (names, gap)
     # Paused once (before the first group), resumed once (after the last); every pod went and came back inside.
-    assert len(re.findall(rf"changed: \[two\] => \(item={table}\)", out)) == 2, out[-3000:]
+    assert out.count(f"[two] {table}: consumption paused") == out.count(f"[two] {table}: consumption resumed") == 1
     span = flag.paused_span()
     assert span is not None, flag.samples
     first_gone = min([_ts(at).timestamp() for at in history.deleted_at.values()] +

@@ -158,14 +158,17 @@ def upgrade(cluster: RealCluster) -> tuple[float, QueryLoad] | None:
     unanswered = []
 
     def step(line: str) -> None:
-        name = plays.task_name(line)
-        if name and name.startswith(("Pre-flight", "Safe to restart", "Update and wait", "Pinot gate")):
-            print(f"   {name}", flush=True)
-        elif name and name.startswith("Pause between pods"):
+        """The rollout's line per pod as it comes, and a query once the pod's Pinot gate has passed."""
+        prefix = f"[{HOST}] "
+        if not line.startswith(prefix):
+            return
+        text = line[len(prefix):].rstrip()
+        print(f"   {text}", flush=True)
+        if "Pinot gate passed" in text:
             answer = counts(cluster)
             print(f"     query: {answer}", flush=True)
             if answer.startswith("query FAILED"):
-                unanswered.append(name)
+                unanswered.append(text.split(":", 1)[0])
 
     plays.set_image(cluster.inventory, HOST, f"apachepinot/pinot:{TO_VERSION}")
     load = QueryLoad(cluster.service_url("broker"), [Expected(OFFLINE, len(ROWS)), Expected(REALTIME, MESSAGES)])

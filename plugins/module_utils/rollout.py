@@ -1,0 +1,415 @@
+# Copyright: contributors to pinotops.k8s
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ordered, gated, pod-by-pod rollout of a Pinot cluster's node groups (pinot_cluster_rollout).
+
+Observed state, not a state machine: every run reads which pods already run their group's update revision and
+restarts only the others, so a run stopped anywhere (a gate, a timeout, a killed process) resumes where it stopped.
+
+Per node group, in the planned order (roles in deployment order, groups of a role in description order):
+1. plan: the group's objects as a server-side dry run; the group rolls when its template changes or a pod is
+   still on another revision;
+2. hold: the new template written with the partition at the replica count, so nothing restarts yet and the
+   StatefulSet's update revision is known;
+3. step by step, highest ordinal first: can the cluster lose the step's pods now (another serving replica,
+   broker, controller)? Then the partition goes down and the step's pods become Ready; then the Pinot gate of
+   each of them. The last step releases the partition.
+The first failure stops the run naming the group, step, pods, gate and reason.
+
+One execution steps every pod: a module execution per pod costs Ansible's fork, AnsiballZ and `import kubernetes`
+each time (2.25 s per pod over the pods' own restarts on the test bed, against 0.5 s stepped in one process).
+
+The engine only decides; `KubernetesSide` and `PinotSide` (below) do the requests, and tests give it fakes.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.pinotops.k8s.plugins.module_utils import consumption
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import (
+    WaitTimeout,
+    all_pods_ready,
+    explain_wait_timeout,
+    present,
+    read_groups,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
+    Probe,
+    gate_checks,
+    health_client,
+    restart_checks,
+    wait_for_gate,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.upgrade_plan import group_steps, version_order_problems
+
+GATE_TIMEOUTS = {"cluster": 60, "controller": 300, "broker": 300, "server": 600, "minion": 300}
+GATE_INTERVAL = 1.0
+SETTLE_INTERVAL = 1.0
+PAUSE_COMMENT = "pinotops.k8s upgrade"
+NOT_READY_HINT = ("A pod that never became Ready is not replaced by Kubernetes: after fixing the description, apply "
+                  "it to {group} at partition {ordinal}, delete the pod, then rerun (docs/upgrades.md, \"A pod that "
+                  "never becomes Ready\").")
+UNSAFE_HINT = ("To restart it anyway and accept that unavailability, add {role} to accept_unavailable "
+               "(pinot_upgrade_accept_unavailable of the pinot_upgrade role).")
+
+
+class RolloutStopped(Exception):
+    """A gate, a timeout or a pre-flight check stopped the rollout; `stop` says where (for the module's result)."""
+
+    def __init__(self, message, **stop):
+        super().__init__(message)
+        self.stop = dict(stop, reason=stop.get("reason") or message)
+
+
+def planned_groups(cluster, order=None, node_groups=None):
+    """(roles in rollout order, node groups in rollout order). `order`: roles (default the description's
+    deployment order); `node_groups`: an explicit order of group names (default every group, role by role, in
+    description order)."""
+    roles = [role for role in (order or cluster["deployment_order"])
+             if any(g["role"] == role for g in cluster["node_groups"])]
+    by_name = {g["name"]: g for g in cluster["node_groups"]}
+    if node_groups:
+        for index, name in enumerate(node_groups):
+            if name not in by_name:
+                raise SpecError(f"node_groups[{index}]", f"{name!r} is not a node group of the description; "
+                                f"described: {', '.join(sorted(by_name))}")
+        return roles, [by_name[name] for name in node_groups]
+    missing = sorted({g["role"] for g in cluster["node_groups"]} - set(roles))
+    if missing:
+        raise SpecError("order", f"leaves out the role(s) {', '.join(missing)} of the description's node groups")
+    return roles, [g for role in roles for g in cluster["node_groups"] if g["role"] == role]
+
+
+def check_options(cluster, options):
+    """Every option the description does not check, before the first request: the field named, nothing written."""
+    names = {g["name"] for g in cluster["node_groups"]}
+    if options.get("batch_size", 1) < 1:
+        raise SpecError("batch_size", f"must be at least 1, not {options['batch_size']}")
+    for name, size in (options.get("group_batch_size") or {}).items():
+        if name not in names:
+            raise SpecError(f"group_batch_size.{name}", "is not a node group of the description")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise SpecError(f"group_batch_size.{name}", f"must be an integer of at least 1, not {size!r}")
+    for key, seconds in (options.get("gate_timeouts") or {}).items():
+        if key not in GATE_TIMEOUTS:
+            raise SpecError(f"gate_timeouts.{key}", f"is not one of {', '.join(GATE_TIMEOUTS)}")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise SpecError(f"gate_timeouts.{key}", f"must be a number of seconds, not {seconds!r}")
+    for key, entry in (options.get("instance_map") or {}).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("instance"), str) \
+                or set(entry) - {"instance", "health_url"}:
+            raise SpecError(f"instance_map.{key}", "must be a mapping with 'instance' (a Helix instance id) and "
+                            "optionally 'health_url'")
+    for key in ("pause_between_steps", "restart_check_timeout", "rollout_timeout", "settle_timeout", "pause_timeout"):
+        if (options.get(key) or 0) < 0:
+            raise SpecError(key, f"must be 0 or more, not {options[key]}")
+    planned_groups(cluster, options.get("order"), options.get("node_groups"))
+
+
+def needs_roll(changes, status):
+    """Whether a group rolls: its objects change, its rollout is incomplete, or a pod is on another revision."""
+    return bool(changes) or not status["rollout_complete"] or any(
+        p["revision"] != status["update_revision"] for p in status["pods"])
+
+
+def failed_check(results):
+    return next((r for r in results if not r["ok"]), None)
+
+
+def gate_message(check, role, label, elapsed):
+    return f"Pinot gate '{check['check']}' failed for {role} {label} after {elapsed}s: {check['detail']}"
+
+
+def checks_line(results):
+    return ", ".join(r["check"] for r in results) or "no checks"
+
+
+class Rollout:
+    """One run. `kube`/`pinot`: the sides (see KubernetesSide, PinotSide); `report(line)`: progress, one line per
+    pod or decision; `warn(text)`: a warning for the play; `gone()`: whether the play that started the run has
+    ended (then the run stops before the next group or step, rather than roll on beside a rerun)."""
+
+    def __init__(self, kube, pinot, cluster, options, *, check_mode=False, report=None, warn=None, gone=None,
+                 clock=time.monotonic, sleep=time.sleep):
+        self.kube = kube
+        self.pinot = pinot
+        self.cluster = cluster
+        self.options = options
+        self.check_mode = check_mode
+        self.report = report or (lambda line: None)
+        self.warn = warn or (lambda text: None)
+        self.gone = gone or (lambda: False)
+        self.clock = clock
+        self.sleep = sleep
+        self.roles, self.groups = planned_groups(cluster, options.get("order"), options.get("node_groups"))
+        self.gate_timeouts = dict(GATE_TIMEOUTS, **(options.get("gate_timeouts") or {}))
+        self.steps = []  # what each step did, for the result
+        self.changes = []
+        self.diffs = []
+        self.paused = []
+        self.resumed = []
+
+    # -- the run ---------------------------------------------------------------------------------------------
+
+    def run(self):
+        live = self.settle()
+        if self.options.get("preflight", True):
+            self.preflight(live)
+        for group in self.groups:
+            try:
+                self.roll(group)
+            except (K8sError, PinotError) as exc:
+                at = f", step {self.steps[-1]['label']}" if self.steps and self.steps[-1]["group"] == group["name"] \
+                    else ""
+                raise RolloutStopped(f"Upgrade stopped at node group {group['name']}{at}: {exc}. Rerun to resume.",
+                                     group=group["name"], gate="request", reason=str(exc)) from None
+        self.resume_tables()
+        return {"groups": self.kube.read(), "steps": self.steps, "changes": self.changes,
+                "paused_tables": self.paused, "resumed_tables": self.resumed}
+
+    def settle(self):
+        """The groups' status once every pod is Ready (a rollout left by an interrupted run has settled), or after
+        `settle_timeout`: the pre-flight then names what is not Ready."""
+        deadline = self.clock() + (0 if self.check_mode or not self.options.get("preflight", True)
+                                   else self.options.get("settle_timeout", 120))
+        while True:
+            live = self.kube.read()
+            if all_pods_ready(live) or self.clock() >= deadline:
+                return live
+            self.sleep(SETTLE_INTERVAL)
+
+    def preflight(self, live):
+        """Before anything is written: every group Ready, Pinot healthy and converged, the version order kept at
+        every role of the plan, every table to pause a REALTIME table."""
+        for group in self.cluster["node_groups"]:
+            status = live.get(group["name"])
+            if status is None or status["ready"] < (status["replicas"] or 0):
+                state = "missing" if status is None else f"{status['ready']}/{status['replicas']}"
+                self.stop_preflight(f"node group {group['name']} is not Ready ({state})")
+        results, elapsed = self.pinot.cluster_gate(0 if self.check_mode else self.gate_timeouts["cluster"])
+        failed = failed_check(results)
+        if failed:
+            self.stop_preflight(gate_message(failed, "cluster", "pre-flight", elapsed))
+        problems = version_order_problems(self.cluster, live, self.roles)
+        if problems:
+            self.stop_preflight("; ".join(problems))
+        for index, table in enumerate(self.options.get("paused_tables") or []):
+            try:
+                self.pinot.consumption(table, "paused", 0, check_mode=True)
+            except SpecError as exc:
+                raise SpecError(f"paused_tables[{index}]", exc.message) from None
+        self.report(f"pre-flight passed: {len(self.cluster['node_groups'])} node groups Ready; Pinot "
+                    f"{checks_line(results)}; version "
+                    f"order {' > '.join(self.roles)} holds")
+
+    def stop_preflight(self, reason):
+        raise RolloutStopped(f"Pre-flight failed: {reason}. Nothing was restarted.", gate="pre-flight",
+                             reason=reason)
+
+    # -- one node group --------------------------------------------------------------------------------------
+
+    def roll(self, group):
+        name = group["name"]
+        self.check_play(name)
+        changes, diffs, status = self.kube.plan(name)
+        if status is None:
+            raise RolloutStopped(f"node group {name} has no StatefulSet; install it first (pinot_cluster)",
+                                 group=name, gate="pre-flight")
+        self.diffs += diffs
+        if not needs_roll(changes, status):
+            self.report(f"{name}: every pod at revision {status['update_revision']}, nothing to restart")
+            return
+        steps = self.plan_steps(group, status, template_changes=bool(changes))
+        if self.check_mode:
+            self.changes += changes
+            restart = [pod for step in steps if step["todo"] for pod in step["stale"]]
+            changing = sorted({change.split(" ", 1)[0] for change in changes})
+            self.report(f"{name}: would restart {', '.join(restart) or 'no pod'}"
+                        + (f"; changes {', '.join(changing)}" if changing else ""))
+            return
+        self.pause_tables()
+        held, hold_changes = self.kube.apply(name, status["replicas"])
+        self.changes += hold_changes
+        steps = self.plan_steps(group, held)
+        for step in steps:
+            self.run_step(group, step)
+        if not steps or not steps[-1]["todo"]:  # the last step that ran released it already
+            _released, release_changes = self.kube.apply(name, 0)
+            self.changes += release_changes
+
+    def plan_steps(self, group, status, template_changes=False):
+        """The group's steps (upgrade_plan.group_steps); before the hold, a changing template makes every pod
+        stale. Each step also lists its `stale` pods."""
+        if template_changes:
+            status = dict(status, update_revision=None)
+        batch_size = (self.options.get("group_batch_size") or {}).get(group["name"], self.options.get("batch_size", 1))
+        steps = group_steps(status, self.cluster["name"], group, batch_size, self.options.get("instance_map") or {})
+        revisions = {p["name"]: p["revision"] for p in status["pods"]}
+        for step in steps:
+            step["stale"] = [pod for pod in step["pods"] if revisions.get(pod) != status["update_revision"]]
+        return steps
+
+    def check_play(self, where):
+        if self.gone():
+            raise RolloutStopped(f"The play that started this rollout has ended; stopped before {where}. Rerun to "
+                                 "resume.", gate="play ended", group=where.split()[0])
+
+    def run_step(self, group, step):
+        role, label = group["role"], step["label"]
+        if step["todo"]:
+            self.check_play(label)
+        record = {"group": group["name"], "label": label, "pods": step["pods"], "restarted": [],
+                  "ready_seconds": None, "gates": []}
+        self.steps.append(record)
+        safety = ""
+        if step["todo"] and role != "minion":  # the controller retries a task whose minion went away
+            safety = "safe to restart, " if self.check_restart(group, step) else "unsafe, accepted, "
+        if step["todo"]:
+            started = self.clock()
+            try:
+                _status, step_changes = self.kube.apply(group["name"], step["ordinal"])
+            except WaitTimeout as exc:
+                self.stop_step(group, step, "kubernetes rollout", str(exc), kind="StatefulSet",
+                               hint=NOT_READY_HINT.format(group=group["name"], ordinal=step["ordinal"])
+                               if exc.unready else "")
+            self.changes += step_changes
+            record["restarted"] = step["stale"]
+            record["ready_seconds"] = round(self.clock() - started, 1)
+        for target in step["targets"]:
+            results, elapsed = self.pinot.gate(role, target, self.gate_timeouts[role])
+            record["gates"].append({"pod": target["pod"], "instance": target["instance"], "checks": results,
+                                    "seconds": elapsed})
+            failed = failed_check(results)
+            if failed:
+                reason = gate_message(failed, role, f"{label} {target['pod']}", elapsed)
+                self.stop_step(group, step, f"{role} {failed['check']}", reason, pods=[target["pod"]])
+            if target["pod"] in record["restarted"]:
+                what = f"{safety}restarted, Ready after {record['ready_seconds']} s"
+            else:
+                what = "already at the new revision"
+            self.report(f"{label} {target['pod']}: {what}; Pinot gate passed after {elapsed} s "
+                        f"({checks_line(results)})")
+        pause = self.options.get("pause_between_steps") or 0
+        if pause > 0 and step["todo"]:
+            self.sleep(pause)
+
+    def check_restart(self, group, step):
+        """Can the cluster lose the step's instances now? Enforced unless the role accepts unavailability; False
+        when it could not and the role accepts that."""
+        role, label = group["role"], step["label"]
+        enforce = role not in (self.options.get("accept_unavailable") or [])
+        results, elapsed = self.pinot.restart_check(role, step["restart"],
+                                                    self.options.get("restart_check_timeout", 60) if enforce else 0)
+        failed = failed_check(results)
+        if failed is None:
+            return True
+        reason = gate_message(failed, role, label, elapsed)
+        if not enforce:
+            self.warn(f"{reason} (not enforced)")
+            self.report(f"{label}: {reason} (not enforced: {role} is in accept_unavailable)")
+            return False
+        self.stop_step(group, step, f"{role} {failed['check']}", reason, unsafe=True,
+                       hint=UNSAFE_HINT.format(role=role))
+
+    def stop_step(self, group, step, gate, reason, *, pods=None, kind="Pod", unsafe=False, hint=""):
+        """Record the stop as a Warning Event on the object concerned, then stop the run."""
+        pods = pods or step["pods"]
+        names = [self.kube.statefulset(group["name"])] if kind == "StatefulSet" else pods
+        self.kube.record_stop(kind, names, f"Upgrade stopped by gate '{gate}': {reason}")
+        where = "Nothing of this step was restarted" if unsafe else "Nothing after this pod was touched"
+        raise RolloutStopped(
+            f"Upgrade stopped at node group {group['name']}, step {step['label']}, pod(s) {', '.join(pods)}, gate "
+            f"'{gate}': {reason}. {where}; fix the cause and rerun to resume.{' ' + hint if hint else ''}",
+            group=group["name"], step=step["label"], pods=pods, gate=gate, reason=reason)
+
+    # -- consumption -----------------------------------------------------------------------------------------
+
+    def pause_tables(self):
+        """Before the first pod restarts (a no-op read before the other groups)."""
+        for table in self.options.get("paused_tables") or []:
+            if table not in self.paused and self.pinot.consumption(table, "paused",
+                                                                   self.options.get("pause_timeout", 300)):
+                self.paused.append(table)
+                self.changes.append(f"table {table}: consumption paused")
+                self.report(f"{table}: consumption paused (consuming segments committed)")
+
+    def resume_tables(self):
+        """After the last group, also after a run that failed mid-way left them paused: nothing is written when
+        they consume already."""
+        if self.check_mode:
+            return
+        for table in self.options.get("paused_tables") or []:
+            if self.pinot.consumption(table, "consuming", self.options.get("pause_timeout", 300)):
+                self.resumed.append(table)
+                self.changes.append(f"table {table}: consumption resumed")
+                self.report(f"{table}: consumption resumed")
+
+
+class KubernetesSide:
+    """The rollout's Kubernetes requests: pinot_cluster's apply flow, one node group at a time."""
+
+    def __init__(self, client, cluster, *, rollout_timeout, recorder):
+        self.client = client
+        self.cluster = cluster
+        self.rollout_timeout = rollout_timeout
+        self.recorder = recorder
+
+    def read(self):
+        return read_groups(self.client, self.cluster["name"], self.cluster["namespace"])
+
+    def statefulset(self, group):
+        return f"{self.cluster['name']}-{group}"
+
+    def plan(self, group):
+        """(change paths, Ansible diffs, status or None) of the group's objects as a dry run predicts them."""
+        outcome, groups = present(self.client, self.cluster, node_groups=[group], check_mode=True)
+        return outcome.changes, outcome.diff(), groups.get(group)
+
+    def apply(self, group, partition):
+        """The group's objects with its StatefulSet held at `partition`, waited for: (status, change paths)."""
+        try:
+            outcome, groups = present(self.client, self.cluster, node_groups=[group],
+                                      partitions={group: partition} if partition else None, wait=True,
+                                      wait_timeout=self.rollout_timeout, recorder=self.recorder)
+        except WaitTimeout as exc:
+            raise explain_wait_timeout(self.client, self.cluster, exc)[0] from None
+        return groups[group], outcome.changes
+
+    def record_stop(self, kind, names, note):
+        for name in names:
+            involved = self.client.get(kind, name, self.cluster["namespace"]) or {
+                "kind": kind, "apiVersion": "apps/v1" if kind == "StatefulSet" else "v1",
+                "metadata": {"name": name, "namespace": self.cluster["namespace"]}}
+            self.recorder.record(involved, "UpgradeStopped", note, "Warning")
+
+
+class PinotSide:
+    """The rollout's Pinot requests: the health gates and the consumption pause, through the controller."""
+
+    def __init__(self, client, params):
+        self.client = client
+        self.params = params
+        self.probe = Probe(client)
+
+    def _gate(self, probe, checks, timeout):
+        results, _attempts, elapsed = wait_for_gate(probe, checks, max(0, timeout), GATE_INTERVAL)
+        return results, elapsed
+
+    def cluster_gate(self, timeout):
+        return self._gate(self.probe, gate_checks("cluster"), timeout)
+
+    def restart_check(self, role, instances, timeout):
+        return self._gate(self.probe, restart_checks(role, instances), timeout)
+
+    def gate(self, role, target, timeout):
+        probe = Probe(self.client, health_client(self.params, target["health_url"])) \
+            if target.get("health_url") else self.probe
+        return self._gate(probe, gate_checks(role, target["instance"], target.get("health_url")), timeout)
+
+    def consumption(self, table, state, timeout, check_mode=False):
+        """Whether the table's consumption had to change to reach `state` (paused or consuming)."""
+        return consumption.apply(self.client, {"name": table, "state": state, "comment": PAUSE_COMMENT,
+                                               "wait_timeout": timeout}, check_mode)["changed"]
