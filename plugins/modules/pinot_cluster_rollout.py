@@ -135,25 +135,30 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: Upgrade to the image of the description, pod by pod, gated on Pinot
+- name: What would the upgrade restart?
   pinotops.k8s.pinot_cluster_rollout:
     kubeconfig: ~/.kube/config
     cluster: "{{ pinot_cluster }}"
     pinot:
-      controller_url: http://pinot-controller.analytics.svc.cluster.local:9000
-    paused_tables: [events_REALTIME]
-
-- name: What would the upgrade restart?
-  pinotops.k8s.pinot_cluster_rollout:
-    cluster: "{{ pinot_cluster }}"
-    pinot:
-      controller_url: "{{ pinot_controller_url }}"
+      controller_url: http://localhost:9000
   check_mode: true
   register: plan
 
+- name: Upgrade to the description, pod by pod, gated on Pinot
+  pinotops.k8s.pinot_cluster_rollout:
+    kubeconfig: ~/.kube/config
+    cluster: "{{ pinot_cluster }}"
+    pinot:
+      controller_url: http://localhost:9000
+    # Servers of big tenants need long to load their segments; the other gates keep their defaults.
+    gate_timeouts: {server: 1800}
+
 - name: Brokers only, two pods per step, without the pre-flight
   pinotops.k8s.pinot_cluster_rollout:
+    kubeconfig: ~/.kube/config
     cluster: "{{ pinot_cluster }}"
+    pinot:
+      controller_url: http://localhost:9000
     node_groups: [broker-a, broker-b]
     batch_size: 2
     preflight: false

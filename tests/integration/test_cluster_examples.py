@@ -1,5 +1,5 @@
-"""Every EXAMPLES task of pinot_cluster, pinot_cluster_info, pinot_cluster_event and pinot_health runs, in a
-playbook, on the test bed.
+"""Every EXAMPLES task of pinot_cluster, pinot_cluster_info, pinot_cluster_event, pinot_cluster_rollout and
+pinot_health runs, in a playbook, on the test bed.
 
 The Kubernetes examples run exactly as written against the real control plane: HOME points at a directory whose
 `.kube/config` is the test bed's kubeconfig, so `kubeconfig: ~/.kube/config` (and the default the examples without
@@ -7,9 +7,9 @@ it fall back to) reach the test bed. What the examples assume exists is created 
 namespace `analytics`, the Secret `pinot-auth` (key `password`) and a StorageClass `fast`. The canary example
 refers to `{{ pinot_cluster }}`: the play defines it as the first example's cluster with the image 1.5.1.
 
-pinot_health's examples get the test bed's controller URL. The server gate names pod DNS names the test bed does
-not have; it runs as written except `wait_timeout: 0` (the clean failure it must give, without waiting 600 s), then
-with the test bed's first server instance and admin URL in their place (it must pass).
+pinot_health's and pinot_cluster_rollout's examples get the test bed's controller URL. The gates name instances the
+kwok pods never register: the server gate and the upgrade run as written with no time to wait (the clean failure
+they must give), then with the test bed's real instances in their place (they must pass).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ pytestmark = pytest.mark.integration
 
 NAMESPACE = "analytics"
 NEW_IMAGE = "apachepinot/pinot:1.5.1"
+CANARY_IMAGE = "apachepinot/pinot:1.5.2"
 
 
 def test_every_module_has_its_examples_run():
@@ -81,7 +82,7 @@ def pod_images(cp, group: str) -> dict[str, str]:
     return {pod["metadata"]["name"]: pod["spec"]["containers"][0]["image"] for pod in pods["items"]}
 
 
-def test_cluster_examples_run_as_written(analytics, home: Path, tmp_path: Path):
+def test_cluster_examples_run_as_written(analytics, home: Path, tmp_path: Path, pinot):
     cp = analytics
     runner = Runner(tmp_path, home=home)
     cluster_examples = examples("pinot_cluster")
@@ -110,14 +111,18 @@ def test_cluster_examples_run_as_written(analytics, home: Path, tmp_path: Path):
 
     description = copy.deepcopy(cluster_examples[first]["pinotops.k8s.pinot_cluster"]["cluster"])
     description["image"] = NEW_IMAGE
-    rolled = runner.run("pinot_cluster", canary, play_vars={"pinot_cluster": description})
+    rollout_runner = Runner(tmp_path, pinot.controller_url, home=home)
+    run_rollout_examples(rollout_runner, cp, pinot, description)
+
+    canary_description = dict(description, image=CANARY_IMAGE)
+    rolled = runner.run("pinot_cluster", canary, play_vars={"pinot_cluster": canary_description})
     assert_ok(rolled, changed=True)
     assert "StatefulSet/pinot-server-hot-a spec.template.spec.containers.pinot.image" in rolled["changes"]
     touched = {change.split()[0].split("/")[1] for change in rolled["changes"]}
     assert all(name.startswith("pinot-server-hot-a") for name in touched), rolled["changes"]
-    assert pod_images(cp, "server-hot-a") == {"pinot-server-hot-a-0": "apachepinot/pinot:1.4.0",
-                                              "pinot-server-hot-a-1": NEW_IMAGE}
-    assert set(pod_images(cp, "server-hot-b").values()) == {"apachepinot/pinot:1.4.0"}
+    assert pod_images(cp, "server-hot-a") == {"pinot-server-hot-a-0": NEW_IMAGE,
+                                              "pinot-server-hot-a-1": CANARY_IMAGE}
+    assert set(pod_images(cp, "server-hot-b").values()) == {NEW_IMAGE}
 
     hot_a = runner.run("pinot_cluster_info", "Pods of one group and their revisions")
     assert_ok(hot_a, changed=False)
@@ -131,7 +136,7 @@ def test_cluster_examples_run_as_written(analytics, home: Path, tmp_path: Path):
     assert_ok(recorded, changed=True)
     pod = cp.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods/pinot-server-hot-a-1")
     stopped = [e for e in cp.request("GET", f"/api/v1/namespaces/{NAMESPACE}/events")["items"]
-               if e["reason"] == "UpgradeStopped"]
+               if e["reason"] == "UpgradeStopped" and e["involvedObject"]["name"] == "pinot-server-hot-a-1"]
     assert [(e["involvedObject"]["uid"], e["type"], e["source"]["component"]) for e in stopped] == [
         (pod["metadata"]["uid"], "Warning", "pinotops.k8s")], stopped
     assert stopped[0]["message"] == recorded["events"][0]["message"]
@@ -143,8 +148,54 @@ def test_cluster_examples_run_as_written(analytics, home: Path, tmp_path: Path):
     kept = cp.request("GET", f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims")["items"]
     assert sorted(c["metadata"]["name"] for c in kept) == sorted(c["metadata"]["name"] for c in claims)
 
-    assert runner.ran == {(m, n) for m in ("pinot_cluster", "pinot_cluster_info", "pinot_cluster_event")
-                          for n in examples(m)}
+    assert runner.ran | rollout_runner.ran == {(m, n) for m in ("pinot_cluster", "pinot_cluster_info",
+                                                                "pinot_cluster_event", "pinot_cluster_rollout")
+                                               for n in examples(m)}
+
+
+def run_rollout_examples(runner: Runner, cp, pinot, description: dict) -> None:
+    """The plan, the upgrade stopped by its first gate as written, completed with the bed's instances, then the
+    brokers-only example with nothing left to do."""
+    pinot_vars = {"pinot_cluster": description}
+    plan_name = "What would the upgrade restart?"
+    upgrade_name = "Upgrade to the description, pod by pod, gated on Pinot"
+    plan = runner.run("pinot_cluster_rollout", plan_name, play_vars=pinot_vars)
+    assert_ok(plan, changed=True)
+    assert plan["executed_requests"] == [] and plan["progress"][0].startswith("pre-flight passed: 7 node groups")
+    would = "server-hot-a: would restart pinot-server-hot-a-1, pinot-server-hot-a-0; changes "
+    assert any(line.startswith(would) for line in plan["progress"]), plan["progress"]
+    assert set(pod_images(cp, "controller").values()) == {"apachepinot/pinot:1.4.0"}
+
+    as_written = copy.deepcopy(examples("pinot_cluster_rollout", pinot.controller_url)[upgrade_name])
+    as_written["pinotops.k8s.pinot_cluster_rollout"]["gate_timeouts"]["controller"] = 0
+    stopped = runner.run("pinot_cluster_rollout", upgrade_name, as_written, play_vars=pinot_vars)
+    assert stopped["failed"] and stopped["stopped"]["gate"] == "controller live", stopped["msg"]
+    assert stopped["msg"].startswith("Upgrade stopped at node group controller, step controller 1/3, pod(s) "
+                                     "pinot-controller-2, gate 'controller live'"), stopped["msg"]
+    assert pod_images(cp, "controller")["pinot-controller-2"] == NEW_IMAGE
+    (event,) = [e for e in cp.request("GET", f"/api/v1/namespaces/{NAMESPACE}/events")["items"]
+                if e["reason"] == "UpgradeStopped"]
+    assert event["involvedObject"]["name"] == "pinot-controller-2" and event["type"] == "Warning"
+    assert event["message"].startswith("Upgrade stopped by gate 'controller live': "), event["message"]
+
+    mapped = copy.deepcopy(examples("pinot_cluster_rollout", pinot.controller_url)[upgrade_name])
+    instances = {role: next(i for i in pinot.instances if i.startswith(role.capitalize() + "_"))
+                 for role in ("controller", "broker", "server", "minion")}
+    mapped["pinotops.k8s.pinot_cluster_rollout"].update(
+        instance_map={role: {"instance": instance} for role, instance in instances.items()},
+        accept_unavailable=["controller", "broker", "server"], restart_check_timeout=0)
+    upgraded = runner.run("pinot_cluster_rollout", upgrade_name, mapped, play_vars=pinot_vars)
+    assert_ok(upgraded, changed=True)
+    assert {image for group in description["node_groups"] for image in pod_images(cp, group["name"]).values()} == \
+        {NEW_IMAGE}
+    restarted = [pod for step in upgraded["steps"] for pod in step["restarted"]]
+    assert "pinot-controller-2" not in restarted  # restarted by the stopped run already
+    assert restarted[:2] == ["pinot-controller-1", "pinot-controller-0"] and restarted[-1] == "pinot-minion-0"
+
+    brokers = runner.run("pinot_cluster_rollout", "Brokers only, two pods per step, without the pre-flight",
+                         play_vars=pinot_vars)
+    assert_ok(brokers, changed=False)
+    assert brokers["executed_requests"] == [] and len(brokers["progress"]) == 2
 
 
 @pytest.mark.every_version

@@ -20,7 +20,8 @@ EXAMPLE_URL = "http://localhost:9000"
 RESOURCE_MODULES = ("pinot_schema", "pinot_schema_info", "pinot_table", "pinot_table_consumption",
                     "pinot_table_info", "pinot_table_rebalance", "pinot_table_reload", "pinot_tenant",
                     "pinot_tenant_info", "pinot_tenant_rebalance", "pinot_user", "pinot_user_info")
-CLUSTER_MODULES = ("pinot_cluster", "pinot_cluster_event", "pinot_cluster_info", "pinot_health")
+CLUSTER_MODULES = ("pinot_cluster", "pinot_cluster_event", "pinot_cluster_info", "pinot_cluster_rollout",
+                   "pinot_health")
 # Examples that name instances: run by their module's own test with the names standing for the test bed's.
 INSTANCE_MODULES = ("pinot_instance",)
 RESULT = re.compile(r"^localhost \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
