@@ -151,13 +151,16 @@ class Rollout:
         self.diffs = []
         self.paused = []
         self.resumed = []
+        self.preflight_seconds = None
 
     # -- the run ---------------------------------------------------------------------------------------------
 
     def run(self):
+        started = self.clock()
         live = self.settle()
         if self.options.get("preflight", True):
             self.preflight(live)
+        self.preflight_seconds = round(self.clock() - started, 2)
         for group in self.groups:
             try:
                 self.roll(group)
@@ -168,7 +171,8 @@ class Rollout:
                                      group=group["name"], gate="request", reason=str(exc)) from None
         self.resume_tables()
         return {"groups": self.kube.read(), "steps": self.steps, "changes": self.changes,
-                "paused_tables": self.paused, "resumed_tables": self.resumed}
+                "paused_tables": self.paused, "resumed_tables": self.resumed,
+                "preflight_seconds": self.preflight_seconds}
 
     def settle(self):
         """The groups' status once every pod is Ready (a rollout left by an interrupted run has settled), or after
@@ -261,12 +265,14 @@ class Rollout:
         role, label = group["role"], step["label"]
         if step["todo"]:
             self.check_play(label)
+        began = self.clock()
         record = {"group": group["name"], "label": label, "pods": step["pods"], "restarted": [],
-                  "ready_seconds": None, "gates": []}
+                  "check_seconds": None, "ready_seconds": None, "gates": [], "seconds": None}
         self.steps.append(record)
         safety = ""
         if step["todo"] and role != "minion":  # the controller retries a task whose minion went away
             safety = "safe to restart, " if self.check_restart(group, step) else "unsafe, accepted, "
+            record["check_seconds"] = round(self.clock() - began, 2)
         if step["todo"]:
             started = self.clock()
             try:
@@ -295,6 +301,7 @@ class Rollout:
         pause = self.options.get("pause_between_steps") or 0
         if pause > 0 and step["todo"]:
             self.sleep(pause)
+        record["seconds"] = round(self.clock() - began, 2)
 
     def check_restart(self, group, step):
         """Can the cluster lose the step's instances now? Enforced unless the role accepts unavailability; False

@@ -193,6 +193,9 @@ steps:
       description: The pods this run restarted (the others were at the new revision already).
       type: list
       elements: str
+    check_seconds:
+      description: Seconds the check before the restart took (null when it did not run).
+      type: float
     ready_seconds:
       description: Seconds from lowering the partition until the step's pods were Ready (null when none restarted).
       type: float
@@ -200,6 +203,9 @@ steps:
       description: Per pod, its instance, the Pinot checks (C(check), C(ok), C(detail)) and their seconds.
       type: list
       elements: dict
+    seconds:
+      description: Seconds the whole step took, the pause after it included.
+      type: float
 progress:
   description: The lines the run printed, one per pod and per decision.
   returned: always
@@ -212,6 +218,10 @@ groups:
   description: The rollout status of every node group at the end, as M(pinotops.k8s.pinot_cluster_info) returns it.
   returned: success
   type: dict
+preflight_seconds:
+  description: Seconds the wait for a settled cluster and the pre-flight checks took.
+  returned: success
+  type: float
 paused_tables:
   description: The tables whose consumption this run paused.
   returned: success

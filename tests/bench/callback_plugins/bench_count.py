@@ -9,8 +9,8 @@ name: bench_count
 type: aggregate
 short_description: Count module executions for the benchmark
 description:
-  - Writes the number of module executions (per task, and in total) and each task's wall time to the file
-    named by E(BENCH_COUNT_FILE).
+  - Writes the number of module executions (per task, and in total), each task's wall time and the result of
+    every pinot_cluster_rollout run (its steps and their seconds) to the file named by E(BENCH_COUNT_FILE).
   - Controller-side actions (set_fact, debug, assert, include/import, meta) are not counted.
 options: {}
 """
@@ -36,6 +36,7 @@ class CallbackModule(CallbackBase):
         super().__init__()
         self.per_task = Counter()
         self.seconds = {}
+        self.rollouts = []
         self.started = None
         self.current = None
 
@@ -58,6 +59,9 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_ok(self, result):
         self._count(result, False)
+        if result._task.action.endswith("pinot_cluster_rollout"):
+            self.rollouts.append({key: result._result.get(key) for key in ("elapsed_seconds", "preflight_seconds",
+                                                                           "steps", "request_counts")})
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._count(result, False)
@@ -74,5 +78,5 @@ class CallbackModule(CallbackBase):
         if path:
             with open(path, "w", encoding="utf-8") as handle:
                 counts = {"module_executions": sum(self.per_task.values()), "per_task": dict(self.per_task),
-                          "task_seconds": self.seconds}
+                          "task_seconds": self.seconds, "rollouts": self.rollouts}
                 json.dump(counts, handle)

@@ -150,6 +150,10 @@ def test_roles_in_deployment_order_groups_held_then_stepped_highest_ordinal_firs
     assert lines[1] == "controller 1/1 pinot-controller-0: safe to restart, restarted, Ready after 0.0 s; Pinot gate " \
                        "passed after 0.5 s (live)"
     assert "StatefulSet/pinot-broker spec.template" in result["changes"]
+    # What the time went on: the pre-flight, and per step the check before, the wait for Ready, the whole step.
+    assert isinstance(result["preflight_seconds"], float)
+    assert all(step["seconds"] >= step["ready_seconds"] >= 0 and step["check_seconds"] >= 0
+               for step in result["steps"])
 
 
 def test_a_second_run_writes_nothing():
