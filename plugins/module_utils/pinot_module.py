@@ -80,8 +80,11 @@ def run_bulk(module, client, build, bulk):
         for warning in outcome["warnings"]:
             module.warn(warning)
         results.append(dict(outcome["identity"], changed=outcome["changed"], changes=outcome["changes"]))
+    # The definitions are not echoed back in `invocation` (Ansible's default): a bulk run's result would carry
+    # every definition again, which the module (no_log scan), the worker and the controller then each walk.
+    invocation = {"module_args": dict(module.params, **{DEFINITIONS: f"{len(results)} definitions (see results)"})}
     result = dict(changed=any(item["changed"] for item in results), results=results,
-                  executed_requests=client.executed_requests)
+                  executed_requests=client.executed_requests, invocation=invocation)
     if module._diff:
         changed = [outcome for outcome in outcomes if outcome["changed"]]
         result["diff"] = dict(before={item["label"]: redact(item["before"]) for item in changed},

@@ -29,6 +29,9 @@ KNOWN_DEFAULTS = {
     ("tableIndexConfig", "columnMajorSegmentBuilderEnabled"): (True,),
     ("ingestionConfig", "segmentTimeValueCheck"): (True,),
     ("ingestionConfig", "ingestionExceptionLogRateLimitPerMin"): (5,),
+    # Stored in every stream ingestion config (1.4, 1.5): a REALTIME table's no-op needs no validate.
+    ("ingestionConfig", "streamIngestionConfig", "columnMajorSegmentBuilderEnabled"): (True,),
+    ("ingestionConfig", "streamIngestionConfig", "disasterRecoveryMode"): ("DEFAULT",),
 }
 # Sections compared as unordered sets of names (Pinot keeps them as given, but order has no meaning).
 UNORDERED_NAME_LISTS = {
@@ -44,9 +47,16 @@ SANITISED_LISTS = UNORDERED_NAME_LISTS | {("tableIndexConfig", "sortedColumn")}
 EXTERNAL_VIEW_PENDING = "still exists"
 
 
+# KNOWN_DEFAULTS by (depth, last key): a leaf's candidates in one lookup (every leaf of every table is checked).
+_DEFAULTS_BY_LEAF = {}
+for _pattern, _defaults in KNOWN_DEFAULTS.items():
+    _DEFAULTS_BY_LEAF.setdefault((len(_pattern), _pattern[-1]), []).append((_pattern, _defaults))
+
+
 def is_default(path, value):
-    for pattern, defaults in KNOWN_DEFAULTS.items():
-        if len(pattern) == len(path) and all(part in ("*", key) for part, key in zip(pattern, path, strict=True)):
+    candidates = _DEFAULTS_BY_LEAF.get((len(path), path[-1]), []) + _DEFAULTS_BY_LEAF.get((len(path), "*"), [])
+    for pattern, defaults in candidates:
+        if all(part in ("*", key) for part, key in zip(pattern, path, strict=True)):
             return any(value == default and type(value) is type(default) for default in defaults)
     if isinstance(value, bool):
         return value is False
@@ -75,8 +85,9 @@ def _strip_defaults(value, path=()):
 
 
 def normalise_table(config):
-    """Comparable form of a table config, applied to both the desired and the live object."""
-    result = copy.deepcopy(config)
+    """Comparable form of a table config, applied to both the desired and the live object (never changed: the
+    sections changed here are copied first, and _strip_defaults builds new containers throughout)."""
+    result = dict(config)
     table_type = str(result.get("tableType", "")).upper()
     result["tableType"] = table_type
     name = str(result.get("tableName", ""))
@@ -84,6 +95,7 @@ def normalise_table(config):
         result["tableName"] = f"{name}_{table_type}"
     for section, key in STRING_FIELDS:
         if isinstance(result.get(section), dict) and isinstance(result[section].get(key), (int, float)):
+            result[section] = dict(result[section])
             result[section][key] = str(result[section][key])
     tenants = result.get("tenants") if isinstance(result.get("tenants"), dict) else {}
     result["tenants"] = dict(tenants, broker=tenants.get("broker") or DEFAULT_TENANT,
@@ -155,6 +167,11 @@ class TableHandler(Handler):
         self.force = force
         self.rebalance = rebalance
         self.delete_retention = delete_retention
+
+    @property
+    def identity(self):
+        """A hybrid table is two objects of one raw name: the two halves may share a bulk run."""
+        return {"name": self.name, "table_type": self.table_type}
 
     @property
     def path(self):

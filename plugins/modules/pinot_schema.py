@@ -40,6 +40,8 @@ options:
       - Many schemas in one task, each a dict like O(schema). Every definition is read (concurrently) and
         validated before the first write, so a bad one stops the task with nothing written.
       - The fast path for scheduled reconciles of many objects. Mutually exclusive with O(name), O(schema) and O(src).
+      - The result's C(invocation) gives the number of definitions instead of echoing them back; C(results)
+        has one entry per definition.
     type: list
     elements: dict
   src:

@@ -46,6 +46,10 @@ options:
       - Many table configs in one task, each a dict like O(table). Every definition is read (concurrently) and
         validated before the first write, so a bad one stops the task with nothing written.
       - The fast path for scheduled reconciles of many objects. Mutually exclusive with O(name), O(table) and O(src).
+      - The two halves of a hybrid table (an OFFLINE and a REALTIME config of one name) may be given together; a
+        name and type given twice is refused.
+      - The result's C(invocation) gives the number of definitions instead of echoing them back; C(results)
+        has one entry per definition.
     type: list
     elements: dict
   src:
@@ -142,7 +146,8 @@ changes:
   elements: str
   sample: ["segmentsConfig.replication"]
 results:
-  description: With O(definitions), one entry per definition with its C(name), C(changed) and C(changes).
+  description: With O(definitions), one entry per definition with its C(name), C(table_type), C(changed) and
+    C(changes).
   returned: when O(definitions) is given
   type: list
   elements: dict

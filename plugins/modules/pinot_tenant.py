@@ -54,6 +54,8 @@ options:
       - Tenants by count are each checked against the untagged instances as read before the first write; name
         the instances when several new tenants draw from the same pool.
       - Mutually exclusive with the single-tenant options.
+      - The result's C(invocation) gives the number of definitions instead of echoing them back; C(results)
+        has one entry per definition.
     type: list
     elements: dict
     suboptions:

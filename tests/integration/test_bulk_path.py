@@ -80,3 +80,30 @@ def test_bulk_check_mode_and_bad_definition_write_nothing(pinot, prefixes):
     assert failed["field"].startswith("definitions[2]"), failed
     assert failed["executed_requests"] == []
     assert all(_run(pinot, "pinot_schema_info", name=name).get("schema") is None for name in names)
+
+
+def test_hybrid_table_halves_in_one_bulk_run(pinot_kafka):
+    """The OFFLINE and REALTIME configs of one name are two objects of one bulk run: both created, both a no-op
+    after (the x5 estate of `make bench` is 500 such pairs)."""
+    pinot = pinot_kafka
+    name = f"hy{uuid.uuid4().hex[:6]}"
+    pinot.create_kafka_topic(name)
+    stream = estate.stream(name, pinot.kafka_bootstrap, pinot.kafka_consumer_factory)
+    definitions = [estate.table(name, "DefaultTenant"), estate.realtime_table(name, "DefaultTenant", stream)]
+    try:
+        assert not _run(pinot, "pinot_schema", schema=estate.schema(name)).get("failed")
+        created = _run(pinot, "pinot_table", definitions=definitions)
+        assert not created.get("failed"), created
+        assert [(item["name"], item["table_type"], item["changed"]) for item in created["results"]] == [
+            (name, "OFFLINE", True), (name, "REALTIME", True)]
+        assert created["executed_requests"] == ["POST /tables", "POST /tables"]
+        assert created["invocation"]["module_args"]["definitions"] == "2 definitions (see results)"
+        again = run_module("pinot_table", {"controller_url": pinot.controller_url, "definitions": definitions},
+                           diff=True)
+        assert again["changed"] is False and again["executed_requests"] == [], again
+        twice = _run(pinot, "pinot_table", definitions=[definitions[1], definitions[1]])
+        assert twice["failed"] is True and f"names {name} REALTIME more than once" in twice["msg"], twice
+    finally:
+        for table_type in ("OFFLINE", "REALTIME"):
+            _run(pinot, "pinot_table", name=name, table_type=table_type, state="absent", delete_retention="0d")
+        _run(pinot, "pinot_schema", name=name, state="absent")

@@ -17,6 +17,7 @@ import uuid
 import pytest
 import requests
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient
 from tests.support.fault_proxy import FaultProxy, Rule
 from tests.support.modules import run_module
 from tests.support.reliability import AUTH, PASSWORD, USER, reliability_fixture
@@ -51,17 +52,18 @@ def live_schemas(cluster, prefix):
 
 
 class Attempts:
-    """Counts the HTTP attempts the Pinot client really makes (wraps requests.Session.request)."""
+    """Counts the HTTP attempts the Pinot client really makes (wraps PinotClient._send: one call per attempt, GETs
+    over http.client and everything else over requests)."""
 
     def __init__(self, monkeypatch):
         self.calls = []
-        original = requests.Session.request
+        original = PinotClient._send
 
-        def counting(session, method, url, *args, **kwargs):
+        def counting(client, method, url, *args, **kwargs):
             self.calls.append((method, url, time.monotonic()))
-            return original(session, method, url, *args, **kwargs)
+            return original(client, method, url, *args, **kwargs)
 
-        monkeypatch.setattr(requests.Session, "request", counting)
+        monkeypatch.setattr(PinotClient, "_send", counting)
 
 
 # -- faults ---------------------------------------------------------------------------------------------------

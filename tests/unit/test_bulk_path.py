@@ -3,6 +3,9 @@ writes in order, nothing written on a no-op. (The same against real Pinot: tests
 
 from collections import Counter
 
+import pytest
+
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient
 from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Plan, reconcile_many
 from ansible_collections.pinotops.k8s.plugins.module_utils.table import build
@@ -62,3 +65,28 @@ def test_noop_is_one_read_per_table_and_no_write():
     assert [r["changed"] for r in results] == [False] * 6
     assert client.executed_requests == []
     assert client.read_count == 6
+
+
+def _build(client, config):
+    params = {"table": config, "name": None, "table_type": None, "src": None, "state": "present", "force": False,
+              "rebalance": None, "delete_retention": None}
+    handler, desired = build(client, params, False)
+    return Plan(handler, desired, "present")
+
+
+def test_the_two_halves_of_a_hybrid_table_share_a_bulk_run():
+    client = FakeController()
+    stream = estate.stream("topic", "127.0.0.1:9092", "factory")
+    plans = [_build(client, estate.table("h", "tenant0")),
+             _build(client, estate.realtime_table("h", "tenant0", stream))]
+    type(plans[0].handler).check_together(plans)  # no error: one raw name, two types
+    assert [plan.handler.identity for plan in plans] == [{"name": "h", "table_type": "OFFLINE"},
+                                                         {"name": "h", "table_type": "REALTIME"}]
+
+
+def test_a_name_and_type_given_twice_is_refused():
+    client = FakeController()
+    plans = [_build(client, estate.table("h", "tenant0")), _build(client, estate.table("h", "tenant1"))]
+    with pytest.raises(SpecError, match="names h OFFLINE more than once"):
+        reconcile_many(plans, check_mode=False)
+    assert client.executed_requests == [] and client.read_count == 0

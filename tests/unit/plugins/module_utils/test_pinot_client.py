@@ -114,3 +114,97 @@ def test_executed_requests_show_the_query_as_sent(server):
     client.delete("/schemas/x", params={"comment": None})
     client.delete("/schemas/y", params={"type": "offline", "retention": None})
     assert client.executed_requests == ["DELETE /schemas/x", "DELETE /schemas/y?type=offline"]
+
+
+ENVIRONMENT = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+               "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC")
+
+
+@pytest.fixture
+def clean_environment(monkeypatch, tmp_path):
+    for name in ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc of the machine's
+    return monkeypatch
+
+
+def test_environment_settings_are_those_requests_would_use(clean_environment, tmp_path):
+    env = clean_environment
+    env.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    env.setenv("NO_PROXY", "pinot.local")
+    env.setenv("REQUESTS_CA_BUNDLE", "/etc/bundle.pem")
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine controller.example login ops password s3cret\n")
+    env.setenv("NETRC", str(netrc))
+    proxied = PinotClient("https://controller.example:9000")
+    assert proxied.session.proxies["https"] == "http://proxy.invalid:3128"
+    assert proxied.session.verify == "/etc/bundle.pem"  # validate_certs, no ca_cert: the variable, as in requests
+    assert proxied.session.auth == ("ops", "s3cret")
+    assert PinotClient("https://pinot.local:9000").session.proxies == {}  # NO_PROXY
+    assert PinotClient("https://controller.example:9000", ca_cert="/ca.pem").session.verify == "/ca.pem"
+    assert PinotClient("https://controller.example:9000", validate_certs=False).session.verify is False
+    assert PinotClient("https://controller.example:9000", username="u", password="p").session.auth == ("u", "p")
+    assert PinotClient("https://controller.example:9000", token="Bearer t").session.auth is None
+
+
+def test_environment_is_read_once_not_per_request(clean_environment, server):
+    client = client_for(server)
+    # Set after the client was made: a per-request read would send the GET to this proxy and fail.
+    clean_environment.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    clean_environment.setenv("NETRC", "/nonexistent")
+    assert client.get("/health") == {}
+    assert server.seen == [("GET", "/health", None, "")]
+
+
+class KeepAlive(Script):
+    """HTTP/1.1 with keep-alive; `/moved` answers 307 to `/here`."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self):
+        if self.path.startswith("/moved"):
+            self.server.seen.append((self.command, self.path, None, ""))
+            self.send_response(307)
+            self.send_header("Location", "/here")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super()._answer()
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+
+@pytest.fixture
+def keepalive_server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    httpd.script, httpd.seen = [], []
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_gets_share_one_connection_per_thread_and_query_is_encoded(keepalive_server):
+    client = client_for(keepalive_server, username="admin", password="s3cret")
+    keepalive_server.script = [(200, {"a": 1}), (404, {"code": 404, "error": "no"}), (200, [])]
+    assert client.get("/tables/t%2Fx", params={"type": "offline", "skip": None}) == {"a": 1}
+    assert client.get("/schemas/s", missing_ok=True) is None
+    assert client.get("/tenants") == []
+    assert [seen[1] for seen in keepalive_server.seen] == ["/tables/t%2Fx?type=offline", "/schemas/s", "/tenants"]
+    assert all(seen[2].startswith("Basic ") for seen in keepalive_server.seen)
+    assert client.read_count == 3 and client.executed_requests == []
+
+
+def test_a_redirected_get_is_followed(keepalive_server):
+    keepalive_server.script = [(200, {"followed": True})]
+    assert client_for(keepalive_server).get("/moved") == {"followed": True}
+    assert [seen[1] for seen in keepalive_server.seen] == ["/moved", "/moved", "/here"]  # then requests follows
+
+
+def test_a_connection_the_server_closed_is_opened_again(keepalive_server):
+    client = client_for(keepalive_server)
+    assert client.get("/a") == {}
+    client._local.conn.sock.close()  # as if the server had closed the idle keep-alive connection
+    assert client.get("/b") == {}
+    assert [seen[1] for seen in keepalive_server.seen] == ["/a", "/b"]

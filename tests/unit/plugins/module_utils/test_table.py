@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
@@ -29,6 +31,43 @@ STORED = {
 
 def test_stored_config_normalises_to_the_desired_one():
     assert normalise_table(STORED) == normalise_table(DESIRED)
+
+
+STREAM = {"streamType": "kafka", "stream.kafka.topic.name": "events", "stream.kafka.broker.list": "kafka:9092"}
+DESIRED_REALTIME = dict(DESIRED, tableType="REALTIME",
+                        ingestionConfig={"streamIngestionConfig": {"streamConfigMaps": [STREAM]}})
+# Pinot 1.5.1's stored ingestionConfig of DESIRED_REALTIME (1.4.0 stores the same stream defaults).
+STORED_REALTIME = dict(STORED, tableName="events_REALTIME", tableType="REALTIME", ingestionConfig={
+    "streamIngestionConfig": {
+        "streamConfigMaps": [STREAM], "disasterRecoveryMode": "DEFAULT", "pauselessConsumptionEnabled": False,
+        "columnMajorSegmentBuilderEnabled": True, "trackFilteredMessageOffsets": False,
+        "enforceConsumptionInOrder": False, "useIdealStateToCalculatePreviousSegment": False},
+    "segmentTimeValueCheck": True, "continueOnError": False, "retryOnSegmentBuildPrecheckFailure": False,
+    "rowTimeValueCheck": False, "ingestionExceptionLogRateLimitPerMin": 5,
+    "maxConsecutiveRecordFetchFailuresAllowed": 0,
+})
+
+
+def test_stored_realtime_config_normalises_to_the_desired_one():
+    assert normalise_table(STORED_REALTIME) == normalise_table(DESIRED_REALTIME)
+
+
+@pytest.mark.parametrize(("key", "value"), [("disasterRecoveryMode", "SKIP_MISSING_SEGMENTS"),
+                                            ("columnMajorSegmentBuilderEnabled", False)])
+def test_a_stream_setting_off_its_default_is_a_difference(key, value):
+    ingestion = STORED_REALTIME["ingestionConfig"]
+    stored = dict(STORED_REALTIME, ingestionConfig=dict(
+        ingestion, streamIngestionConfig=dict(ingestion["streamIngestionConfig"], **{key: value})))
+    assert normalise_table(stored) != normalise_table(DESIRED_REALTIME)
+
+
+def test_normalising_leaves_the_config_as_it_was():
+    for config in (DESIRED, STORED, DESIRED_REALTIME, STORED_REALTIME):
+        before = copy.deepcopy(config)
+        normalised = normalise_table(config)
+        assert config == before
+        normalised["segmentsConfig"]["replication"] = "9"  # shares no container with the config
+        assert config == before
 
 
 def test_removed_key_is_a_difference():
