@@ -1,6 +1,6 @@
 """`make bench`: pinotops.k8s against the hand-written kubernetes.core + uri playbook, on the local test bed.
 
-    python -m tests.bench [--runs 3] [--ready-delay 5] [--attach ENV.json] [--no-doc]
+    python -m tests.bench [--runs 3] [--ready-delay 5] [--attach ENV.json] [--sizes one,two,x5] [--no-doc]
 
 Starts the test bed (real Pinot 1.5.1, a real Kubernetes control plane with kwok pods), puts a counting
 proxy in front of the controller and of the apiserver, and runs:
@@ -10,8 +10,10 @@ proxy in front of the controller and of the apiserver, and runs:
   5. rolling upgrade of the 12-pod cluster with the pinot_upgrade role (gates against the bed's real Pinot
      processes), each pod Ready after a fixed delay, against the pods' own restart-to-ready times;
   6. the same upgrade with one pinot_cluster task per pod (no gates): the least a pod-by-pod upgrade costs;
-  7. the server checks of one upgrade step on a Pinot holding every table the estate runs created.
-The upgrades run first, on a Pinot without the estate's tables.
+  7. the server checks of one upgrade step on a Pinot holding every table the estate runs created;
+  8. and 9. no-op and first apply of the x5 estate (500 schemas, 1,000 tables, 20 tenants; tests/bench/large.py).
+The upgrades run first, on a Pinot without the estate's tables; the x5 estate runs last.
+`--sizes x5` runs the x5 estate alone (no upgrades, no server checks): the sizes named, nothing else.
 Prints a table and writes docs/performance.md. Everything started here is stopped at the end.
 """
 
@@ -36,7 +38,7 @@ import kubernetes
 import requests
 import yaml
 
-from tests.bench import estate
+from tests.bench import estate, large
 from tests.bench.proxy import CountingProxy
 from tests.bench.report import PLOT_NAME, write_doc
 from tests.testbed import plays
@@ -48,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("PINOTOPS_TESTBED_CACHE", Path.home() / ".cache" / "pinotops-testbed")) / "bench"
 PINOT_VERSION = "1.5.1"
 
+SIZES = ("one", "two", "x5")
 ANSIBLE_PIN = "ansible>=12,<13"  # the package line matching ansible-core 2.19; kubernetes.core taken from it
 
 
@@ -76,7 +79,7 @@ def ensure_kubernetes_core() -> tuple[Path, str]:
 class Bed:
     """Pinot + Kubernetes, each behind a counting proxy."""
 
-    def __init__(self, workdir: Path, attach: Path | None) -> None:
+    def __init__(self, workdir: Path, attach: Path | None, *, kafka: bool = False) -> None:
         self.workdir = workdir
         self.pinot = self.k8s = None
         if attach:
@@ -85,7 +88,7 @@ class Bed:
         else:
             self.k8s = K8sControlPlane(workdir / "k8s")
             self.k8s.start()
-            self.pinot = PinotCluster(PINOT_VERSION, workdir / "pinot", servers=estate.TENANTS).start()
+            self.pinot = PinotCluster(PINOT_VERSION, workdir / "pinot", servers=estate.TENANTS, kafka=kafka).start()
             self.controller_url = self.pinot.controller_url
             host, token, ca = self.k8s.host, self.k8s.token, str(self.k8s.ca_file)
         self.host, self.token, self.ca = host, token, ca
@@ -98,7 +101,8 @@ class Bed:
             "users": [{"name": "bench", "user": {"token": token}}],
             "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench"}}],
         }))
-        self.servers = sorted(i for i in self.pinot_get("/instances")["instances"] if i.startswith("Server_"))
+        # Live ones only: the x5 estate's tenants are instances registered in Helix, never started.
+        self.servers = sorted(i for i in self.pinot_get("/liveinstances")["instances"] if i.startswith("Server_"))
 
     # Direct calls (not through the proxies): set-up between measured runs.
     def pinot_get(self, path: str) -> Any:
@@ -165,7 +169,8 @@ def run_playbook(bed: Bed, playbook: str, hosts: dict[str, dict[str, Any]], coll
         counted = json.loads(count_file.read_text())
     return {"wall": wall, "executions": counted["module_executions"], "task_seconds": counted["task_seconds"],
             "per_task": counted["per_task"], "peak_rss_mib": round(usage.ru_maxrss / 1024),
-            "pinot": bed.pinot_proxy.snapshot(), "k8s": bed.k8s_proxy.snapshot(), "load": os.getloadavg()[0]}
+            "pinot": bed.pinot_proxy.snapshot(), "k8s": bed.k8s_proxy.snapshot(), "load": os.getloadavg()[0],
+            "profile": {"pinot": bed.pinot_proxy.profile(), "k8s": bed.k8s_proxy.profile()}}
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -370,24 +375,32 @@ def plot(results: dict[str, Any], out: Path) -> None:
     matplotlib.use("Agg")
     from matplotlib import pyplot  # noqa: PLC0415
 
-    sizes = [summarise(r["noop"]["ours"]) for r in (results, results.get("two_clusters") or {}) if r.get("noop")]
-    figure, axes = pyplot.subplots(figsize=(6, 4), dpi=100)
-    axes.plot([s["objects"] for s in sizes], [s["wall"] for s in sizes], "o-", label="pinotops.k8s (measured)")
-    for size, name in zip(sizes, ("one cluster", "two clusters, one inventory"), strict=False):
-        axes.annotate(f"{name}: {size['wall']:.1f} s", (size["objects"], size["wall"]), textcoords="offset points",
-                      xytext=(-40, 10), fontsize=8)
-    if results["noop"]["baseline"]:
+    named = (("one cluster", results), ("two clusters, one inventory", results.get("two_clusters") or {}),
+             ("x5 estate", results.get("x5") or {}))
+    sizes = [(name, summarise(r["noop"]["ours"])) for name, r in named if (r.get("noop") or {}).get("ours")]
+    figure, axes = pyplot.subplots(figsize=(7, 4.5), dpi=100)
+    axes.plot([s["objects"] for _n, s in sizes], [s["wall"] for _n, s in sizes], "o-", label="pinotops.k8s (measured)")
+    for k, (name, size) in enumerate(sizes):
+        last = k == len(sizes) - 1 and k > 0
+        axes.annotate(f"{name}: {size['wall']:.1f} s\n({size['objects']} objects)", (size["objects"], size["wall"]),
+                      textcoords="offset points", xytext=(-8 if last else 8, -6), ha="right" if last else "left",
+                      va="top", fontsize=8)
+    if (results.get("noop") or {}).get("baseline"):
         base = summarise(results["noop"]["baseline"])
         axes.plot([base["objects"]], [base["wall"]], "s", color="tab:red", label="kubernetes.core + uri (measured)")
-        xs = [base["objects"]] + [s["objects"] for s in sizes[1:]]
-        axes.plot(xs, [baseline_at(results["noop"], x) for x in xs], "--", color="tab:red",
-                  label="kubernetes.core + uri (extrapolated)")
+        xs = [base["objects"]] + [s["objects"] for _n, s in sizes if s["objects"] > base["objects"]]
+        axes.plot(xs, [baseline_at(results["noop"], x) for x in xs], "--", color="tab:red", marker="s",
+                  markerfacecolor="none", label="kubernetes.core + uri (extrapolated per object)")
+        for x in xs[1:]:
+            axes.annotate(f"{baseline_at(results['noop'], x):.0f} s", (x, baseline_at(results["noop"], x)),
+                          textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8, color="tab:red")
     axes.set_xlabel("objects managed (Kubernetes objects, tenants, schemas, tables)")
     axes.set_ylabel("no-op reconcile, wall s (median)")
     axes.set_yscale("log")
-    axes.set_xlim(left=0)
+    axes.set_ylim(bottom=min(s["wall"] for _n, s in sizes) / 4, top=axes.get_ylim()[1] * 2)
+    axes.set_xlim(left=0, right=max([s["objects"] for _n, s in sizes] + [1]) * 1.12)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
+    axes.legend(loc="lower right", fontsize=8)
     axes.set_title("No-op reconcile against estate size")
     figure.tight_layout()
     figure.savefig(out)
@@ -428,6 +441,15 @@ def table(results: dict[str, Any]) -> str:
         gates = summarise(results["gates"])
         lines.append(row(f"7. server checks of one upgrade step, {gates['tables']} tables in Pinot", "pinotops.k8s",
                          gates, "before the restart, then the gate: the views of every table"))
+    x5 = results.get("x5") or {}
+    for key, label in (("noop", "8. no-op reconcile, x5 estate"), ("first", "9. first apply, x5 estate")):
+        if (x5.get(key) or {}).get("ours"):
+            ours = summarise(x5[key]["ours"])
+            note = f"{estate.X5_SCHEMAS} schemas, {estate.X5_SCHEMAS * 2} tables, {estate.X5_TENANTS} tenants"
+            if (results.get(key) or {}).get("baseline"):
+                base = baseline_at(results[key], ours["objects"])
+                note += f"; baseline extrapolated: {base:.1f} s ({base / ours['wall']:.1f}x)"
+            lines.append(row(label, "pinotops.k8s", ours, note))
     return "\n".join(lines)
 
 
@@ -440,31 +462,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-delay", type=int, default=3, help="seconds before kwok marks a pod Ready")
     parser.add_argument("--attach", type=Path, help="JSON with controller, host, token, ca of a running test bed")
     parser.add_argument("--skip", action="append", default=[], choices=["estate", "upgrade"])
+    parser.add_argument("--sizes", type=lambda text: [size for size in text.split(",") if size],
+                        help="estate sizes to run, comma-separated, of one (1, 2), two (3, 4: two clusters), x5 (8, "
+                             "9: the x5 estate); given, only those run (no upgrades, no server checks). Default: "
+                             "everything")
     parser.add_argument("--no-doc", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md")
     args = parser.parse_args(argv)
+    sizes = args.sizes if args.sizes is not None else SIZES
+    if set(sizes) - set(SIZES):
+        parser.error(f"--sizes: {', '.join(sorted(set(sizes) - set(SIZES)))} not one of {', '.join(SIZES)}")
+    everything = args.sizes is None
+    if "x5" in sizes and args.attach and "estate" not in args.skip:
+        parser.error("--sizes x5 needs the bench's own test bed (Kafka, registered instances): drop --attach")
 
     collections, kcore = ensure_kubernetes_core()
     workdir = Path(tempfile.mkdtemp(prefix="pinotops-bench-"))
     log = workdir / "ansible.log"
     print(f"bench workdir {workdir}; kubernetes.core {kcore}", flush=True)
     started = time.monotonic()
-    bed = Bed(workdir, args.attach)
+    bed = Bed(workdir, args.attach, kafka="x5" in sizes and "estate" not in args.skip)
     print(f"test bed up in {time.monotonic() - started:.0f} s", flush=True)
     results: dict[str, Any] = {}
     try:
         # The upgrades first, on a Pinot without the estate's tables: the gates' cost at scale is measured apart.
-        if "upgrade" not in args.skip:
+        if everything and "upgrade" not in args.skip:
             if bed.pinot:  # the role's gates need the bed's own Pinot processes
                 results["upgrade_role"] = scenario_upgrade(bed, args.upgrade_runs, args.ready_delay, collections,
                                                            log, role=True)
             results["upgrade"] = scenario_upgrade(bed, args.upgrade_runs, args.ready_delay, collections, log,
                                                   role=False)
         if "estate" not in args.skip:
-            results.update(scenario_apply_and_noop(bed, args.runs, args.baseline_runs, collections, log))
-            print("two clusters in one inventory:", flush=True)
-            results["two_clusters"] = scenario_apply_and_noop(bed, args.runs, 0, collections, log, clusters=2)
-            results["gates"] = scenario_gates(bed, collections, log)
+            if "one" in sizes:
+                results.update(scenario_apply_and_noop(bed, args.runs, args.baseline_runs, collections, log))
+            if "two" in sizes:
+                print("two clusters in one inventory:", flush=True)
+                results["two_clusters"] = scenario_apply_and_noop(bed, args.runs, 0, collections, log, clusters=2)
+            if everything:
+                results["gates"] = scenario_gates(bed, collections, log)
+            # Last: its tables would add to what the server checks read, and its tenants' instances never live.
+            if "x5" in sizes:
+                print("the x5 estate:", flush=True)
+                results["x5"] = large.scenario(bed, args.runs, run_playbook, collections, log)
     finally:
         bed.stop()
     (workdir / "results.json").write_text(json.dumps(results, indent=1))

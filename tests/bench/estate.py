@@ -1,5 +1,7 @@
 """The benchmark's estate: one cluster of 6 node groups (12 pods), 100 schemas, 100 OFFLINE tables, 4 tenants
-(or two such clusters, each with 2 of the tenants, as two hosts of one inventory).
+(or two such clusters, each with 2 of the tenants, as two hosts of one inventory), and the x5 estate: the same
+cluster with 500 schemas, each with an OFFLINE and a REALTIME table (1,000 tables, hybrid pairs: Pinot pairs a
+table with the schema of its raw name), over 20 server tenants.
 
 Both playbooks get the same estate as extra vars: ours the descriptions, the baseline the same objects as
 plain Kubernetes manifests (rendered by the collection's own renderer, so both sides ask for identical objects)
@@ -21,6 +23,8 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import n
 
 SCHEMAS = 100
 TENANTS = 4
+X5_SCHEMAS = 500
+X5_TENANTS = 20
 OLD_IMAGE = "apachepinot/pinot:1.4.0"
 NEW_IMAGE = "apachepinot/pinot:1.5.1"
 GROUPS = (("controller", "controller"), ("broker", "broker"), ("server-a", "server"), ("server-b", "server"),
@@ -78,12 +82,39 @@ def table(name: str, tenant: str) -> dict[str, Any]:
     }
 
 
+def stream(topic: str, bootstrap: str, consumer_factory: str) -> dict[str, str]:
+    """The stream of the x5 estate's REALTIME tables: every table reads the same Kafka topic."""
+    return {
+        "streamType": "kafka",
+        "stream.kafka.topic.name": topic,
+        "stream.kafka.broker.list": bootstrap,
+        "stream.kafka.consumer.factory.class.name": consumer_factory,
+        "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder",
+        "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
+    }
+
+
+def realtime_table(name: str, tenant: str, stream_config: dict[str, str]) -> dict[str, Any]:
+    """The REALTIME half of a hybrid table: the OFFLINE config's settings, plus its stream."""
+    config = table(name, tenant)
+    config["tableType"] = "REALTIME"
+    config["segmentsConfig"]["replicasPerPartition"] = "1"
+    config["ingestionConfig"] = {"streamIngestionConfig": {"streamConfigMaps": [dict(stream_config)]}}
+    return config
+
+
 def estate(namespace: str, prefix: str, servers: list[str], kubeconfig: str, controller_url: str, *,
-           tenant_prefix: str = "bench") -> dict[str, Any]:
-    """Variables of one inventory host for both playbooks. `servers`: one Pinot server instance per tenant."""
-    names = [f"{prefix}_{i:03d}" for i in range(SCHEMAS)]
+           tenant_prefix: str = "bench", schemas: int = SCHEMAS,
+           stream_config: dict[str, str] | None = None) -> dict[str, Any]:
+    """Variables of one inventory host for both playbooks. `servers`: one Pinot server instance per tenant.
+    With `stream_config`, every schema has a REALTIME table on that stream besides its OFFLINE one."""
+    names = [f"{prefix}_{i:03d}" for i in range(schemas)]
     tenants = [{"name": f"{tenant_prefix}_t{i}", "role": "SERVER", "instances": [server]}
                for i, server in enumerate(servers)]
+    tables = [table(name, tenants[i % len(tenants)]["name"]) for i, name in enumerate(names)]
+    if stream_config is not None:
+        tables += [realtime_table(name, tenants[i % len(tenants)]["name"], stream_config)
+                   for i, name in enumerate(names)]
     description = cluster(namespace)
     return {
         "bench_kubeconfig": kubeconfig,
@@ -92,7 +123,7 @@ def estate(namespace: str, prefix: str, servers: list[str], kubeconfig: str, con
         "bench_manifests": manifests(description),
         "bench_tenants": tenants,
         "bench_schemas": [schema(name) for name in names],
-        "bench_tables": [table(name, tenants[i % len(tenants)]["name"]) for i, name in enumerate(names)],
+        "bench_tables": tables,
     }
 
 

@@ -5,13 +5,17 @@ reads (GET/HEAD, and POSTs to Pinot's read-only validate endpoints, counted apar
 (everything else), Kubernetes server-side dry runs (`dryRun=All`, counted apart: they write nothing) and Kubernetes
 Events (POSTs to `.../events`, counted apart: they record writes, they are not the cluster's state).
 Bodies are buffered, except a watch's (a GET with `watch=true`, counted as a read), relayed as it streams.
+Each request's upstream time (sent to answered, the server's own time plus the loopback) is summed per kind of
+request (`profile()`: method and resource, e.g. `POST /tables/validate`), to say where a run's time goes.
 """
 
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -32,12 +36,30 @@ def classify(method: str, path: str) -> str:
     return "writes"
 
 
+def kind(method: str, path: str) -> str:
+    """What a request asks for, without names: `GET /tables`, `POST /schemas/validate`, `PUT /instances/updateTags`,
+    `GET statefulsets` (Kubernetes: the resource), `POST events`."""
+    parts = [part for part in path.split("?", maxsplit=1)[0].split("/") if part]
+    if parts and parts[0] in ("api", "apis"):
+        resource = parts[-1]
+        if "namespaces" in parts:
+            at = parts.index("namespaces")
+            resource = parts[at + 2] if len(parts) > at + 2 else "namespaces"
+        return f"{method} {resource}" + (" (dry run)" if "dryRun=All" in path else "")
+    if not parts:
+        return f"{method} /"
+    tail = parts[-1] if len(parts) > 1 and parts[-1] in ("validate", "updateTags", "tables") else ""
+    return f"{method} /{parts[0]}" + (f"/{tail}" if tail else "")
+
+
 class CountingProxy:
     def __init__(self, upstream: str, ca_file: str | None = None) -> None:
         parts = urlsplit(upstream)
         self.scheme, self.netloc = parts.scheme, parts.netloc
         self.context = ssl.create_default_context(cafile=ca_file) if self.scheme == "https" else None
         self.counts: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.local = threading.local()
         proxy = self
@@ -47,6 +69,12 @@ class CountingProxy:
 
             def log_message(self, *args: object) -> None:  # quiet
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body leave in two writes: without TCP_NODELAY, Nagle holds the body until the
+                # client's delayed ACK of the headers (up to 40 ms per response on this kernel).
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -58,6 +86,7 @@ class CountingProxy:
                 if "watch=true" in self.path:
                     self._relay_watch(conn, body, headers)
                     return
+                started = time.monotonic()
                 try:
                     conn.request(self.command, self.path, body=body, headers=headers)
                     resp = conn.getresponse()
@@ -68,6 +97,11 @@ class CountingProxy:
                     conn.request(self.command, self.path, body=body, headers=headers)
                     resp = conn.getresponse()
                     data = resp.read()
+                spent = time.monotonic() - started
+                with proxy.lock:
+                    what = kind(self.command, self.path)
+                    proxy.calls[what] += 1
+                    proxy.seconds[what] += spent
                 self.send_response(resp.status, resp.reason)
                 for key, value in resp.getheaders():
                     if key.lower() not in HOP_BY_HOP and key.lower() != "content-length":
@@ -122,10 +156,17 @@ class CountingProxy:
     def reset(self) -> None:
         with self.lock:
             self.counts.clear()
+            self.calls.clear()
+            self.seconds.clear()
 
     def snapshot(self) -> dict[str, int]:
         with self.lock:
             return {key: self.counts.get(key, 0) for key in ("reads", "writes", "validates", "dry_runs", "events")}
+
+    def profile(self) -> dict[str, list[float]]:
+        """Per kind of request: [requests, summed upstream seconds] (watches left out)."""
+        with self.lock:
+            return {what: [self.calls[what], round(self.seconds[what], 3)] for what in sorted(self.calls)}
 
     def stop(self) -> None:
         self.server.shutdown()
