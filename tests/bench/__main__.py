@@ -446,6 +446,8 @@ def table(results: dict[str, Any]) -> str:
         if (x5.get(key) or {}).get("ours"):
             ours = summarise(x5[key]["ours"])
             note = f"{estate.X5_SCHEMAS} schemas, {estate.X5_SCHEMAS * 2} tables, {estate.X5_TENANTS} tenants"
+            if key == "noop" and x5.get("settled"):
+                note += f"; once Pinot had settled, {x5['settled']['seconds']} s after the first apply"
             if (results.get(key) or {}).get("baseline"):
                 base = baseline_at(results[key], ours["objects"])
                 note += f"; baseline extrapolated: {base:.1f} s ({base / ours['wall']:.1f}x)"
