@@ -4,22 +4,18 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
-import ssl
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode, urlsplit
 
 from ansible.module_utils.basic import env_fallback
 
 try:
     import requests
     from requests.adapters import HTTPAdapter
-    from requests.utils import DEFAULT_CA_BUNDLE_PATH, default_user_agent, get_environ_proxies, get_netrc_auth
+    from requests.utils import get_environ_proxies, get_netrc_auth
 
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
@@ -78,30 +74,6 @@ def _ssl_reason(exc):
     return match.group(1).strip() if match else "TLS handshake failed"
 
 
-class _Response:
-    """What the client reads of a response (as requests.Response names it), from the plain GET path."""
-
-    def __init__(self, status, reason, content):
-        self.status_code = status
-        self.reason = reason
-        self.content = content
-
-    @property
-    def ok(self):
-        return self.status_code < 400
-
-    @property
-    def text(self):
-        return self.content.decode("utf-8", "replace")
-
-    def json(self):
-        return json.loads(self.content)
-
-
-class _Redirected(Exception):
-    """The plain GET path got a redirect: requests follows it instead."""
-
-
 def _was_not_sent(exc):
     """True when the request never reached the server, so any method may be retried."""
     return isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in repr(exc)
@@ -131,111 +103,6 @@ class PinotClient:
         if client_cert:
             self.session.cert = (client_cert, client_key) if client_key else client_cert
         self._read_environment_once()
-        self._plain_get = self._plain_get_settings()
-        self._local = threading.local()
-
-    def _plain_get_settings(self):
-        """GETs (every read; 1,500 in a bulk run of the x5 estate) go over http.client, one keep-alive
-        connection per thread: a third of requests' CPU per request, and the bulk path's reads are bound by the
-        client's CPU. Only where nothing else is involved: no proxy, http or https. Writes, and any GET that gets
-        a redirect, go through requests."""
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or self.session.proxies:
-            return None
-        probe = requests.Request("GET", self.base_url, auth=self.session.auth).prepare()
-        headers = {"User-Agent": default_user_agent(), "Accept": "*/*", "Connection": "keep-alive"}
-        headers.update({key: value for key, value in self.session.headers.items() if key.lower() == "authorization"})
-        if "Authorization" in probe.headers:
-            headers["Authorization"] = probe.headers["Authorization"]
-        context = None
-        if parts.scheme == "https":
-            try:
-                context = self._ssl_context()
-            except (OSError, ValueError):
-                return None  # requests reports a bad CA or client certificate file as it always did
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return {"host": parts.hostname, "port": port, "context": context, "headers": headers,
-                "prefix": parts.path.rstrip("/")}
-
-    def _ssl_context(self):
-        """The TLS settings requests would use: its CA bundle, ca_cert (a file or a directory), no verification
-        with validate_certs=false, the client certificate."""
-        context = ssl.create_default_context()
-        verify = self.session.verify
-        if verify is False:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        elif verify is True:
-            context.load_verify_locations(cafile=DEFAULT_CA_BUNDLE_PATH)
-        elif os.path.isdir(verify):
-            context.load_verify_locations(capath=verify)
-        else:
-            context.load_verify_locations(cafile=verify)
-        cert = self.session.cert
-        if cert:
-            certfile, keyfile = cert if isinstance(cert, tuple) else (cert, None)
-            context.load_cert_chain(certfile, keyfile)
-        return context
-
-    def _connection(self):
-        settings = self._plain_get
-        if settings["context"] is None:
-            return http.client.HTTPConnection(settings["host"], settings["port"], timeout=self.timeout)
-        return http.client.HTTPSConnection(settings["host"], settings["port"], timeout=self.timeout,
-                                           context=settings["context"])
-
-    def _get_plain(self, path, params):
-        """One GET on this thread's connection; failures raised as requests' exceptions, so `request` treats
-        both paths alike. A reused connection the server has closed meanwhile is opened again once."""
-        settings = self._plain_get
-        query = urlencode([(key, value) for key, value in (params or {}).items() if value is not None], doseq=True)
-        target = (settings["prefix"] + path) + ("?" + query if query else "")
-        for fresh in (False, True):
-            conn = None if fresh else getattr(self._local, "conn", None)
-            reused = conn is not None
-            if conn is None:
-                conn = self._connection()
-                try:
-                    conn.connect()
-                except ssl.SSLError as exc:
-                    raise requests.exceptions.SSLError(str(exc)) from None
-                except TimeoutError as exc:
-                    raise requests.exceptions.ConnectTimeout(str(exc)) from None
-                except OSError as exc:
-                    raise requests.exceptions.ConnectionError(str(exc)) from None
-                self._local.conn = conn
-            try:
-                conn.request("GET", target, headers=settings["headers"])
-                response = conn.getresponse()
-                content = response.read()
-            except TimeoutError as exc:
-                self._drop(conn)
-                raise requests.exceptions.ReadTimeout(str(exc)) from None
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop(conn)
-                if reused:
-                    continue
-                raise requests.exceptions.ConnectionError(str(exc)) from None
-            if response.will_close:
-                self._drop(conn)
-            if 300 <= response.status < 400:
-                raise _Redirected()
-            return _Response(response.status, response.reason, content)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _drop(self, conn):
-        conn.close()
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
-
-    def _send(self, method, url, path, kwargs):
-        """One attempt of a request: GETs on the plain path where it applies, everything else by requests."""
-        if method == "GET" and self._plain_get is not None and "data" not in kwargs:
-            try:
-                return self._get_plain(path, kwargs.get("params"))
-            except _Redirected:
-                pass
-        return self.session.request(method, url, **kwargs)
 
     def _read_environment_once(self):
         """What requests reads from the environment on every request (proxy variables, ~/.netrc, the CA bundle
@@ -276,7 +143,7 @@ class PinotClient:
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
-                response = self._send(method, url, path, kwargs)
+                response = self.session.request(method, url, **kwargs)
             except requests.exceptions.SSLError as exc:
                 # A certificate problem is not transient: no retries, and say what to do about it.
                 raise PinotError(method, display, reason=f"TLS connection to {self.base_url} failed: "

@@ -17,7 +17,6 @@ import uuid
 import pytest
 import requests
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient
 from tests.support.fault_proxy import FaultProxy, Rule
 from tests.support.modules import run_module
 from tests.support.reliability import AUTH, PASSWORD, USER, reliability_fixture
@@ -52,18 +51,17 @@ def live_schemas(cluster, prefix):
 
 
 class Attempts:
-    """Counts the HTTP attempts the Pinot client really makes (wraps PinotClient._send: one call per attempt, GETs
-    over http.client and everything else over requests)."""
+    """Counts the HTTP attempts the Pinot client really makes (wraps requests.Session.request)."""
 
     def __init__(self, monkeypatch):
         self.calls = []
-        original = PinotClient._send
+        original = requests.Session.request
 
-        def counting(client, method, url, *args, **kwargs):
+        def counting(session, method, url, *args, **kwargs):
             self.calls.append((method, url, time.monotonic()))
-            return original(client, method, url, *args, **kwargs)
+            return original(session, method, url, *args, **kwargs)
 
-        monkeypatch.setattr(PinotClient, "_send", counting)
+        monkeypatch.setattr(requests.Session, "request", counting)
 
 
 # -- faults ---------------------------------------------------------------------------------------------------
