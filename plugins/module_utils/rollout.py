@@ -6,13 +6,12 @@ Observed state, not a state machine: every run reads which pods already run thei
 restarts only the others, so a run stopped anywhere (a gate, a timeout, a killed process) resumes where it stopped.
 
 Per node group, in the planned order (roles in deployment order, groups of a role in description order):
-1. plan: the group's objects as a server-side dry run; the group rolls when its template changes or a pod is
-   still on another revision;
-2. hold: the new template written with the partition at the replica count, so nothing restarts yet and the
-   StatefulSet's update revision is known;
-3. step by step, highest ordinal first: can the cluster lose the step's pods now (another serving replica,
-   broker, controller)? Then the partition goes down and the step's pods become Ready; then the Pinot gate of
-   each of them. The last step releases the partition.
+1. plan: the group's objects as a server-side dry run; the group rolls when its pod template changes or a pod
+   is still on another revision;
+2. step by step, highest ordinal first: can the cluster lose the step's pods now (another serving replica,
+   broker, controller)? Then the partition goes down to the step (the first step writes the new template with
+   it, so only its pods restart) and the step's pods become Ready; then the Pinot gate of each of them. The last
+   step releases the partition.
 The first failure stops the run naming the group, step, pods, gate and reason.
 
 One execution steps every pod: a module execution per pod costs Ansible's fork, AnsiballZ and `import kubernetes`
@@ -226,7 +225,9 @@ class Rollout:
         if not needs_roll(changes, status):
             self.report(f"{name}: every pod at revision {status['update_revision']}, nothing to restart")
             return
-        steps = self.plan_steps(group, status, template_changes=bool(changes))
+        template = f"StatefulSet/{self.kube.statefulset(name)} spec.template"
+        template_changes = any(change.startswith(template) for change in changes)
+        steps = self.plan_steps(group, status, template_changes=template_changes)
         if self.check_mode:
             self.changes += changes
             restart = [pod for step in steps if step["todo"] for pod in step["stale"]]
@@ -235,18 +236,21 @@ class Rollout:
                         + (f"; changes {', '.join(changing)}" if changing else ""))
             return
         self.pause_tables()
-        held, hold_changes = self.kube.apply(name, status["replicas"])
-        self.changes += hold_changes
-        steps = self.plan_steps(group, held)
-        for step in steps:
-            self.run_step(group, step)
+        judged = not template_changes  # the steps know the revision the pods must reach
+        for index, step in enumerate(steps):
+            written = self.run_step(group, step)
+            if written is not None and not judged:
+                # The first write (the new template with the first step's partition) made the new revision
+                # known: the steps left are judged against it, so a pod already on it is not restarted.
+                steps[index + 1:] = self.plan_steps(group, written)[index + 1:]
+                judged = True
         if not steps or not steps[-1]["todo"]:  # the last step that ran released it already
             _released, release_changes = self.kube.apply(name, 0)
             self.changes += release_changes
 
     def plan_steps(self, group, status, template_changes=False):
-        """The group's steps (upgrade_plan.group_steps); before the hold, a changing template makes every pod
-        stale. Each step also lists its `stale` pods."""
+        """The group's steps (upgrade_plan.group_steps); before the new template is written, its change makes
+        every pod stale. Each step also lists its `stale` pods."""
         if template_changes:
             status = dict(status, update_revision=None)
         batch_size = (self.options.get("group_batch_size") or {}).get(group["name"], self.options.get("batch_size", 1))
@@ -254,6 +258,7 @@ class Rollout:
         revisions = {p["name"]: p["revision"] for p in status["pods"]}
         for step in steps:
             step["stale"] = [pod for pod in step["pods"] if revisions.get(pod) != status["update_revision"]]
+            step["revisions"] = {pod: revisions.get(pod) for pod in step["pods"]}
         return steps
 
     def check_play(self, where):
@@ -262,7 +267,10 @@ class Rollout:
                                  "resume.", gate="play ended", group=where.split()[0])
 
     def run_step(self, group, step):
+        """Check, restart and gate one step; the group's status after its write (None when it had nothing to
+        restart)."""
         role, label = group["role"], step["label"]
+        written = None
         if step["todo"]:
             self.check_play(label)
         began = self.clock()
@@ -276,13 +284,15 @@ class Rollout:
         if step["todo"]:
             started = self.clock()
             try:
-                _status, step_changes = self.kube.apply(group["name"], step["ordinal"])
+                written, step_changes = self.kube.apply(group["name"], step["ordinal"])
             except WaitTimeout as exc:
                 self.stop_step(group, step, "kubernetes rollout", str(exc), kind="StatefulSet",
                                hint=NOT_READY_HINT.format(group=group["name"], ordinal=step["ordinal"])
                                if exc.unready else "")
             self.changes += step_changes
-            record["restarted"] = step["stale"]
+            # A new template can be a revision a pod runs already (a rollback half done): Kubernetes leaves it.
+            record["restarted"] = [pod for pod in step["stale"]
+                                   if step["revisions"][pod] != written["update_revision"]]
             record["ready_seconds"] = round(self.clock() - started, 1)
         for target in step["targets"]:
             results, elapsed = self.pinot.gate(role, target, self.gate_timeouts[role])
@@ -302,6 +312,7 @@ class Rollout:
         if pause > 0 and step["todo"]:
             self.sleep(pause)
         record["seconds"] = round(self.clock() - began, 2)
+        return written
 
     def check_restart(self, group, step):
         """Can the cluster lose the step's instances now? Enforced unless the role accepts unavailability; False
@@ -376,7 +387,7 @@ class KubernetesSide:
         return outcome.changes, outcome.diff(), groups.get(group)
 
     def apply(self, group, partition):
-        """The group's objects with its StatefulSet held at `partition`, waited for: (status, change paths)."""
+        """The group's objects with its StatefulSet's rollout at `partition`, waited for: (status, change paths)."""
         try:
             outcome, groups = present(self.client, self.cluster, node_groups=[group],
                                       partitions={group: partition} if partition else None, wait=True,

@@ -85,8 +85,7 @@ options:
     choices: [controller, broker, server]
     default: []
   rollout_timeout:
-    description: Seconds each step (and the hold of a group's new template) may take to become Ready in
-      Kubernetes.
+    description: Seconds each step may take to become Ready in Kubernetes.
     type: int
     default: 600
   gate_timeouts:

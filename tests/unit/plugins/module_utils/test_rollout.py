@@ -130,16 +130,15 @@ def restarts(kube):
     return [entry[1] for entry in kube.log if entry[0] == "restart"]
 
 
-def test_roles_in_deployment_order_groups_held_then_stepped_highest_ordinal_first():
+def test_roles_in_deployment_order_groups_stepped_highest_ordinal_first():
     description = cluster()
     kube, pinot = FakeKube(description), FakePinot()
     result, lines, _warnings, _sleeps = run(kube, pinot, description)
     assert restarts(kube) == ["pinot-controller-0", "pinot-broker-1", "pinot-broker-0", "pinot-server-a-1",
                               "pinot-server-a-0"]
-    # Held at the replica count (nothing restarts), then the partition down one pod a step; the last step is 0.
-    assert kube.writes() == [("apply", "controller", 1), ("apply", "controller", 0),
-                             ("apply", "broker", 2), ("apply", "broker", 1), ("apply", "broker", 0),
-                             ("apply", "server-a", 2), ("apply", "server-a", 1), ("apply", "server-a", 0)]
+    # The new template with the first step's partition, then the partition down one pod a step; the last is 0.
+    assert kube.writes() == [("apply", "controller", 0), ("apply", "broker", 1), ("apply", "broker", 0),
+                             ("apply", "server-a", 1), ("apply", "server-a", 0)]
     # Each pod's check before its restart (minions none), its gate after.
     assert pinot.log[:3] == [("restart_check", "controller", ("controller_0",)), ("gate", "pinot-controller-0"),
                              ("restart_check", "broker", ("broker_1",))]
@@ -211,7 +210,7 @@ def test_an_unsafe_restart_stops_before_the_pod_unless_the_role_accepts_it():
     assert "gate 'controller restart_safe'" in str(stopped.value)
     assert "Nothing of this step was restarted" in str(stopped.value)
     assert "add controller to accept_unavailable" in str(stopped.value)
-    assert restarts(kube) == [] and kube.writes() == [("apply", "controller", 1)]  # held, not stepped
+    assert restarts(kube) == [] and kube.writes() == []  # nothing written before the check
     _result, lines, warnings, _sleeps = run(kube, pinot, description, accept_unavailable=["controller"])
     assert restarts(kube)[0] == "pinot-controller-0"
     assert warnings == ["Pinot gate 'restart_safe' failed for controller controller 1/1 after 0.0s: the only live "
@@ -348,3 +347,17 @@ def test_a_run_whose_play_ended_stops_before_the_next_step():
     assert str(stopped.value) == ("The play that started this rollout has ended; stopped before broker 2/2. Rerun "
                                   "to resume.")
     assert restarts(kube) == ["pinot-controller-0", "pinot-broker-1"]
+
+
+def test_a_rollback_half_way_restarts_only_the_pods_on_the_abandoned_revision():
+    description = cluster(image=OLD)
+    kube, pinot = FakeKube(description), FakePinot()
+    # An upgrade to NEW stopped after server-a-1; the description is back at OLD.
+    kube.groups["server-a"].update(template=NEW, partition=1)
+    kube.groups["server-a"]["pods"][1] = NEW
+    result, lines, _warnings, _sleeps = run(kube, pinot, description, order=["server", "broker", "controller"],
+                                            preflight=False)
+    assert restarts(kube) == ["pinot-server-a-1"]
+    assert [step["restarted"] for step in result["steps"]] == [["pinot-server-a-1"], []]
+    assert "server-a 2/2 pinot-server-a-0: already at the new revision" in "\n".join(lines)
+    assert kube.writes() == [("apply", "server-a", 1), ("apply", "server-a", 0)]
