@@ -40,6 +40,7 @@ import yaml
 
 from tests.bench import estate, large
 from tests.bench.proxy import CountingProxy
+from tests.bench.real_node import scenario_real_node_upgrade
 from tests.bench.report import PLOT_NAME, write_doc
 from tests.testbed import plays
 from tests.testbed.k8s import K8sControlPlane
@@ -138,12 +139,10 @@ class Bed:
 
 # ----- one playbook run
 
-def run_playbook(bed: Bed, playbook: str, hosts: dict[str, dict[str, Any]], collections: Path,
-                 log: Path) -> dict[str, Any]:
-    """One ansible-playbook run over an inventory of `hosts` (name: host variables), each connected locally."""
+def run_ansible(playbook: Path, inventory: Path, collections: Path, log: Path) -> dict[str, Any]:
+    """One ansible-playbook run with the counting callback: wall time, module executions, task times, the
+    rollouts' results, peak RSS and the load average at its end."""
     with tempfile.TemporaryDirectory() as tmp:
-        inventory = Path(tmp) / "inventory.json"
-        inventory.write_text(json.dumps({"all": {"hosts": hosts, "vars": {"ansible_connection": "local"}}}))
         count_file = Path(tmp) / "count.json"
         env = dict(os.environ,
                    ANSIBLE_COLLECTIONS_PATH=f"{REPO / 'collections'}:{collections}",
@@ -151,13 +150,10 @@ def run_playbook(bed: Bed, playbook: str, hosts: dict[str, dict[str, Any]], coll
                    ANSIBLE_CALLBACKS_ENABLED="bench_count",
                    ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
                    ANSIBLE_PYTHON_INTERPRETER=sys.executable, BENCH_COUNT_FILE=str(count_file))
-        command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
-                   str(HERE / "playbooks" / playbook)]
-        bed.pinot_proxy.reset()
-        bed.k8s_proxy.reset()
+        command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)]
         started = time.monotonic()
         with log.open("a") as out:
-            out.write(f"\n===== {playbook} {time.strftime('%H:%M:%S')}\n")
+            out.write(f"\n===== {playbook.name} {time.strftime('%H:%M:%S')}\n")
             out.flush()
             proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
             # wait4's usage of ansible-playbook covers its reaped descendants: ru_maxrss is the peak RSS of the
@@ -165,12 +161,34 @@ def run_playbook(bed: Bed, playbook: str, hosts: dict[str, dict[str, Any]], coll
             _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - started
         if os.waitstatus_to_exitcode(status) != 0:
-            raise RuntimeError(f"{playbook} failed (rc {os.waitstatus_to_exitcode(status)}); see {log}")
+            raise RuntimeError(f"{playbook.name} failed (rc {os.waitstatus_to_exitcode(status)}); see {log}")
         counted = json.loads(count_file.read_text())
     return {"wall": wall, "executions": counted["module_executions"], "task_seconds": counted["task_seconds"],
-            "per_task": counted["per_task"], "peak_rss_mib": round(usage.ru_maxrss / 1024),
-            "pinot": bed.pinot_proxy.snapshot(), "k8s": bed.k8s_proxy.snapshot(), "load": os.getloadavg()[0],
-            "profile": {"pinot": bed.pinot_proxy.profile(), "k8s": bed.k8s_proxy.profile()}}
+            "per_task": counted["per_task"], "rollouts": counted["rollouts"],
+            "peak_rss_mib": round(usage.ru_maxrss / 1024), "load": os.getloadavg()[0]}
+
+
+def run_playbook(bed: Bed, playbook: str, hosts: dict[str, dict[str, Any]], collections: Path,
+                 log: Path) -> dict[str, Any]:
+    """One run of a bench playbook over an inventory of `hosts` (name: host variables), each connected locally,
+    with the requests counted by the proxies."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inventory = Path(tmp) / "inventory.json"
+        inventory.write_text(json.dumps({"all": {"hosts": hosts, "vars": {"ansible_connection": "local"}}}))
+        bed.pinot_proxy.reset()
+        bed.k8s_proxy.reset()
+        result = run_ansible(HERE / "playbooks" / playbook, inventory, collections, log)
+    return dict(result, pinot=bed.pinot_proxy.snapshot(), k8s=bed.k8s_proxy.snapshot(),
+                profile={"pinot": bed.pinot_proxy.profile(), "k8s": bed.k8s_proxy.profile()})
+
+
+def run_real_node_upgrade(inventory: Path, collections: Path, log: Path) -> dict[str, Any]:
+    """playbooks/upgrade.yml on the real node's inventory. No proxy there: the requests are the module's own
+    counts (the role sends none besides)."""
+    result = run_ansible(REPO / "playbooks" / "upgrade.yml", inventory, collections, log)
+    counts = result["rollouts"][0]["request_counts"]
+    return dict(result, pinot={"reads": counts["pinot"]["reads"], "validates": 0, "writes": counts["pinot"]["writes"]},
+                k8s=counts["kubernetes"])
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -285,6 +303,7 @@ def scenario_upgrade(bed: Bed, runs: int, delay: int, collections: Path, log: Pa
         # Set-up (not measured): the cluster at the old image, every pod Ready.
         run_playbook(bed, "upgrade.yml", {"bench": dict(base, bench_cluster=old, bench_steps=[
             {"groups": [g["name"] for g in old["node_groups"]], "partitions": {}}])}, collections, log)
+        large.wait_quiet()  # measured at load < 3, as the no-ops
         with plays.RestartClock(functools.partial(bench_pods, bed, namespace)) as clock:
             if role:
                 result = run_playbook(bed, "upgrade-role.yml", {"bench": role_vars(bed, new)}, collections, log)
@@ -432,7 +451,8 @@ def table(results: dict[str, Any]) -> str:
                 note = f"baseline extrapolated: {base:.1f} s ({base / ours['wall']:.1f}x)"
             lines.append(row(label, "pinotops.k8s", ours, note))
     for key, label in (("upgrade_role", "5. rolling upgrade, 12 pods, pinot_upgrade role"),
-                       ("upgrade", "6. rolling upgrade, 12 pods, one pinot_cluster task per pod")):
+                       ("upgrade", "6. rolling upgrade, 12 pods, one pinot_cluster task per pod"),
+                       ("upgrade_real_node", "10. rolling upgrade on the real node, 6 Pinot pods, pinot_upgrade role")):
         if results.get(key):
             up = summarise(results[key])
             lines.append(row(label, "pinotops.k8s", up, f"the pods' own restarts {up['floor']} s; "
@@ -463,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upgrade-runs", type=int, default=2)
     parser.add_argument("--ready-delay", type=int, default=3, help="seconds before kwok marks a pod Ready")
     parser.add_argument("--attach", type=Path, help="JSON with controller, host, token, ca of a running test bed")
-    parser.add_argument("--skip", action="append", default=[], choices=["estate", "upgrade"])
+    parser.add_argument("--skip", action="append", default=[], choices=["estate", "upgrade", "real-node"])
     parser.add_argument("--sizes", type=lambda text: [size for size in text.split(",") if size],
                         help="estate sizes to run, comma-separated, of one (1, 2), two (3, 4: two clusters), x5 (8, "
                              "9: the x5 estate); given, only those run (no upgrades, no server checks). Default: "
@@ -508,6 +528,11 @@ def main(argv: list[str] | None = None) -> int:
                 results["x5"] = large.scenario(bed, args.runs, run_playbook, collections, log)
     finally:
         bed.stop()
+    # Last, on a control plane of its own with the real node: real Pinot JVMs stop and start.
+    if everything and "upgrade" not in args.skip and "real-node" not in args.skip:
+        print("the rolling upgrade on the real node:", flush=True)
+        results["upgrade_real_node"] = scenario_real_node_upgrade(
+            workdir, functools.partial(run_real_node_upgrade, collections=collections, log=log))
     (workdir / "results.json").write_text(json.dumps(results, indent=1))
     text = table(results)
     print(text)

@@ -49,7 +49,8 @@ def _task_lines(results: dict[str, Any]) -> list[str]:
             run = _median(runs)
             for task, seconds in run["task_seconds"].items():
                 lines.append(f"| {label} | {side} | {task} | {run.get('per_task', {}).get(task, '')} | {seconds:.1f} |")
-    for key, label in (("upgrade_role", "upgrade, role"), ("upgrade", "upgrade, one task per pod")):
+    for key, label in (("upgrade_role", "upgrade, role"), ("upgrade", "upgrade, one task per pod"),
+                       ("upgrade_real_node", "upgrade, real node, role")):
         runs = results.get(key) or []
         if runs:
             run = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
@@ -61,6 +62,40 @@ def _task_lines(results: dict[str, Any]) -> list[str]:
                 executions[task.split(" | ")[0]] += count
             for task, spent in seconds.most_common():
                 lines.append(f"| {label} | ours | {task} | {executions.get(task, '')} | {spent:.1f} |")
+    return lines
+
+
+def _upgrade_profile_lines(results: dict[str, Any]) -> list[str]:
+    """Where an upgrade's time goes, from pinot_cluster_rollout's own timings: the parts of the wall time over the
+    pods' own restarts (the floor), in total and per pod."""
+    lines = []
+    for key, label in (("upgrade_role", "kwok, 12 pods"), ("upgrade_real_node", "real node, 6 Pinot pods")):
+        runs = results.get(key) or []
+        if not runs or not runs[0].get("rollouts"):
+            continue
+        run = _median(runs)
+        rollout, pods = run["rollouts"][0], run["pods"]
+        steps = rollout["steps"]
+        in_steps = sum(step["seconds"] or 0 for step in steps)
+        checks = sum(step["check_seconds"] or 0 for step in steps)
+        ready = sum(step["ready_seconds"] or 0 for step in steps)
+        gates = sum(gate["seconds"] for step in steps for gate in step["gates"])
+        parts = (
+            ("ansible-playbook around the module (start-up, the role's argument validation, the result)",
+             run["wall"] - rollout["elapsed_seconds"]),
+            ("pre-flight (settle read, every group Ready, cluster gate, version order)", rollout["preflight_seconds"]),
+            ("each group's plan (a dry run) and, where needed, its release", rollout["elapsed_seconds"]
+             - rollout["preflight_seconds"] - in_steps),
+            ("the checks before each restart", checks),
+            ("each step's apply and wait for Ready, less the pods' own restarts", ready - run["floor"]),
+            ("the Pinot gates after each restart", gates),
+            ("the rest of the steps (their progress lines, pauses between steps)", in_steps - checks - ready - gates),
+        )
+        if not lines:
+            lines = ["| upgrade | part | s | s per pod |", "|---|---|---|---|"]
+        lines += [f"| {label} | {part} | {seconds:.1f} | {seconds / pods:.2f} |" for part, seconds in parts]
+        lines.append(f"| {label} | **over the pods' own restarts** ({run['wall']:.1f} s wall, floor {run['floor']} s) "
+                     f"| {run['wall'] - run['floor']:.1f} | {(run['wall'] - run['floor']) / pods:.2f} |")
     return lines
 
 
@@ -98,6 +133,12 @@ def write_doc(out: Path, table: str, info: dict[str, str], results: dict[str, An
         *_task_lines(results),
         "",
     ]
+    upgrade = _upgrade_profile_lines(results)
+    if upgrade:
+        parts += ["## Where an upgrade's time goes", "",
+                  "From the timings pinot_cluster_rollout returns (`preflight_seconds`, per step `check_seconds`, "
+                  "`ready_seconds`, the gates' `seconds`), against the playbook's wall time and the pods' own "
+                  "restart-to-Ready times measured beside it.", "", *upgrade, ""]
     profile = _profile_lines(results)
     if profile:
         parts += ["## Where the time goes in the x5 estate (per kind of request)", "",
