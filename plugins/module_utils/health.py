@@ -229,6 +229,16 @@ def run_once(probe, checks):
     return results
 
 
+def failed_check(results):
+    """The first check of a gate's results that failed, or None."""
+    return next((r for r in results if not r["ok"]), None)
+
+
+def gate_message(check, component, label, elapsed):
+    """The one sentence a failed gate is reported with (pinot_health, pinot_cluster_rollout)."""
+    return f"Pinot gate '{check['check']}' failed for {component} {label} after {elapsed}s: {check['detail']}"
+
+
 def wait_for_gate(probe, checks, timeout, interval, *, clock=time.monotonic, sleep=time.sleep):
     start = clock()
     attempts = 0

@@ -35,7 +35,9 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
     Probe,
+    failed_check,
     gate_checks,
+    gate_message,
     health_client,
     restart_checks,
     wait_for_gate,
@@ -112,14 +114,6 @@ def needs_roll(changes, status):
     """Whether a group rolls: its objects change, its rollout is incomplete, or a pod is on another revision."""
     return bool(changes) or not status["rollout_complete"] or any(
         p["revision"] != status["update_revision"] for p in status["pods"])
-
-
-def failed_check(results):
-    return next((r for r in results if not r["ok"]), None)
-
-
-def gate_message(check, role, label, elapsed):
-    return f"Pinot gate '{check['check']}' failed for {role} {label} after {elapsed}s: {check['detail']}"
 
 
 def checks_line(results):

@@ -155,7 +155,9 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
     COMPONENTS,
     build_probe,
+    failed_check,
     gate_checks,
+    gate_message,
     restart_checks,
     wait_for_gate,
 )
@@ -202,11 +204,10 @@ def main():
     result = dict(changed=False, healthy=all(r["ok"] for r in results), checks=results, attempts=attempts,
                   elapsed_seconds=elapsed)
     if not result["healthy"]:
-        failed = next(r for r in results if not r["ok"])
+        failed = failed_check(results)
         what = params.get("label") or params.get("instance") or ", ".join(params["instances"] or []) \
             or params["component"]
-        msg = f"Pinot gate '{failed['check']}' failed for {params['component']} {what} after {elapsed}s: " \
-              f"{failed['detail']}"
+        msg = gate_message(failed, params["component"], what, elapsed)
         if not params["enforce"]:
             module.warn(f"{msg} (not enforced)")
             module.exit_json(failed_check=failed["check"], **result)
