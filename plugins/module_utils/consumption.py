@@ -5,6 +5,11 @@
 Pinot keeps the pause flag in the table's ideal state; `GET /tables/{t}/pauseStatus` returns it with the segments
 still CONSUMING there. A pause sets the flag and commits the consuming segments, so it is complete when none is
 left; a resume clears the flag and has the controller create consuming segments again.
+
+A pause and a force commit reach the servers as Helix messages for the segments they consume. A segment the ideal
+state names but no server has taken up yet (a table created or resumed moments ago) gets no message: Pinot answers
+500 "No force commit message sent" when no server holds any segment of the table, and otherwise the segment is
+never committed. Both are therefore sent once the external view shows every consuming segment on a server.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import ra
 STATES = ("paused", "consuming")
 # Where a resume starts reading the stream: Pinot's own values (lastConsumed is its default).
 CONSUME_FROM = ("lastConsumed", "smallest", "largest")
+TAKEN_UP = {"CONSUMING", "ONLINE"}  # external view states of a consuming segment a server holds (or committed)
 ADMINISTRATIVE = "ADMINISTRATIVE"  # the pause reason of the API; Pinot pauses by itself for other reasons
 
 
@@ -55,6 +61,22 @@ class Consumption:
     def force_commit(self):
         """Commit the consuming segments now; returns the controller's job id (None where it keeps no job)."""
         return (self.client.post(self.path + "/forceCommit") or {}).get("forceCommitJobId")
+
+    def wait_for_servers(self, segments, timeout):
+        """Poll the external view until some server consumes (or has committed) every one of `segments`."""
+        if not segments:
+            return
+        path = self.path + "/externalview"
+
+        def not_taken_up():
+            # 404 until the first server reports: Pinot has no external view of the table yet.
+            view = (self.client.get(path, params={"tableType": "realtime"}, missing_ok=True) or {}).get("REALTIME")
+            view = view or {}
+            return [segment for segment in segments
+                    if not TAKEN_UP.intersection((view.get(segment) or {}).values())]
+
+        poll_until(not_taken_up, lambda left: not left, timeout, lambda left: PinotError(
+            "GET", path, reason=f"no server consumes {', '.join(left)} after {timeout}s, so none can commit it"))
 
     def wait_until(self, done, what, timeout):
         """Poll the pause status until `done(status)`; the last status, or PinotError after `timeout` seconds."""
@@ -99,6 +121,7 @@ def apply(client, params, check_mode):
         changes.append("pause")
         committed = before["consuming_segments"]
         if not check_mode:
+            consumption.wait_for_servers(committed, timeout)
             consumption.pause(params.get("comment"))
     elif state == "consuming" and before["paused"]:
         changes.append("resume")
@@ -112,6 +135,7 @@ def apply(client, params, check_mode):
         changes.append("force commit")
         committed = before["consuming_segments"]
         if not check_mode:
+            consumption.wait_for_servers(committed, timeout)
             job_id = consumption.force_commit()
             if wait and job_id:
                 consumption.wait_for_commit(job_id, timeout)

@@ -81,6 +81,18 @@ def test_pause_resume_and_force_commit_keep_every_row_once(pinot_kafka):
         wait_until("31 rows", lambda: row_counts(pinot, table) == (31, 31), timeout=120)
 
 
+def test_a_table_created_a_moment_ago_pauses(pinot_kafka):
+    """No server holds the first consuming segment yet: Pinot would send the commit to nobody (HTTP 500 "No force
+    commit message sent"), so the pause waits for a server to take it up."""
+    pinot = pinot_kafka
+    with realtime_table(pinot) as table:
+        paused = consumption(pinot, name=table, state="paused")
+        assert not paused.get("failed"), paused["msg"]
+        assert paused["executed_requests"] == [f"POST /tables/{table}/pauseConsumption"]
+        assert paused["consumption"]["paused"] is True and paused["consumption"]["consuming_segments"] == []
+        assert consuming_in_external_view(pinot, table) == []
+
+
 def test_bad_input_names_the_field_and_writes_nothing(pinot):
     missing = consumption(pinot, name="no_such_table", state="paused")
     assert missing["failed"] and missing["field"] == "name" and missing["executed_requests"] == []

@@ -9,11 +9,12 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import P
 
 class RealtimeTable(PinotClient):
     """One REALTIME table `events`: a pause commits the consuming segments, a resume creates the next ones, each
-    after `lag` further reads of the pause status (as the servers take a moment)."""
+    after `lag` further reads of the pause status (as the servers take a moment); the servers show a new consuming
+    segment in the external view after `uptake` reads of it."""
 
-    def __init__(self, paused=False, reason="ADMINISTRATIVE", lag=0):
+    def __init__(self, paused=False, reason="ADMINISTRATIVE", lag=0, uptake=0):
         super().__init__("http://pinot.invalid")
-        self.paused, self.reason, self.lag = paused, reason, lag
+        self.paused, self.reason, self.lag, self.uptake = paused, reason, lag, uptake
         self.sequence = 0
         self.consuming = [] if paused else ["events__0__0__x"]
         self.pending = None  # (reads left, consuming segments then)
@@ -42,6 +43,13 @@ class RealtimeTable(PinotClient):
             self._tick()
             return {"pauseFlag": self.paused, "consumingSegments": list(self.consuming), "reasonCode": self.reason,
                     "comment": None, "timestamp": "t"}
+        if method == "GET" and path.endswith("/externalview"):
+            self.uptake -= 1
+            if self.uptake >= 0:  # no server has reported: Pinot has no external view yet
+                if missing_ok:
+                    return None
+                raise PinotError(method, path, 404, "Table not found")
+            return {"OFFLINE": None, "REALTIME": {segment: {"Server_1": "CONSUMING"} for segment in self.consuming}}
         if method == "GET":
             self._tick()
             return {"segmentsYetToBeCommitted": list(self.consuming) if self.pending else []}
@@ -106,6 +114,20 @@ def test_a_pause_that_does_not_complete_fails_after_the_timeout_naming_the_segme
                                          r"segments: events__0__0__x"):
         run(table, state="paused")
     assert table.executed_requests == ["POST /tables/events/pauseConsumption"]
+
+
+def test_a_pause_waits_until_a_server_consumes_the_segments_it_commits():
+    table = RealtimeTable(uptake=2)
+    run(table, state="paused")
+    assert (table.uptake, table.executed_requests) == (-1, ["POST /tables/events/pauseConsumption"])
+
+    nothing_consumes = RealtimeTable(uptake=10 ** 6)
+    clock = iter(range(0, 10 ** 6, 50))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pinot_client.time, "monotonic", lambda: next(clock))
+        with pytest.raises(PinotError, match=r"no server consumes events__0__0__x after 30s, so none can commit it"):
+            run(nothing_consumes, force_commit=True)
+    assert nothing_consumes.executed_requests == []
 
 
 def test_force_commit_commits_what_consumes_and_nothing_on_a_paused_table():
