@@ -10,7 +10,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import P
 class RealtimeTable(PinotClient):
     """One REALTIME table `events`: a pause commits the consuming segments, a resume creates the next ones, each
     after `lag` further reads of the pause status (as the servers take a moment); the servers show a new consuming
-    segment in the external view after `uptake` reads of it."""
+    segment in the external view after `uptake` reads of it, and as Pinot refuse a commit before."""
 
     def __init__(self, paused=False, reason="ADMINISTRATIVE", lag=0, uptake=0):
         super().__init__("http://pinot.invalid")
@@ -53,8 +53,10 @@ class RealtimeTable(PinotClient):
         if method == "GET":
             self._tick()
             return {"segmentsYetToBeCommitted": list(self.consuming) if self.pending else []}
-        self.executed_requests.append(f"{method} {path}")
         action = path.rsplit("/", 1)[1]
+        if action in ("pauseConsumption", "forceCommit") and self.consuming and self.uptake >= 0:
+            raise PinotError(method, path, 500, "No force commit message sent for table: events_REALTIME")
+        self.executed_requests.append(f"{method} {path}")
         if action == "pauseConsumption":
             self.paused, self.reason = True, "ADMINISTRATIVE"
             self._settle([])
