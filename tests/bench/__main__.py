@@ -41,7 +41,7 @@ import yaml
 from tests.bench import estate, large
 from tests.bench.proxy import CountingProxy
 from tests.bench.real_node import scenario_real_node_upgrade
-from tests.bench.report import PLOT_NAME, write_doc
+from tests.bench.report import PLOT_NAME, median_run, write_doc
 from tests.testbed import plays
 from tests.testbed.k8s import K8sControlPlane
 from tests.testbed.pinot import PinotCluster
@@ -193,9 +193,7 @@ def run_real_node_upgrade(inventory: Path, collections: Path, log: Path) -> dict
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median wall time; the counts of the median run (they do not vary between runs)."""
-    ordered = sorted(runs, key=lambda r: r["wall"])
-    median = ordered[len(ordered) // 2]
-    return dict(median, walls=[round(r["wall"], 1) for r in runs], loads=[round(r["load"], 1) for r in runs])
+    return dict(median_run(runs), walls=[round(r["wall"], 1) for r in runs], loads=[round(r["load"], 1) for r in runs])
 
 
 # ----- scenarios

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,8 @@ HERE = Path(__file__).resolve().parent
 PLOT_NAME = "performance-noop.png"
 
 
-def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time (of an even number, the upper of the two middle ones)."""
     return sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
 
 
@@ -26,7 +26,7 @@ def _profile_lines(results: dict[str, Any]) -> list[str]:
         runs = (x5.get(key) or {}).get("ours") or []
         if not runs or "profile" not in runs[0]:
             continue
-        run = _median(runs)
+        run = median_run(runs)
         if not lines:
             lines = ["| run | request | requests | answered in, summed s | mean ms |", "|---|---|---|---|---|"]
         for system in ("pinot", "k8s"):
@@ -40,28 +40,18 @@ def _profile_lines(results: dict[str, Any]) -> list[str]:
 def _task_lines(results: dict[str, Any]) -> list[str]:
     lines = ["| scenario | side | task | module executions | wall s |", "|---|---|---|---|---|"]
     x5 = results.get("x5") or {}
-    for source, key, label in ((results, "noop", "no-op"), (results, "first", "first apply"),
-                               (x5, "noop", "no-op, x5 estate"), (x5, "first", "first apply, x5 estate")):
-        for side in ("ours", "baseline"):
-            runs = (source.get(key) or {}).get(side) or []
-            if not runs:
-                continue
-            run = _median(runs)
+    measured = [(label, side, (source.get(key) or {}).get(side) or [])
+                for source, key, label in ((results, "noop", "no-op"), (results, "first", "first apply"),
+                                           (x5, "noop", "no-op, x5 estate"), (x5, "first", "first apply, x5 estate"))
+                for side in ("ours", "baseline")]
+    measured += [(label, "ours", results.get(key) or [])
+                 for key, label in (("upgrade_role", "upgrade, role"), ("upgrade", "upgrade, one task per pod"),
+                                    ("upgrade_real_node", "upgrade, real node, role"))]
+    for label, side, runs in measured:
+        if runs:
+            run = median_run(runs)
             for task, seconds in run["task_seconds"].items():
                 lines.append(f"| {label} | {side} | {task} | {run.get('per_task', {}).get(task, '')} | {seconds:.1f} |")
-    for key, label in (("upgrade_role", "upgrade, role"), ("upgrade", "upgrade, one task per pod"),
-                       ("upgrade_real_node", "upgrade, real node, role")):
-        runs = results.get(key) or []
-        if runs:
-            run = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
-            # The role names its tasks "<what> | <group or step>": summed over the groups and steps.
-            seconds, executions = Counter(), Counter()
-            for task, spent in run["task_seconds"].items():
-                seconds[task.split(" | ")[0]] += spent
-            for task, count in run.get("per_task", {}).items():
-                executions[task.split(" | ")[0]] += count
-            for task, spent in seconds.most_common():
-                lines.append(f"| {label} | ours | {task} | {executions.get(task, '')} | {spent:.1f} |")
     return lines
 
 
@@ -73,7 +63,7 @@ def _upgrade_profile_lines(results: dict[str, Any]) -> list[str]:
         runs = results.get(key) or []
         if not runs or not runs[0].get("rollouts"):
             continue
-        run = _median(runs)
+        run = median_run(runs)
         rollout, pods = run["rollouts"][0], run["pods"]
         steps = rollout["steps"]
         in_steps = sum(step["seconds"] or 0 for step in steps)
