@@ -152,7 +152,10 @@ options:
             C(service.labels) (of the role's client Service; all groups of a role must agree),
             C(probes.startup), C(probes.readiness) and C(probes.liveness) (merged over pinotops' probes),
             C(termination_grace_period_seconds), C(security_context), C(pod_security_context),
-            C(service_account), C(priority_class_name) and C(image_pull_policy).
+            C(service_account), C(priority_class_name), C(image_pull_policy) and C(pod_management_policy)
+            (V(OrderedReady), the default, or V(Parallel), with which a StatefulSet's pods are started and recreated
+            together, as a zone-at-a-time upgrade of server groups needs to bring a zone's pods back at once; fixed
+            when the StatefulSet is created).
           - Kubernetes values keep Kubernetes' camelCase spelling; the apiserver's dry run checks them before any
             write.
         type: dict
@@ -194,7 +197,7 @@ options:
               C(pod_annotations), C(env), C(service.type), C(service.annotations), C(service.labels),
               C(probes.startup), C(probes.readiness), C(probes.liveness), C(termination_grace_period_seconds),
               C(security_context), C(pod_security_context), C(service_account), C(priority_class_name),
-              C(image_pull_policy) (see C(profiles)).
+              C(image_pull_policy), C(pod_management_policy) (see C(profiles)).
             type: dict
           pinot:
             description: C(properties) and C(jvm_opts) merged over those of the group's role in C(pinot) (its
@@ -207,12 +210,25 @@ options:
               an annotation, which the C(pinot_cluster) role applies. Controllers have none.
             type: raw
           pool:
-            description: Server groups only. The Pinot instance pool, an integer of 0 or more, recorded as the
-              annotation C(pinotops.io/pinot-instance-pool).
+            description:
+              - Server groups only. The Pinot instance pool of the group's servers, an integer of 0 or more.
+                Default for a group in one zone the pool of its zone (see C(zone_pools)); a group in no zone or
+                in several gets no pool unless it names one.
+              - The C(pinot_cluster) role writes it into Pinot for every tag of each of the group's instances
+                (C(pinot_instance) O(pinotops.k8s.pinot_instance#module:pool)), and records it as the annotation
+                C(pinotops.io/pinot-instance-pool). Zone-aware tables place one replica group per pool.
             type: raw
       deployment_order:
         description: The order in which roles are applied (and, with C(wait=true), waited for), a list of roles
           without duplicates that names every role with node groups. Default V([controller, broker, server,
           minion]).
         type: raw
+      zone_pools:
+        description:
+          - The Pinot instance pool of each zone, a mapping of zone to an integer of 0 or more, for the zones a
+            server group is in alone. A zone left out takes the pool a server group of the zone names, else the
+            lowest pool no other zone holds, zones in name order (V(zone-a) 0, V(zone-b) 1, V(zone-c) 2).
+          - Pin the pools here before adding a zone whose name sorts before a zone already in use, or its
+            servers would take that zone's pool. Two zones in one pool, or a zone in two pools, is refused.
+        type: dict
 """

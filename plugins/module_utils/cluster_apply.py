@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - the kubernetes client, which every run
     yaml = None
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import (
+    ANNOTATION_POOL,
     ANNOTATION_TAGS,
     LABEL_COMPONENT,
     LABEL_GROUP,
@@ -471,10 +472,17 @@ def _tags_of(sts):
     return tags.split(",") if tags else None
 
 
+def _pool_of(sts):
+    """The Pinot pool the node group's description gives its servers (None: not managed)."""
+    pool = (sts["metadata"].get("annotations") or {}).get(ANNOTATION_POOL)
+    return int(pool) if pool else None
+
+
 def instance_changes(planned, deletions):
     """The Pinot instances a run adds and removes, per node group: what Pinot must be told around it (drain before
-    a pod goes, drop after it has gone, rebalance onto new servers). `planned`: (manifest, live object or None);
-    `deletions`: the live objects pruned. A StatefulSet scales in from its highest ordinal."""
+    a pod goes, drop after it has gone, rebalance onto new servers), and every instance of a server group with a
+    pool (whose pools are checked on every run). `planned`: (manifest, live object or None); `deletions`: the
+    live objects pruned. A StatefulSet scales in from its highest ordinal."""
     found = []
     for manifest, current in planned:
         if manifest["kind"] != "StatefulSet":
@@ -482,14 +490,16 @@ def instance_changes(planned, deletions):
         have = (current.get("spec") or {}).get("replicas", 1) if current else 0
         # No replicas in the description: another manager (an autoscaler) owns the count, the run keeps it.
         want = manifest["spec"].get("replicas", have or 1)
-        if want != have:
-            found.append((manifest, _instances_of(manifest, range(have, want)),
+        if want != have or _pool_of(manifest) is not None:
+            found.append((manifest, _instances_of(manifest, range(want)), _instances_of(manifest, range(have, want)),
                           _instances_of(manifest, range(want, have))))
-    found += [(obj, [], _instances_of(obj, range((obj.get("spec") or {}).get("replicas", 1))))
+    found += [(obj, [], [], _instances_of(obj, range((obj.get("spec") or {}).get("replicas", 1))))
               for obj in deletions if obj["kind"] == "StatefulSet"]
     return sorted(({"group": _group_of(sts), "role": sts["metadata"]["labels"].get(LABEL_COMPONENT),
-                    "tags": _tags_of(sts), "added": added, "removed": removed}
-                   for sts, added, removed in found if None not in added + removed), key=lambda c: c["group"])
+                    "tags": _tags_of(sts), "pool": _pool_of(sts), "instances": instances, "added": added,
+                    "removed": removed}
+                   for sts, instances, added, removed in found if None not in instances + added + removed),
+                  key=lambda c: c["group"])
 
 
 class Outcome:

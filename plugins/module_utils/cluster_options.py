@@ -61,4 +61,5 @@ CLUSTER_OPTIONS = dict(
         pool=_raw(),
     )),
     deployment_order=_raw(),
+    zone_pools=dict(type="dict"),
 )

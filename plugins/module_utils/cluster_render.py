@@ -64,6 +64,9 @@ JVM_DEFAULTS = "-Dsun.net.inetaddr.ttl=0 -Dsun.net.inetaddr.negative.ttl=0"
 # default starts serving at once, with consuming segments that answer rows behind the other replica.
 SERVER_DEFAULTS = {"pinot.server.starter.enableRealtimeFreshnessBasedConsumptionStatusChecker": "true",
                    "pinot.server.starter.realtimeConsumptionCatchupWaitMs": "120000"}
+# A broker stops routing to a server whose connection fails, instead of until Helix reports it gone: with Pinot's
+# default (NO_OP), 48 of 140 queries failed over 25 s after one server of two was killed; with this, 1 of 137.
+BROKER_DEFAULTS = {"pinot.broker.failure.detector.type": "CONNECTION"}
 KIND_ORDER = {"ConfigMap": 0, "Service": 1, "PodDisruptionBudget": 2, "StatefulSet": 3}
 
 
@@ -148,7 +151,7 @@ def render_properties(cluster, group):
     zk = zookeeper_address(cluster)
     defaults = {
         "controller": {"controller.data.dir": data_dir("controller")},
-        "broker": {},
+        "broker": dict(BROKER_DEFAULTS),
         "server": {"pinot.server.instance.dataDir": f"{data_dir('server')}/index",
                    "pinot.server.instance.segmentTarDir": f"{data_dir('server')}/segment", **SERVER_DEFAULTS},
         "minion": {"dataDir": data_dir("minion")},
@@ -362,7 +365,7 @@ def render_group(cluster, group, partition=None):
     spec.update({
         "serviceName": f"{name}-headless",
         "selector": {"matchLabels": dict(selector)},
-        "podManagementPolicy": "OrderedReady",
+        "podManagementPolicy": settings.get("pod_management_policy") or "OrderedReady",
         "updateStrategy": update_strategy(partition),
         "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
         "template": template,
@@ -391,6 +394,11 @@ def render_client_service(cluster, role):
     return {"apiVersion": "v1", "kind": "Service",
             "metadata": _meta(cluster, f"{cluster['name']}-{role}", labels, dict(service.get("annotations") or {})),
             "spec": spec}
+
+
+def cluster_zones(cluster):
+    """Every zone a node group is in: the managed ZooKeeper spreads over them, so a zone's loss keeps a quorum."""
+    return sorted({zone for group in cluster["node_groups"] for zone in group["zones"]})
 
 
 def render_zookeeper(cluster):
@@ -431,8 +439,8 @@ def render_zookeeper(cluster):
     }
     _container_common(settings, container)
     template = {"metadata": _pod_metadata(settings, labels),
-                "spec": _pod_spec_common(cluster, settings, ZOOKEEPER, container, zones=[], selector=selector,
-                                         volumes=volumes)}
+                "spec": _pod_spec_common(cluster, settings, ZOOKEEPER, container, zones=cluster_zones(cluster),
+                                         selector=selector, volumes=volumes)}
     sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(cluster, name, labels), "spec": {
         "replicas": managed["replicas"], "serviceName": f"{name}-headless",
         "selector": {"matchLabels": dict(selector)}, "podManagementPolicy": "Parallel",

@@ -67,8 +67,10 @@ PROFILE_KEYS = {
     "topology_spread": list, "pod_labels": dict, "pod_annotations": dict, "service": dict, "probes": dict,
     "termination_grace_period_seconds": int, "security_context": dict, "pod_security_context": dict,
     "service_account": str, "priority_class_name": str, "env": dict, "image_pull_policy": str,
+    "pod_management_policy": str,
 }
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+POD_MANAGEMENT_POLICIES = ("OrderedReady", "Parallel")
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 PROBE_NAMES = ("startup", "readiness", "liveness")
 
@@ -221,6 +223,8 @@ def _profile(raw, field):
             _dns_label(value, sub, DNS1123_SUBDOMAIN, "a ServiceAccount name")
         elif key == "image_pull_policy" and value not in PULL_POLICIES:
             raise SpecError(sub, f"{value!r} is not one of {', '.join(PULL_POLICIES)}")
+        elif key == "pod_management_policy" and value not in POD_MANAGEMENT_POLICIES:
+            raise SpecError(sub, f"{value!r} is not one of {', '.join(POD_MANAGEMENT_POLICIES)}")
         elif key == "tolerations":
             for index, item in enumerate(value):
                 _type(item, dict, _path(sub, index))
@@ -374,7 +378,7 @@ def _secret_env(raw, field):
 
 
 CLUSTER_KEYS = ("name", "namespace", "image", "image_pull_secrets", "helix_cluster_name", "zookeeper", "pinot",
-                "secret_env", "profiles", "node_groups", "deployment_order")
+                "secret_env", "profiles", "node_groups", "deployment_order", "zone_pools")
 GROUP_KEYS = ("name", "role", "replicas", "zone", "zones", "image", "profile", "overrides", "pinot", "tags", "pool")
 
 
@@ -415,7 +419,57 @@ def normalise_cluster(raw, field="cluster"):
         raise SpecError(_path(field, "node_groups"), "a Pinot cluster needs at least one controller group")
     order = _deployment_order(raw.get("deployment_order"), present, _path(field, "deployment_order"))
     _check_services(groups, field)
-    return {**cluster, "node_groups": groups, "deployment_order": order}
+    zone_pools = _zone_pools(raw.get("zone_pools"), groups, field)
+    for group in groups:
+        if group["role"] == "server" and group["pool"] is None and len(group["zones"]) == 1:
+            group["pool"] = zone_pools[group["zones"][0]]
+    return {**cluster, "node_groups": groups, "deployment_order": order, "zone_pools": zone_pools}
+
+
+def _zone_pools(raw, groups, field):
+    """{zone: Pinot pool} for every zone a server group is alone in: `zone_pools` where given, else the pool a
+    group of the zone names, else the lowest pool no zone holds, zones taken in name order. Pinot places a
+    zone-aware table's replica groups by pool, so a zone has one pool and a pool one zone."""
+    pools_field = _path(field, "zone_pools")
+    given = dict(_type(raw, dict, pools_field)) if raw is not None else {}
+    zoned = [(index, g) for index, g in enumerate(groups) if g["role"] == "server" and len(g["zones"]) == 1]
+    served = {g["zones"][0] for _index, g in zoned}
+    for zone, pool in given.items():
+        if zone not in served:
+            raise SpecError(_path(pools_field, zone), "no server node group is in this zone alone")
+        _type(pool, int, _path(pools_field, zone))
+        if pool < 0:
+            raise SpecError(_path(pools_field, zone), "must be 0 or more")
+    claimed = {}  # pool -> (zone, the field that gave it)
+    for zone, pool in given.items():
+        _claim(claimed, pool, zone, _path(pools_field, zone))
+    for index, group in zoned:
+        zone, pool = group["zones"][0], group["pool"]
+        if pool is None:
+            continue
+        where = _path(_path(_path(field, "node_groups"), index), "pool")
+        if given.setdefault(zone, pool) != pool:
+            raise SpecError(where, f"zone {zone} is pool {given[zone]} already: a zone is one Pinot pool")
+        _claim(claimed, pool, zone, where)
+    # A pool given to a group in no zone or several is that group's: never handed to a zone.
+    unzoned = set()
+    for index, group in enumerate(groups):
+        if group["pool"] is not None and len(group["zones"]) != 1:
+            where = _path(_path(_path(field, "node_groups"), index), "pool")
+            if group["pool"] in claimed:
+                raise SpecError(where, f"pool {group['pool']} is zone {claimed[group['pool']][0]}'s")
+            unzoned.add(group["pool"])
+    free = (n for n in range(len(served) + len(claimed) + len(unzoned) + 1) if n not in claimed and n not in unzoned)
+    for zone in sorted(served - set(given)):
+        given[zone] = next(free)
+    return dict(sorted(given.items()))
+
+
+def _claim(claimed, pool, zone, where):
+    holder = claimed.setdefault(pool, (zone, where))
+    if holder[0] != zone:
+        raise SpecError(where, f"pool {pool} is zone {holder[0]}'s already ({holder[1]}): two zones in one pool "
+                        "would let a segment's replicas share a zone")
 
 
 def _image_pull_secrets(raw, field):

@@ -16,6 +16,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecErr
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.rebalance import TableRebalance
 from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import TABLE_TYPES
+from ansible_collections.pinotops.k8s.plugins.module_utils.tenant import INSTANCE_PREFIX
 
 STILL_LIVE = "IS_ALIVE"  # Pinot's drop validation code for an instance whose process still runs
 WORKERS = 8
@@ -26,26 +27,32 @@ def _path(instance):
 
 
 def _is_broker(instance):
-    return instance.startswith("Broker_")
+    return instance.startswith(INSTANCE_PREFIX["BROKER"])
 
 
 class Instances:
     """What the controller holds about the named instances and the tables that place segments on them."""
 
-    def __init__(self, client, names):
+    def __init__(self, client, names, placements=True):
+        """`placements=False`: no table is read (tags and pools only); `segments_on` is then None."""
         self.client = client
         self.names = list(names)
         self.configs = dict(zip(self.names, client.get_many([_path(name) for name in self.names]), strict=True))
         self.live = set((client.get("/liveinstances") or {}).get("instances") or [])
-        self.placements = {}  # (table, type) -> {instance: [segments]} for the named instances
+        self.placements = None  # (table, type) -> {instance: [segments]} for the named instances
         self.replicas = {}  # (table, type) -> most replicas any segment has in the ideal state
-        self._read_placements()
+        if placements:
+            self._read_placements()
 
     def registered(self):
         return [name for name in self.names if self.configs[name] is not None]
 
     def tags(self, name):
         return sorted((self.configs[name] or {}).get("tags") or [])
+
+    def pools(self, name):
+        """{tag: pool} as Pinot holds it (it returns the numbers as strings; null before any was written)."""
+        return {tag: int(pool) for tag, pool in ((self.configs[name] or {}).get("pools") or {}).items()}
 
     def _read_placements(self):
         """Which segments of which tables the ideal states put on the named instances (every table is read)."""
@@ -67,11 +74,14 @@ class Instances:
                     self.replicas[(table, table_type)] = max(len(holders) for holders in segments.values())
 
     def segments_on(self, name):
+        if self.placements is None:
+            return None
         return sum(len(held.get(name, [])) for held in self.placements.values())
 
     def report(self):
         return [{"instance": name, "registered": self.configs[name] is not None, "live": name in self.live,
-                 "tags": self.tags(name), "segments": self.segments_on(name)} for name in self.names]
+                 "tags": self.tags(name), "pools": self.pools(name), "segments": self.segments_on(name)}
+                for name in self.names]
 
 
 def _refuse_unsafe(verdicts, what):
@@ -95,6 +105,34 @@ def set_tags(client, instances, names, tags, check_mode):
             client.put(_path(name) + "/updateTags", params={
                 "tags": ",".join(tags), "updateBrokerResource": str(_is_broker(name)).lower()})
     return [f"{name} tags {instances.tags(name)} -> {sorted(tags)}" for name in moving]
+
+
+def set_pools(client, instances, tags, pool, check_mode):
+    """Give every tag of each server instance the pool `pool` (Pinot's pool-based instance assignment reads the
+    pool of the table's tag; the broker reads it too); the changes made. `tags`: the instances, each with the tags
+    it carries after this run."""
+    changes = []
+    for name in tags:
+        wanted = {tag: pool for tag in tags[name]}
+        if instances.pools(name) == wanted:
+            continue
+        if not check_mode:
+            client.put(_path(name), params={"updateBrokerResource": "false"},
+                       body=instance_body(instances.configs[name], "SERVER", tags[name], wanted))
+        changes.append(f"{name} pools {instances.pools(name)} -> {wanted}")
+    return changes
+
+
+def instance_body(config, instance_type, tags, pools):
+    """The full `Instance` a PUT /instances/{id} takes: Pinot replaces every field with what it is sent (a port
+    left out becomes -1), so everything else goes back as the controller holds it."""
+    def port(key):
+        return int(config.get(key) or -1)
+
+    return {"host": config["hostName"], "port": int(config["port"]), "type": instance_type, "tags": list(tags),
+            "pools": pools, "grpcPort": port("grpcPort"), "adminPort": port("adminPort"),
+            "queryServicePort": port("queryServicePort"), "queryMailboxPort": port("queryMailboxPort"),
+            "queriesDisabled": bool(config.get("queriesDisabled", False))}
 
 
 def rebalance_tables(client, keys, instances, params, check_mode):
@@ -140,6 +178,10 @@ def present(client, instances, params, check_mode):
     registered = instances.registered()
     changes = [] if params.get("tags") is None else \
         set_tags(client, instances, registered, params["tags"], check_mode)
+    if params.get("pool") is not None:  # before any rebalance: a zone-aware table places replicas by it
+        tags = {name: sorted(params["tags"]) if params.get("tags") is not None else instances.tags(name)
+                for name in registered}
+        changes += set_pools(client, instances, tags, params["pool"], check_mode)
     if not params["rebalance"] or not registered:
         return changes, [], warnings
     tags = params["tags"] if params.get("tags") is not None else \
@@ -209,7 +251,11 @@ def predicted(item, params):
         return dict(item, registered=False, live=False, tags=[])
     if params["state"] == "drained":
         return dict(item, tags=[], segments=0)
-    return dict(item, tags=sorted(params["tags"])) if params.get("tags") is not None else item
+    if params.get("tags") is not None:
+        item = dict(item, tags=sorted(params["tags"]))
+    if params.get("pool") is not None and item["registered"]:
+        item = dict(item, pools={tag: params["pool"] for tag in item["tags"]})
+    return item
 
 
 STATES = {"present": present, "drained": drained, "absent": absent}
@@ -221,9 +267,16 @@ def apply(client, params, check_mode):
         raise SpecError("instances", "name at least one instance")
     if params.get("tags") is not None and params["state"] != "present":
         raise SpecError("tags", "only with state present (a drained instance has no tags)")
+    if params.get("pool") is not None:
+        not_servers = [name for name in params["instances"] if not name.startswith(INSTANCE_PREFIX["SERVER"])]
+        if params["state"] != "present" or params["pool"] < 0 or not_servers:
+            raise SpecError("pool", "a pool is 0 or more, only with state present, and only for servers"
+                            + (f", not {', '.join(not_servers)}" if not_servers else ""))
     if params["min_available_replicas"] < 0:
         raise SpecError("min_available_replicas", "must be 0 or more")
-    instances = Instances(client, params["instances"])
+    # Tags and pools alone (no rebalance) need no table: a pools check on every run stays a few reads.
+    placements = params["state"] != "present" or params["rebalance"]
+    instances = Instances(client, params["instances"], placements)
     before = instances.report()
     changes, entries, warnings = STATES[params["state"]](client, instances, params, check_mode)
     if not changes:
@@ -231,7 +284,7 @@ def apply(client, params, check_mode):
     elif check_mode:
         after = [predicted(item, params) for item in before]
     else:
-        after = Instances(client, params["instances"]).report()
+        after = Instances(client, params["instances"], placements).report()
     return dict(changed=bool(changes), changes=changes, instances=after, rebalances=entries, warnings=warnings,
                 diff=dict(before={item["instance"]: item for item in before},
                           after={item["instance"]: item for item in after}))

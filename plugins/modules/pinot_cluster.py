@@ -173,9 +173,11 @@ objects:
 instances:
   description:
     - The Pinot instances this run adds and removes (would, in check mode), per node group whose pod count
-      changes or that is pruned; a StatefulSet scales in from its highest ordinal. Groups without change are left out.
+      changes or that is pruned, and every instance of each server group with a pool; a StatefulSet scales in
+      from its highest ordinal. Other groups are left out.
     - What Pinot must be told around the run, with M(pinotops.k8s.pinot_instance) - drain the C(removed) ones
-      before (a check mode run tells which), drop them after, put the C(added) ones in service.
+      before (a check mode run tells which), drop them after, put the C(added) ones in service, give every one
+      of C(instances) its C(pool).
   returned: always (empty with O(state=absent))
   type: list
   elements: dict
@@ -190,6 +192,13 @@ instances:
       description: The C(tags) of the node group's description (null when it gives none).
       type: list
       elements: str
+    pool:
+      description: The Pinot pool of the group's servers (its own C(pool) or its zone's; null when none).
+      type: int
+    instances:
+      description: Instance ids of every pod of the group after the run.
+      type: list
+      elements: str
     added:
       description: Instance ids of the new pods.
       type: list
@@ -198,7 +207,8 @@ instances:
       description: Instance ids of the pods that go.
       type: list
       elements: str
-  sample: [{"group": "server-b", "role": "server", "tags": null, "added": [],
+  sample: [{"group": "server-b", "role": "server", "tags": null, "pool": 1,
+            "instances": ["Server_pinot-server-b-0.pinot-server-b-headless.pinot.svc.cluster.local_8098"], "added": [],
             "removed": ["Server_pinot-server-b-1.pinot-server-b-headless.pinot.svc.cluster.local_8098"]}]
 groups:
   description:

@@ -42,6 +42,17 @@ options:
       - A broker's broker resource follows its new tags.
     type: list
     elements: str
+  pool:
+    description:
+      - V(present) only, servers only. The Pinot instance pool of every tag of each instance (the C(pool) map
+        of its Helix instance config), written before any rebalance, so that a zone-aware table (pool-based
+        replica groups) places the instances' segments by it; the broker reads it too.
+      - Pinot has no startup property for it. Given with O(tags), every new tag gets the pool. Left out, pools
+        are not changed.
+      - A pool that differs is rewritten with C(PUT /instances/{id}), every other field of the instance sent
+        back as the controller holds it.
+    type: int
+    version_added: 2.0.0
   rebalance:
     description: V(present) only. Rebalance the tables of the instances' server tenants onto them.
     type: bool
@@ -63,10 +74,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Predicts the tag changes, the tables that would be rebalanced and the segments that would move.
+    description: Predicts the tag and pool changes, the tables that would be rebalanced and the segments that
+      would move.
   diff_mode:
     support: full
-    description: Shows each instance (registered, live, tags, segments) before and after.
+    description: Shows each instance (registered, live, tags, pools, segments) before and after.
 """
 
 EXAMPLES = r"""
@@ -87,6 +99,15 @@ EXAMPLES = r"""
     controller_url: http://localhost:9000
     instances: [Server_pinot-server-hot-2.pinot-server-hot-headless.pinot.svc.cluster.local_8098]
     tags: [hot_OFFLINE, hot_REALTIME]
+
+- name: The servers of zone-b are Pinot pool 1 (zone-aware tables keep one replica group per pool)
+  pinotops.k8s.pinot_instance:
+    controller_url: http://localhost:9000
+    instances:
+      - Server_pinot-server-b-0.pinot-server-b-headless.pinot.svc.cluster.local_8098
+      - Server_pinot-server-b-1.pinot-server-b-headless.pinot.svc.cluster.local_8098
+    pool: 1
+    rebalance: false
 """
 
 RETURN = r"""
@@ -109,10 +130,15 @@ instances:
       description: Its tags.
       type: list
       elements: str
+    pools:
+      description: Its pool per tag (empty when none was written).
+      type: dict
     segments:
-      description: Segments the ideal states place on it.
+      description: Segments the ideal states place on it; null with O(rebalance=false) and O(state=present),
+        which read no table.
       type: int
-  sample: [{"instance": "Server_host_8098", "registered": true, "live": true, "tags": [], "segments": 0}]
+  sample: [{"instance": "Server_host_8098", "registered": true, "live": true, "tags": [], "pools": {},
+            "segments": 0}]
 rebalances:
   description: One entry per table type rebalanced (or dry run), with C(table), C(table_type), C(status) and
     what the dry run said.
@@ -147,6 +173,7 @@ def main():
         instances=dict(type="list", elements="str", required=True),
         state=dict(type="str", choices=list(STATES), default="present"),
         tags=dict(type="list", elements="str"),
+        pool=dict(type="int"),
         rebalance=dict(type="bool", default=True),
         min_available_replicas=dict(type="int", default=1),
         wait_timeout=dict(type="int", default=600),

@@ -112,3 +112,33 @@ def test_drain_stop_drop_then_rejoin_keeps_every_row(pinot, tmp_path):
             wait_until("the server registered", lambda: requests.get(f"{url}/instances/{second}", timeout=10).ok,
                        timeout=120)
             requests.put(f"{url}/instances/{second}/updateTags", params={"tags": TAGS}, timeout=10).raise_for_status()
+
+
+@pytest.mark.every_version
+def test_a_pool_is_written_for_every_tag_and_nothing_else_of_the_instance_changes(pinot):
+    """Pinot has no startup property for pools: pinot_instance writes them, sending every other field back."""
+    url = pinot.controller_url
+    server = sorted(n for n in pinot.instances if n.startswith("Server_"))[-1]
+    before = requests.get(f"{url}/instances/{server}", timeout=30).json()
+    kept = ("hostName", "port", "tags", "grpcPort", "adminPort", "queryServicePort", "queryMailboxPort", "enabled")
+    try:
+        predicted = instance_module(pinot, check=True, instances=[server], pool=1, rebalance=False)
+        assert predicted["changed"] and predicted["executed_requests"] == []
+        assert predicted["instances"][0]["pools"] == dict.fromkeys(before["tags"], 1)
+        assert requests.get(f"{url}/instances/{server}", timeout=30).json()["pools"] in (None, {})
+
+        result = instance_module(pinot, instances=[server], pool=1, rebalance=False)
+        assert result["changed"] and result["executed_requests"] == [
+            f"PUT /instances/{server}?updateBrokerResource=false"]
+        after = requests.get(f"{url}/instances/{server}", timeout=30).json()
+        assert {tag: int(pool) for tag, pool in after["pools"].items()} == dict.fromkeys(before["tags"], 1)
+        assert {key: after.get(key) for key in kept} == {key: before.get(key) for key in kept}
+        assert result["diff"]["after"][server]["pools"] == dict.fromkeys(before["tags"], 1)
+
+        again = instance_module(pinot, instances=[server], pool=1, rebalance=False)
+        assert not again["changed"] and again["executed_requests"] == []
+    finally:
+        body = {"host": before["hostName"], "port": int(before["port"]), "type": "SERVER", "tags": before["tags"],
+                "pools": None, **{key: int(before.get(key) or -1) for key in kept[3:7]}}
+        requests.put(f"{url}/instances/{server}", params={"updateBrokerResource": "false"}, json=body,
+                     timeout=30).raise_for_status()

@@ -299,9 +299,13 @@ def test_a_diff_shows_each_changed_conf_line_as_a_line_of_its_own():
 
 def test_instance_changes_name_the_pods_a_run_adds_and_removes():
     """Scale-out adds the new ordinals, scale-in removes the highest ones, a pruned group removes every pod; groups
-    that keep their size and the ZooKeeper (no Pinot instance) are not listed."""
-    live = statefulset(description())
-    desc = description()
+    that keep their size and the ZooKeeper (no Pinot instance) are not listed, unless they are server groups with
+    a pool: their instances are listed for the pools to be checked."""
+    unzoned = description()
+    for group in unzoned["node_groups"]:
+        group.pop("zone", None), group.pop("zones", None), group.pop("pool", None)
+    live = statefulset(unzoned)
+    desc = copy.deepcopy(unzoned)
     groups = {g["name"]: g for g in desc["node_groups"]}
     groups["server-hot-a"]["replicas"] = 3
     groups["server-hot-b"]["replicas"] = 1
@@ -314,11 +318,13 @@ def test_instance_changes_name_the_pods_a_run_adds_and_removes():
         return instance_id("server", f"pinot-{group}-{n}", f"pinot-{group}-headless", "analytics")
 
     assert instance_changes(planned, pruned) == [
-        {"group": "broker-b", "role": "broker", "tags": None, "added": [],
+        {"group": "broker-b", "role": "broker", "tags": None, "pool": None, "instances": [], "added": [],
          "removed": [instance_id("broker", "pinot-broker-b-0", "pinot-broker-b-headless", "analytics")]},
-        {"group": "server-hot-a", "role": "server", "tags": ["hot_OFFLINE", "hot_REALTIME"],
-         "added": [server("server-hot-a", 2)], "removed": []},
-        {"group": "server-hot-b", "role": "server", "tags": None, "added": [], "removed": [server("server-hot-b", 1)]},
+        {"group": "server-hot-a", "role": "server", "tags": ["hot_OFFLINE", "hot_REALTIME"], "pool": None,
+         "instances": [server("server-hot-a", n) for n in range(3)], "added": [server("server-hot-a", 2)],
+         "removed": []},
+        {"group": "server-hot-b", "role": "server", "tags": None, "pool": None,
+         "instances": [server("server-hot-b", 0)], "added": [], "removed": [server("server-hot-b", 1)]},
     ]
     assert instance_changes([(m, m) for m in live.values()], []) == []
     autoscaled = copy.deepcopy(live["StatefulSet/pinot-server-hot-a"])
@@ -326,9 +332,15 @@ def test_instance_changes_name_the_pods_a_run_adds_and_removes():
     assert instance_changes([(autoscaled, dict(live["StatefulSet/pinot-server-hot-a"], spec={"replicas": 5}))],
                             []) == []
     new = [(m, None) for key, m in live.items() if key == "StatefulSet/pinot-server-hot-a"]
-    assert instance_changes(new, []) == [{"group": "server-hot-a", "role": "server", "removed": [],
-                                          "tags": ["hot_OFFLINE", "hot_REALTIME"],
-                                          "added": [server("server-hot-a", 0), server("server-hot-a", 1)]}]
+    added = [server("server-hot-a", 0), server("server-hot-a", 1)]
+    assert instance_changes(new, []) == [{"group": "server-hot-a", "role": "server", "removed": [], "pool": None,
+                                          "tags": ["hot_OFFLINE", "hot_REALTIME"], "instances": added,
+                                          "added": added}]
+    # Zoned server groups have pools: every instance is listed, so a pool that drifted is seen without a scaling.
+    zoned = statefulset(description())
+    listed = instance_changes([(m, m) for m in zoned.values()], [])
+    assert [(c["group"], c["pool"], len(c["instances"]), c["added"], c["removed"]) for c in listed] == [
+        ("server-cold-c", 2, 1, [], []), ("server-hot-a", 0, 2, [], []), ("server-hot-b", 1, 2, [], [])]
 
 
 def rolled_sts(name, ready, replicas=2):

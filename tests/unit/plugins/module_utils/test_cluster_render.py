@@ -251,3 +251,40 @@ def test_version_label():
     assert version_of("registry:5000/pinot") is None
     assert version_of("pinot:1.4.0@sha256:abc") == "1.4.0"
     assert version_of("r.io/a/pinot:release-1.4.0+build") == "release-1.4.0build"
+
+
+def test_managed_zookeeper_spreads_over_the_clusters_zones():
+    desc = description(zookeeper={"managed": {"replicas": 3, "storage": {"size": "2Gi"}}})
+    pod = by_ref(render_cluster(normalise_cluster(desc))[0][1])["StatefulSet/pinot-zookeeper"]["spec"]["template"][
+        "spec"]
+    assert pod["topologySpreadConstraints"][0]["topologyKey"] == ZONE_LABEL
+    assert pod["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "DoNotSchedule"
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"][-1]["values"] == ["zone-a", "zone-b", "zone-c"]
+    for group in desc["node_groups"]:
+        group.pop("zone", None), group.pop("zones", None)
+    pod = by_ref(render_cluster(normalise_cluster(desc))[0][1])["StatefulSet/pinot-zookeeper"]["spec"]["template"][
+        "spec"]
+    assert "topologySpreadConstraints" not in pod and "affinity" not in pod
+
+
+def test_brokers_stop_routing_to_a_server_whose_connection_fails_unless_told_otherwise():
+    desc = description()
+    desc["node_groups"][2]["pinot"] = {"properties": {"pinot.broker.failure.detector.type": "NO_OP"}}
+    refs = by_ref(manifests(desc))
+    assert "pinot.broker.failure.detector.type=CONNECTION" in \
+        refs["ConfigMap/pinot-broker-a-config"]["data"]["pinot-broker.conf"].splitlines()
+    assert "pinot.broker.failure.detector.type=NO_OP" in \
+        refs["ConfigMap/pinot-broker-b-config"]["data"]["pinot-broker.conf"].splitlines()
+    assert "failure.detector" not in refs["ConfigMap/pinot-server-hot-a-config"]["data"]["pinot-server.conf"]
+
+
+def test_pool_annotation_and_pod_management_policy():
+    desc = description()
+    desc["node_groups"][4]["overrides"]["pod_management_policy"] = "Parallel"
+    refs = by_ref(manifests(desc))
+    annotations = {name: refs[f"StatefulSet/pinot-{name}"]["metadata"].get("annotations", {}).get(
+        "pinotops.io/pinot-instance-pool") for name in ("server-hot-a", "server-hot-b", "server-cold-c")}
+    assert annotations == {"server-hot-a": "0", "server-hot-b": "1", "server-cold-c": "2"}
+    assert refs["StatefulSet/pinot-server-hot-b"]["spec"]["podManagementPolicy"] == "Parallel"
+    assert refs["StatefulSet/pinot-server-hot-a"]["spec"]["podManagementPolicy"] == "OrderedReady"

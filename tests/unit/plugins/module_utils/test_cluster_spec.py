@@ -175,3 +175,66 @@ def test_a_controller_segment_store_that_dies_with_the_pod_is_refused(data_dir, 
         normalise_cluster(desc)
     assert raised.value.field == "cluster.node_groups[0].profile"
     assert "emptyDir" in str(raised.value) and "storage.size" in str(raised.value)
+
+
+# -- zones and Pinot pools -------------------------------------------------------------------------------------
+
+def pools_of(desc):
+    cluster = normalise_cluster(desc)
+    return cluster["zone_pools"], {g["name"]: g["pool"] for g in cluster["node_groups"] if g["role"] == "server"}
+
+
+def test_zones_take_the_lowest_free_pools_in_name_order_around_a_named_one():
+    # server-hot-a names pool 0 for zone-a; zone-b and zone-c take 1 and 2.
+    zone_pools, groups = pools_of(description())
+    assert zone_pools == {"zone-a": 0, "zone-b": 1, "zone-c": 2}
+    assert groups == {"server-hot-a": 0, "server-hot-b": 1, "server-cold-c": 2}
+    desc = group_change(3, pool=5)
+    assert pools_of(desc)[0] == {"zone-a": 5, "zone-b": 0, "zone-c": 1}
+
+
+def test_zone_pools_pin_the_numbers_and_a_group_of_the_zone_inherits_them():
+    desc = group_change(3, pool=None)
+    desc["zone_pools"] = {"zone-c": 0}
+    zone_pools, groups = pools_of(desc)
+    assert zone_pools == {"zone-a": 1, "zone-b": 2, "zone-c": 0}
+    assert groups == {"server-hot-a": 1, "server-hot-b": 2, "server-cold-c": 0}
+
+
+def test_a_server_group_in_several_zones_or_none_has_no_pool_unless_it_names_one():
+    desc = group_change(5, zone=None, zones=["zone-a", "zone-c"])
+    assert pools_of(desc)[1]["server-cold-c"] is None
+    desc = group_change(5, zone=None, pool=1)  # its pool is its own: the zones take others
+    zone_pools, groups = pools_of(desc)
+    assert groups["server-cold-c"] == 1 and zone_pools == {"zone-a": 0, "zone-b": 2}
+    assert error_of(group_change(5, zone=None, pool=0)).field == "cluster.node_groups[5].pool"
+
+
+def test_two_zones_in_one_pool_or_a_zone_in_two_pools_names_the_field():
+    error = error_of(group_change(4, pool=0))
+    assert error.field == "cluster.node_groups[4].pool"
+    assert "zone-a" in error.message and "share a zone" in error.message
+    desc = description()
+    desc["node_groups"].append({"name": "server-more-a", "role": "server", "replicas": 1, "zone": "zone-a",
+                                "pool": 3})
+    error = error_of(desc)
+    assert error.field == "cluster.node_groups[7].pool" and "pool 0 already" in error.message
+    desc = description(zone_pools={"zone-b": 0})
+    assert error_of(desc).field == "cluster.node_groups[3].pool"
+
+
+def test_zone_pools_names_its_bad_entries():
+    assert error_of(description(zone_pools={"zone-x": 1})).field == "cluster.zone_pools.zone-x"
+    assert error_of(description(zone_pools={"zone-b": "1"})).field == "cluster.zone_pools.zone-b"
+    assert error_of(description(zone_pools={"zone-b": -1})).field == "cluster.zone_pools.zone-b"
+    assert error_of(description(zone_pools=["zone-b"])).field == "cluster.zone_pools"
+    # broker-a is in zone-a alone, but brokers have no pools
+    assert error_of(group_change(1, pool=0)).field == "cluster.node_groups[1].pool"
+
+
+def test_pod_management_policy_is_checked():
+    desc = group_change(4, overrides={"pod_management_policy": "Parallel"})
+    groups = {g["name"]: g for g in normalise_cluster(desc)["node_groups"]}
+    assert groups["server-hot-b"]["settings"]["pod_management_policy"] == "Parallel"
+    error = error_of(group_change(4, overrides={"pod_management_policy": "parallel"}))
+    assert error.field == "cluster.node_groups[4].overrides.pod_management_policy"

@@ -16,11 +16,15 @@ class Controller(PinotClient):
     def __init__(self, replication=1, servers=(S0, S1)):
         super().__init__("http://pinot.invalid")
         self.tags = {name: list(TAGS) for name in servers}
+        self.pools = {name: None for name in servers}
+        self.ports = {name: {"grpcPort": "8090", "adminPort": "8097", "queryServicePort": "8421",
+                             "queryMailboxPort": "8442"} for name in servers}
         self.live = set(servers)
         self.replication = replication
         self.ideal = {f"seg{i}": sorted(servers)[i % len(servers):][:replication] or sorted(servers)[:replication]
                       for i in range(4)}
         self.rebalance_params = []
+        self.sent = []
 
     def tagged(self):
         return sorted(name for name, tags in self.tags.items() if "DefaultTenant_OFFLINE" in tags)
@@ -33,6 +37,7 @@ class Controller(PinotClient):
     def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
         if not (read_only or method == "GET"):
             self.executed_requests.append(f"{method} {path}")
+        self.sent.append(f"{method} {path}")
         name = path.split("/")[2] if path.count("/") >= 2 else None
         if method == "GET" and path == "/liveinstances":
             return {"instances": sorted(self.live)}
@@ -44,7 +49,18 @@ class Controller(PinotClient):
         if method == "GET" and path == "/tenants/DefaultTenant/tables":
             return {"tables": ["events_OFFLINE"]}
         if method == "GET" and path.startswith("/instances/") and path.count("/") == 2:
-            return {"instanceName": name, "tags": self.tags[name]} if name in self.tags else None
+            # Pinot's shape: ports and pools as strings, pools null until one was written
+            return {"instanceName": name, "hostName": name.split("_")[1], "port": "8098", "enabled": True,
+                    "tags": self.tags[name], "pools": self.pools.get(name), **self.ports.get(name, {})} \
+                if name in self.tags else None
+        if method == "PUT" and path.startswith("/instances/") and path.count("/") == 2:
+            # Pinot replaces every field with the body's: a port left out becomes -1
+            assert params == {"updateBrokerResource": "false"} and body["type"] == "SERVER"
+            assert (body["host"], body["port"]) == (name.split("_")[1], 8098)
+            self.tags[name] = body["tags"]
+            self.pools[name] = {tag: str(pool) for tag, pool in body["pools"].items()}
+            self.ports[name] = {key: str(body.get(key, -1)) for key in self.ports.get(name, {})}
+            return {"status": "Updated"}
         if path == "/instances/updateTags/validate":
             verdicts = []
             for item in body:
@@ -84,6 +100,11 @@ def no_sleep(monkeypatch):
     monkeypatch.setattr(pinot_client.time, "sleep", lambda seconds: None)
 
 
+def params(**given):
+    return dict({"instances": [S1], "state": "present", "tags": None, "pool": None, "rebalance": True,
+                 "min_available_replicas": 1, "wait_timeout": 5}, **given)
+
+
 def run(client, state, check_mode=False, **params):
     return instance.apply(client, dict({"instances": [S1], "state": state, "tags": None, "rebalance": True,
                                         "min_available_replicas": 1, "wait_timeout": 5}, **params), check_mode)
@@ -103,7 +124,8 @@ def test_drain_moves_every_segment_off_then_a_rerun_writes_nothing():
     client = Controller(replication=1)
     result = run(client, "drained")
     assert all(holders == [S0] for holders in client.ideal.values())
-    assert result["instances"] == [{"instance": S1, "registered": True, "live": True, "tags": [], "segments": 0}]
+    assert result["instances"] == [{"instance": S1, "registered": True, "live": True, "tags": [], "pools": {},
+                                    "segments": 0}]
     # Replication 1: Pinot refuses minAvailableReplicas 1, so it is sent as 0, and the warning says why.
     assert client.rebalance_params[-1]["minAvailableReplicas"] == "0"
     assert client.rebalance_params[-1]["downtime"] == "false"
@@ -172,3 +194,45 @@ def test_bad_input_names_the_field():
     with pytest.raises(SpecError) as failure:
         run(Controller(), "present", instances=["Server_unknown_1"])
     assert failure.value.field == "instances" and "not registered" in str(failure.value)
+
+
+def test_pools_are_written_for_every_tag_with_every_other_field_sent_back():
+    controller = Controller()
+    controller.pools[S1] = {"DefaultTenant_OFFLINE": "1", "DefaultTenant_REALTIME": "1"}
+    result = instance.apply(controller, params(instances=[S0, S1], pool=1, rebalance=False), check_mode=False)
+    assert controller.executed_requests == [f"PUT /instances/{S0}"]
+    assert controller.pools[S0] == {"DefaultTenant_OFFLINE": "1", "DefaultTenant_REALTIME": "1"}
+    assert controller.ports[S0] == {"grpcPort": "8090", "adminPort": "8097", "queryServicePort": "8421",
+                                    "queryMailboxPort": "8442"}
+    assert result["changes"] == [f"{S0} pools {{}} -> {{'DefaultTenant_OFFLINE': 1, 'DefaultTenant_REALTIME': 1}}"]
+    assert result["diff"]["after"][S0]["pools"] == {"DefaultTenant_OFFLINE": 1, "DefaultTenant_REALTIME": 1}
+    controller.executed_requests.clear()
+    again = instance.apply(controller, params(instances=[S0, S1], pool=1, rebalance=False), check_mode=False)
+    assert not again["changed"] and controller.executed_requests == []
+    # without a rebalance no table is read: the check on every run costs the instances' reads alone
+    assert not [sent for sent in controller.sent if "/tables" in sent]
+    assert again["instances"][0]["segments"] is None
+
+
+def test_new_tags_get_the_pool_before_the_rebalance_and_check_mode_predicts_it():
+    controller = Controller()
+    wanted = dict(instances=[S0], tags=["hot_OFFLINE"], pool=2, rebalance=False)
+    predicted = instance.apply(controller, params(**wanted), check_mode=True)
+    assert controller.executed_requests == [] and predicted["changed"]
+    assert predicted["instances"][0]["pools"] == {"hot_OFFLINE": 2}
+    instance.apply(controller, params(**wanted), check_mode=False)
+    assert controller.executed_requests == [f"PUT /instances/{S0}/updateTags", f"PUT /instances/{S0}"]
+    assert controller.pools[S0] == {"hot_OFFLINE": "2"} and controller.tags[S0] == ["hot_OFFLINE"]
+
+
+def test_a_pool_for_a_broker_or_outside_present_is_refused_before_any_write():
+    controller = Controller()
+    controller.tags["Broker_x_8099"] = ["DefaultTenant_BROKER"]
+    with pytest.raises(SpecError) as info:
+        instance.apply(controller, params(instances=[S0, "Broker_x_8099"], tags=["t_OFFLINE"], pool=0),
+                       check_mode=False)
+    assert info.value.field == "pool" and controller.executed_requests == []
+    for bad in (dict(state="drained", pool=0), dict(pool=-1)):
+        with pytest.raises(SpecError) as info:
+            instance.apply(controller, params(instances=[S0], **bad), check_mode=False)
+        assert info.value.field == "pool"
