@@ -216,6 +216,8 @@ def test_upgrade_under_query_and_ingestion_load_loses_no_query(bed: RealCluster)
     assert rc == 0, out[-4000:]
     bad = load.bad()
     assert not bad, [f"{a.table} {a.outcome} {a.detail} at +{a.at - began:.1f}s" for a in bad[:10]]
+    sent_queries, asked = load.kept_pace(began, ended)
+    assert sent_queries >= asked, f"the load sent {sent_queries} queries during the window, the rate asks {asked}"
 
     replaced = history.replacements()
     assert {n: c for n, c in replaced.items() if n != "pinot-zookeeper-0"} == {n: 1 for n in UPGRADE_ORDER}
@@ -337,6 +339,8 @@ def test_a_server_group_joins_then_another_leaves_without_a_failed_query(bed: Re
     assert rc == 0, out[-4000:]
     bad = load.bad()
     assert not bad, [f"{a.table} {a.outcome} {a.detail} at +{a.at - began:.1f}s" for a in bad[:10]]
+    sent_queries, asked = load.kept_pace(began, ended)
+    assert sent_queries >= asked, f"the load sent {sent_queries} queries during the window, the rate asks {asked}"
     listed = set(bed.controller("GET", "/instances").json()["instances"])
     assert _server("server-a") not in listed and {_server("server-b"), _server("server-c")} <= listed
     assert _placed(bed) == {_server("server-b"), _server("server-c")}

@@ -94,13 +94,17 @@ class QueryLoad(threading.Thread):
             self._halt.wait(max(0.0, next_at - time.monotonic()))
 
     def ask(self, expected: Expected) -> Answer:
+        """One checked query; any exception (not only the HTTP ones) is a failed answer, never a dead thread."""
         sent = time.monotonic()
         try:
-            response = requests.post(f"{self.broker_url}/query/sql", json={"sql": f"SELECT COUNT(*) FROM "
-                                                                                  f"{expected.table}"}, timeout=15)
-            body = response.json()
-        except (requests.RequestException, ValueError) as exc:
+            return self._judge(expected, sent)
+        except Exception as exc:  # noqa: BLE001 - every way a query can go wrong counts as a failed query
             return Answer(sent, expected.table, "failed", _ms(sent), f"{type(exc).__name__}: {exc}"[:300])
+
+    def _judge(self, expected: Expected, sent: float) -> Answer:
+        response = requests.post(f"{self.broker_url}/query/sql", json={"sql": f"SELECT COUNT(*) FROM "
+                                                                              f"{expected.table}"}, timeout=15)
+        body = response.json()
         done = time.monotonic()
         if not response.ok or body.get("exceptions") or \
                 body.get("numServersQueried") != body.get("numServersResponded"):
@@ -128,6 +132,12 @@ class QueryLoad(threading.Thread):
 
     def bad(self) -> list[Answer]:
         return [a for a in self.answers if a.outcome != "ok"]
+
+    def kept_pace(self, since: float, until: float) -> tuple[int, int]:
+        """(queries sent in the window, queries the rate asks for in it): a load that stalled or died sent fewer,
+        and then its lack of failed queries proves nothing."""
+        sent = sum(1 for a in self.answers if since <= a.at < until)
+        return sent, int((until - since) * self.rate * 0.8)
 
 
 def _ms(since: float) -> float:
