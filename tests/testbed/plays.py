@@ -95,12 +95,16 @@ def deletion_asked(metadata: dict) -> str:
     return asked.isoformat().replace("+00:00", "Z")
 
 
+MIN_POLLS = 4  # fewer successful polls than this: a history of a few snapshots proves nothing
+
+
 class PodHistory:
     """Every uid each pod name had while the `with` block ran (polled every 0.25 s: kwok and the real node both take
     longer than that to replace a pod). A pod replaced once shows two uids; replaced twice, three."""
 
     def __init__(self, list_pods: Callable[[], dict]) -> None:
         self.list_pods = list_pods
+        self.polls = 0  # successful ones
         self.uids: dict[str, list[str]] = {}
         self.deleted_at: dict[str, str] = {}  # uid -> when that pod's deletion was asked (ISO 8601)
         self.first_seen: dict[str, str] = {}  # uid -> "created <time>, revision <hash>, <image>" (for messages)
@@ -121,6 +125,7 @@ class PodHistory:
         while not self._stop.wait(0.25):
             with contextlib.suppress(Exception):  # the apiserver may be down on purpose
                 self._record()
+                self.polls += 1
 
     def _record(self) -> None:
         for name, pod in self.list_pods().items():
@@ -135,6 +140,7 @@ class PodHistory:
                 self.deleted_at.setdefault(pod["metadata"]["uid"], deletion_asked(pod["metadata"]))
 
     def replacements(self) -> dict[str, int]:
+        _enough_polls(self.polls, "PodHistory")
         return {name: len(uids) - 1 for name, uids in self.uids.items()}
 
     def story(self, name: str) -> list[str]:
@@ -153,6 +159,7 @@ class RestartClock:
         self.first_uid = {name: pod["metadata"]["uid"] for name, pod in list_pods().items()}
         self.going: dict[str, float] = {}
         self.ready: dict[str, float] = {}
+        self.polls = 0  # successful ones
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
@@ -174,10 +181,18 @@ class RestartClock:
                         self.going.setdefault(name, now)
                     if pod is not None and pod["metadata"]["uid"] != uid and _ready(pod):
                         self.ready.setdefault(name, now)
+                self.polls += 1
 
     def seconds(self) -> dict[str, float]:
         """{pod name: restart-to-ready seconds} of the pods that were replaced and are Ready again."""
+        _enough_polls(self.polls, "RestartClock")
         return {name: round(self.ready[name] - self.going[name], 2) for name in self.ready if name in self.going}
+
+
+def _enough_polls(polls: int, what: str) -> None:
+    if polls < MIN_POLLS:
+        raise AssertionError(f"{what} polled the pods successfully {polls} time(s), fewer than {MIN_POLLS}: it saw "
+                             "too little to tell how often a pod was replaced")
 
 
 def _ready(pod: dict) -> bool:
