@@ -335,8 +335,9 @@ class K8sClient:
         self.request("create", "Event", event["metadata"]["name"], "POST", api_path("Event", namespace),
                      body=event, content_type="application/json", idempotent=False)
 
-    def delete(self, kind, name, namespace=None, dry_run=False, propagation="Background"):
-        """Delete; returns False when the object was already gone."""
+    def delete(self, kind, name, namespace=None, dry_run=False, propagation="Background", *, uid=None):
+        """Delete; returns False when the object was already gone, or, with `uid`, when the object of that name is
+        another one by now (the apiserver's precondition refused it: a pod its StatefulSet already recreated)."""
         path = api_path(kind, namespace, name)
         query = {"propagationPolicy": propagation}
         if dry_run:
@@ -344,6 +345,16 @@ class K8sClient:
             self._count("dry_runs")
         else:
             self._count("writes", f"DELETE {path}")
-        status, _body = self.request("dry-run delete" if dry_run else "delete", kind, name, "DELETE", path,
-                                     query=query)
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}} if uid else None
+        try:
+            status, _body = self.request("dry-run delete" if dry_run else "delete", kind, name, "DELETE", path,
+                                         query=query, body=options, content_type="application/json" if uid else None)
+        except K8sError as exc:
+            if exc.status != 409 or not uid:
+                raise
+            if not dry_run:  # nothing was deleted
+                with self._lock:
+                    self.writes -= 1
+                    self.executed_requests.remove(f"DELETE {path}")
+            return False
         return status != 404

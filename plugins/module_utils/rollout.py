@@ -12,7 +12,13 @@ Per node group, in the planned order (roles in deployment order, groups of a rol
    broker, controller)? Then the partition goes down to the step (the first step writes the new template with
    it, so only its pods restart) and the step's pods become Ready; then the Pinot gate of each of them. The last
    step releases the partition.
-The first failure stops the run naming the group, step, pods, gate and reason.
+With `server_steps: zone` the server groups whose only zone is Z are one step instead (a zone at a time): can the
+cluster lose every pod of the zone still to restart? Then each group's new template goes out without partition,
+those pods are deleted together and their StatefulSets recreate them at the new revision (the StatefulSet
+controller itself replaces one pod at a time at most, whatever the partition); once they are Ready, the Pinot gate
+of each. With podManagementPolicy Parallel the zone's pods come back together; with OrderedReady their stops
+overlap, but the controller recreates them one after another.
+The first failure stops the run naming the group (or zone), step, pods, gate and reason.
 
 One execution steps every pod: a module execution per pod costs Ansible's fork, AnsiballZ and `import kubernetes`
 each time (docs/performance.md: 1.26 s per pod over the pods' own restarts without gates, against 0.69 s with
@@ -27,12 +33,16 @@ import time
 
 from ansible_collections.pinotops.k8s.plugins.module_utils import consumption
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import (
+    REVISION_LABEL,
     WaitTimeout,
     all_pods_ready,
     explain_wait_timeout,
     present,
     read_groups,
+    rolled_pods,
+    wait_for,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import instance_labels
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
     Probe,
@@ -44,18 +54,27 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
     wait_for_gate,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sError
+from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_events import SOURCE
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
-from ansible_collections.pinotops.k8s.plugins.module_utils.upgrade_plan import group_steps, version_order_problems
+from ansible_collections.pinotops.k8s.plugins.module_utils.upgrade_plan import (
+    group_steps,
+    rollout_units,
+    version_order_problems,
+)
 
 GATE_TIMEOUTS = {"cluster": 60, "controller": 300, "broker": 300, "server": 600, "minion": 300}
 GATE_INTERVAL = 1.0
 SETTLE_INTERVAL = 1.0
+OBSERVE_INTERVAL = 0.1  # the StatefulSet controller observes a new template within milliseconds
+SERVER_STEPS = ("serial", "zone")
 PAUSE_COMMENT = "pinotops.k8s upgrade"
 NOT_READY_HINT = ("A pod that never became Ready is not replaced by Kubernetes: after fixing the description, apply "
                   "it to {group} at partition {ordinal}, delete the pod, then rerun (docs/upgrades.md, \"A pod that "
                   "never becomes Ready\").")
 UNSAFE_HINT = ("To restart it anyway and accept that unavailability, add {role} to accept_unavailable "
                "(pinot_upgrade_accept_unavailable of the pinot_upgrade role).")
+DELETE_HINT = ("server_steps=zone deletes the pods of a zone: grant delete on pods in the namespace "
+               "(extensions/rbac/pinotops-operator.yml)")
 
 
 class RolloutStopped(Exception):
@@ -90,6 +109,8 @@ def check_options(cluster, options):
     names = {g["name"] for g in cluster["node_groups"]}
     if options.get("batch_size", 1) < 1:
         raise SpecError("batch_size", f"must be at least 1, not {options['batch_size']}")
+    if options.get("server_steps", "serial") not in SERVER_STEPS:
+        raise SpecError("server_steps", f"must be one of {', '.join(SERVER_STEPS)}, not {options['server_steps']!r}")
     for name, size in (options.get("group_batch_size") or {}).items():
         if name not in names:
             raise SpecError(f"group_batch_size.{name}", "is not a node group of the description")
@@ -121,6 +142,12 @@ def checks_line(results):
     return ", ".join(r["check"] for r in results) or "no checks"
 
 
+def unit_where(unit):
+    """Where a unit of the rollout (upgrade_plan.rollout_units) is, in the run's messages."""
+    names = ", ".join(g["name"] for g in unit["groups"])
+    return f"zone {unit['zone']} (node groups {names})" if unit["zone"] else f"node group {names}"
+
+
 class Rollout:
     """One run. `kube`/`pinot`: the sides (see KubernetesSide, PinotSide); `report(line)`: progress, one line per
     pod or decision; `warn(text)`: a warning for the play; `gone()`: whether the play that started the run has
@@ -139,6 +166,10 @@ class Rollout:
         self.clock = clock
         self.sleep = sleep
         self.roles, self.groups = planned_groups(cluster, options.get("order"), options.get("node_groups"))
+        self.units, self.alone = rollout_units(self.groups, options.get("server_steps", "serial"))
+        zones = [unit for unit in self.units if unit["zone"]]
+        for index, unit in enumerate(zones, 1):
+            unit["label"] = f"zone {unit['zone']} {index}/{len(zones)}"
         self.gate_timeouts = dict(GATE_TIMEOUTS, **(options.get("gate_timeouts") or {}))
         self.steps = []  # what each step did, for the result
         self.changes = []
@@ -155,14 +186,22 @@ class Rollout:
         if self.options.get("preflight", True):
             self.preflight(live)
         self.preflight_seconds = round(self.clock() - started, 2)
-        for group in self.groups:
+        if self.alone:
+            note = f"server_steps=zone: {', '.join(self.alone)} not in exactly one zone, stepped pod by pod"
+            self.warn(note)
+            self.report(note)
+        for unit in self.units:
+            name = ", ".join(g["name"] for g in unit["groups"])
             try:
-                self.roll(group)
+                if unit["zone"]:
+                    self.roll_zone(unit)
+                else:
+                    self.roll(unit["groups"][0])
             except (K8sError, PinotError) as exc:
-                at = f", step {self.steps[-1]['label']}" if self.steps and self.steps[-1]["group"] == group["name"] \
-                    else ""
-                raise RolloutStopped(f"Upgrade stopped at node group {group['name']}{at}: {exc}. Rerun to resume.",
-                                     group=group["name"], gate="request", reason=str(exc)) from None
+                at = f", step {self.steps[-1]['label']}" if self.steps and self.steps[-1]["group"] == name else ""
+                zone = {"zone": unit["zone"]} if unit["zone"] else {}
+                raise RolloutStopped(f"Upgrade stopped at {unit_where(unit)}{at}: {exc}. Rerun to resume.",
+                                     group=name, gate="request", reason=str(exc), **zone) from None
         self.resume_tables()
         return {"groups": self.kube.read(), "steps": self.steps, "changes": self.changes,
                 "paused_tables": self.paused, "resumed_tables": self.resumed,
@@ -209,9 +248,10 @@ class Rollout:
 
     # -- one node group --------------------------------------------------------------------------------------
 
-    def roll(self, group):
+    def plan_group(self, group):
+        """(change paths, status, whether the pod template changes) of a group that rolls; None, reported, when
+        it has nothing to do."""
         name = group["name"]
-        self.check_play(name)
         changes, diffs, status = self.kube.plan(name)
         if status is None:
             raise RolloutStopped(f"node group {name} has no StatefulSet; install it first (pinot_cluster)",
@@ -219,16 +259,28 @@ class Rollout:
         self.diffs += diffs
         if not needs_roll(changes, status):
             self.report(f"{name}: every pod at revision {status['update_revision']}, nothing to restart")
-            return
+            return None
         template = f"StatefulSet/{self.kube.statefulset(name)} spec.template"
-        template_changes = any(change.startswith(template) for change in changes)
+        return changes, status, any(change.startswith(template) for change in changes)
+
+    def predict(self, what, changes, pods, together=False):
+        """Check mode: what would change and restart."""
+        self.changes += changes
+        changing = sorted({change.split(" ", 1)[0] for change in changes})
+        self.report(f"{what}: would restart {', '.join(pods) or 'no pod'}"
+                    + (" together" if together and len(pods) > 1 else "")
+                    + (f"; changes {', '.join(changing)}" if changing else ""))
+
+    def roll(self, group):
+        name = group["name"]
+        self.check_play(name, name)
+        planned = self.plan_group(group)
+        if planned is None:
+            return
+        changes, status, template_changes = planned
         steps = self.plan_steps(group, status, template_changes=template_changes)
         if self.check_mode:
-            self.changes += changes
-            restart = [pod for step in steps if step["todo"] for pod in step["stale"]]
-            changing = sorted({change.split(" ", 1)[0] for change in changes})
-            self.report(f"{name}: would restart {', '.join(restart) or 'no pod'}"
-                        + (f"; changes {', '.join(changing)}" if changing else ""))
+            self.predict(name, changes, [pod for step in steps if step["todo"] for pod in step["stale"]])
             return
         self.pause_tables()
         judged = not template_changes  # the steps know the revision the pods must reach
@@ -243,23 +295,25 @@ class Rollout:
             _released, release_changes = self.kube.apply(name, 0)
             self.changes += release_changes
 
-    def plan_steps(self, group, status, template_changes=False):
+    def plan_steps(self, group, status, template_changes=False, batch_size=None):
         """The group's steps (upgrade_plan.group_steps); before the new template is written, its change makes
         every pod stale. Each step also lists its `stale` pods."""
         if template_changes:
             status = dict(status, update_revision=None)
-        batch_size = (self.options.get("group_batch_size") or {}).get(group["name"], self.options.get("batch_size", 1))
+        batch_size = batch_size or (self.options.get("group_batch_size") or {}).get(
+            group["name"], self.options.get("batch_size", 1))
         steps = group_steps(status, self.cluster["name"], group, batch_size, self.options.get("instance_map") or {})
         revisions = {p["name"]: p["revision"] for p in status["pods"]}
         for step in steps:
             step["stale"] = [pod for pod in step["pods"] if revisions.get(pod) != status["update_revision"]]
             step["revisions"] = {pod: revisions.get(pod) for pod in step["pods"]}
+            step["groups"], step["where"] = [group["name"]], f"node group {group['name']}"
         return steps
 
-    def check_play(self, where):
+    def check_play(self, where, group):
         if self.gone():
             raise RolloutStopped(f"The play that started this rollout has ended; stopped before {where}. Rerun to "
-                                 "resume.", gate="play ended", group=where.split()[0])
+                                 "resume.", gate="play ended", group=group)
 
     def run_step(self, group, step):
         """Check, restart and gate one step; the group's status after its write (None when it had nothing to
@@ -267,21 +321,21 @@ class Rollout:
         role, label = group["role"], step["label"]
         written = None
         if step["todo"]:
-            self.check_play(label)
+            self.check_play(label, group["name"])
         began = self.clock()
         record = {"group": group["name"], "label": label, "pods": step["pods"], "restarted": [],
                   "check_seconds": None, "ready_seconds": None, "gates": [], "seconds": None}
         self.steps.append(record)
         safety = ""
         if step["todo"] and role != "minion":  # the controller retries a task whose minion went away
-            safety = "safe to restart, " if self.check_restart(group, step) else "unsafe, accepted, "
+            safety = "safe to restart, " if self.check_restart(role, step) else "unsafe, accepted, "
             record["check_seconds"] = round(self.clock() - began, 2)
         if step["todo"]:
             started = self.clock()
             try:
                 written, step_changes = self.kube.apply(group["name"], step["ordinal"])
             except WaitTimeout as exc:
-                self.stop_step(group, step, "kubernetes rollout", str(exc), kind="StatefulSet",
+                self.stop_step(step, "kubernetes rollout", str(exc), kind="StatefulSet",
                                hint=NOT_READY_HINT.format(group=group["name"], ordinal=step["ordinal"])
                                if exc.unready else "")
             self.changes += step_changes
@@ -289,30 +343,93 @@ class Rollout:
             record["restarted"] = [pod for pod in step["stale"]
                                    if step["revisions"][pod] != written["update_revision"]]
             record["ready_seconds"] = round(self.clock() - started, 1)
+        self.gate_pods(role, step, record, safety)
+        self.pause_after(step)
+        record["seconds"] = round(self.clock() - began, 2)
+        return written
+
+    def roll_zone(self, unit):
+        """The server groups of one zone as one step: one check for every pod of the zone still to restart, each
+        group's new template without partition, those pods deleted together (their StatefulSets recreate them at
+        the update revision) and Ready, then the Pinot gate of each pod. A rerun finds the pods already updated
+        and restarts only the others."""
+        label, zone = unit["label"], unit["zone"]
+        names = [group["name"] for group in unit["groups"]]
+        self.check_play(label, ", ".join(names))
+        parts = []  # (group, change paths, its steps: one, every pod of the group)
+        for group in unit["groups"]:
+            planned = self.plan_group(group)
+            if planned:
+                changes, status, template_changes = planned
+                parts.append((group, changes, self.plan_steps(group, status, template_changes,
+                                                              batch_size=max(1, status["replicas"] or 0))))
+        if not parts:
+            return
+        steps = [step for _group, _changes, planned_steps in parts for step in planned_steps]
+        step = {"label": label, "zone": zone, "groups": names, "where": unit_where(unit),
+                **{key: [item for s in steps for item in s[key]] for key in ("pods", "targets", "stale", "restart")},
+                "revisions": {pod: revision for s in steps for pod, revision in s["revisions"].items()}}
+        stale = {s["groups"][0]: s["stale"] for s in steps if s["stale"]}
+        if self.check_mode:
+            self.kube.check_delete(step["stale"])
+            self.predict(f"{label} ({', '.join(group['name'] for group, _c, _s in parts)})",
+                         [change for _g, changes, _s in parts for change in changes], step["stale"], together=True)
+            return
+        self.pause_tables()
+        began = self.clock()
+        record = {"group": ", ".join(names), "zone": zone, "label": label, "pods": step["pods"], "restarted": [],
+                  "check_seconds": None, "ready_seconds": None, "gates": [], "seconds": None}
+        self.steps.append(record)
+        safety = ""
+        if stale:
+            self.check_play(label, record["group"])
+            safety = "safe to restart, " if self.check_restart("server", step) else "unsafe, accepted, "
+            record["check_seconds"] = round(self.clock() - began, 2)
+            self.kube.check_delete(step["stale"])  # a missing permission stops the run before the first write
+            started = self.clock()
+            for group, _changes, _steps in parts:
+                self.changes += self.kube.write(group["name"])
+            try:
+                statuses = self.kube.restart(stale)
+            except WaitTimeout as exc:
+                self.stop_step(step, "kubernetes rollout", str(exc), kind="StatefulSet", groups=sorted(exc.pending),
+                               hint=NOT_READY_HINT.format(group=", ".join(sorted(exc.pending)), ordinal=0)
+                               if exc.unready else "")
+            record["restarted"] = [pod for group, pods in stale.items() for pod in pods
+                                   if step["revisions"][pod] != statuses[group]["update_revision"]]
+            record["ready_seconds"] = round(self.clock() - started, 1)
+        for group, _changes, _steps in parts:  # what is left: a change besides the template, the old config
+            self.changes += self.kube.apply(group["name"], 0)[1]
+        self.gate_pods("server", step, record, safety)
+        self.pause_after(step)
+        record["seconds"] = round(self.clock() - began, 2)
+
+    def gate_pods(self, role, step, record, safety):
+        """The Pinot gate of each pod of a step, a line each; the first that fails stops the run."""
         for target in step["targets"]:
             results, elapsed = self.pinot.gate(role, target, self.gate_timeouts[role])
             record["gates"].append({"pod": target["pod"], "instance": target["instance"], "checks": results,
                                     "seconds": elapsed})
             failed = failed_check(results)
             if failed:
-                reason = gate_message(failed, role, f"{label} {target['pod']}", elapsed)
-                self.stop_step(group, step, f"{role} {failed['check']}", reason, pods=[target["pod"]])
+                reason = gate_message(failed, role, f"{step['label']} {target['pod']}", elapsed)
+                self.stop_step(step, f"{role} {failed['check']}", reason, pods=[target["pod"]])
             if target["pod"] in record["restarted"]:
                 what = f"{safety}restarted, Ready after {record['ready_seconds']} s"
             else:
                 what = "already at the new revision"
-            self.report(f"{label} {target['pod']}: {what}; Pinot gate passed after {elapsed} s "
+            self.report(f"{step['label']} {target['pod']}: {what}; Pinot gate passed after {elapsed} s "
                         f"({checks_line(results)})")
-        pause = self.options.get("pause_between_steps") or 0
-        if pause > 0 and step["todo"]:
-            self.sleep(pause)
-        record["seconds"] = round(self.clock() - began, 2)
-        return written
 
-    def check_restart(self, group, step):
+    def pause_after(self, step):
+        pause = self.options.get("pause_between_steps") or 0
+        if pause > 0 and step["stale"]:
+            self.sleep(pause)
+
+    def check_restart(self, role, step):
         """Can the cluster lose the step's instances now? Enforced unless the role accepts unavailability; False
         when it could not and the role accepts that."""
-        role, label = group["role"], step["label"]
+        label = step["label"]
         enforce = role not in (self.options.get("accept_unavailable") or [])
         results, elapsed = self.pinot.restart_check(role, step["restart"],
                                                     self.options.get("restart_check_timeout", 60) if enforce else 0)
@@ -324,19 +441,20 @@ class Rollout:
             self.warn(f"{reason} (not enforced)")
             self.report(f"{label}: {reason} (not enforced: {role} is in accept_unavailable)")
             return False
-        self.stop_step(group, step, f"{role} {failed['check']}", reason, unsafe=True,
-                       hint=UNSAFE_HINT.format(role=role))
+        self.stop_step(step, f"{role} {failed['check']}", reason, unsafe=True, hint=UNSAFE_HINT.format(role=role))
 
-    def stop_step(self, group, step, gate, reason, *, pods=None, kind="Pod", unsafe=False, hint=""):
-        """Record the stop as a Warning Event on the object concerned, then stop the run."""
+    def stop_step(self, step, gate, reason, *, pods=None, kind="Pod", groups=None, unsafe=False, hint=""):
+        """Record the stop as a Warning Event on the objects concerned (the pods, or the StatefulSets of `groups`,
+        default the step's), then stop the run."""
         pods = pods or step["pods"]
-        names = [self.kube.statefulset(group["name"])] if kind == "StatefulSet" else pods
+        names = [self.kube.statefulset(g) for g in groups or step["groups"]] if kind == "StatefulSet" else pods
         self.kube.record_stop(kind, names, f"Upgrade stopped by gate '{gate}': {reason}")
         where = "Nothing of this step was restarted" if unsafe else "Nothing after this pod was touched"
+        zone = {"zone": step["zone"]} if step.get("zone") else {}
         raise RolloutStopped(
-            f"Upgrade stopped at node group {group['name']}, step {step['label']}, pod(s) {', '.join(pods)}, gate "
+            f"Upgrade stopped at {step['where']}, step {step['label']}, pod(s) {', '.join(pods)}, gate "
             f"'{gate}': {reason}. {where}; fix the cause and rerun to resume.{' ' + hint if hint else ''}",
-            group=group["name"], step=step["label"], pods=pods, gate=gate, reason=reason)
+            group=", ".join(step["groups"]), step=step["label"], pods=pods, gate=gate, reason=reason, **zone)
 
     # -- consumption -----------------------------------------------------------------------------------------
 
@@ -362,13 +480,15 @@ class Rollout:
 
 
 class KubernetesSide:
-    """The rollout's Kubernetes requests: pinot_cluster's apply flow, one node group at a time."""
+    """The rollout's Kubernetes requests: pinot_cluster's apply flow, one node group at a time; for a zone step,
+    also the pods' deletion."""
 
-    def __init__(self, client, cluster, *, rollout_timeout, recorder):
+    def __init__(self, client, cluster, *, rollout_timeout, recorder, sleep=time.sleep):
         self.client = client
         self.cluster = cluster
         self.rollout_timeout = rollout_timeout
         self.recorder = recorder
+        self.sleep = sleep
 
     def read(self):
         return read_groups(self.client, self.cluster["name"], self.cluster["namespace"])
@@ -390,6 +510,70 @@ class KubernetesSide:
         except WaitTimeout as exc:
             raise explain_wait_timeout(self.client, self.cluster, exc)[0] from None
         return groups[group], outcome.changes
+
+    def write(self, group):
+        """The group's objects without partition, not waited for: (change paths). Every pod is then on the update
+        side; the StatefulSet controller starts replacing them itself, one at a time, until `restart` deletes them
+        together."""
+        outcome, _groups = present(self.client, self.cluster, node_groups=[group], recorder=self.recorder)
+        return outcome.changes
+
+    def check_delete(self, pods):
+        """A dry-run delete of each pod: without the permission the run stops before it writes anything."""
+        for pod in pods:
+            try:
+                self.client.delete("Pod", pod, self.cluster["namespace"], dry_run=True)
+            except K8sError as exc:
+                if exc.status != 403:
+                    raise
+                raise K8sError(exc.verb, exc.kind, exc.name, exc.status, f"{exc.message}; {DELETE_HINT}") from None
+
+    def restart(self, pods):
+        """Delete the pods ({group: [pod]}) that are not at their StatefulSet's update revision, together, then
+        wait until those groups' rollouts are complete: each StatefulSet recreates its pods at the update
+        revision, all at once with podManagementPolicy Parallel, one after another (each once the one before is
+        Ready) with OrderedReady. Returns {group: status}; a WaitTimeout names the pods not back."""
+        namespace, selector = self.cluster["namespace"], instance_labels(self.cluster)
+        deadline = time.monotonic() + self.rollout_timeout
+        revisions = self.update_revisions(list(pods), deadline)
+        of_group = {pod: group for group, names in pods.items() for pod in names}
+        before = [p for p in self.client.list("Pod", namespace, selector) if p["metadata"]["name"] in of_group]
+        for pod in before:
+            meta = pod["metadata"]
+            if (meta.get("labels") or {}).get(REVISION_LABEL) != revisions[of_group[meta["name"]]]:
+                # This very pod only (uid precondition): one its StatefulSet recreated since the list stays.
+                self.client.delete("Pod", meta["name"], namespace, uid=meta.get("uid"))
+        try:
+            wait_for(self.client, self.cluster, list(pods), timeout=self.rollout_timeout, deadline=deadline,
+                     sleep=self.sleep)
+        except WaitTimeout as exc:
+            explained, status = explain_wait_timeout(self.client, self.cluster, exc)
+            there = {p["name"] for group in status.values() for p in group["pods"]}
+            missing = [f"{pod} (not recreated yet)" for pod in of_group if status and pod not in there]
+            raise WaitTimeout(explained.pending, explained.seconds, explained.unready + missing) from None
+        after = self.client.list("Pod", namespace, selector)
+        for pod, previous in rolled_pods(before, after):
+            revision = (previous["metadata"].get("labels") or {}).get(REVISION_LABEL)
+            self.recorder.record(pod, "Rolled", f"Deleted by {SOURCE} together with the other pods of its zone "
+                                 f"(server_steps=zone), recreated by its StatefulSet (revision {revision} -> "
+                                 f"{pod['metadata']['labels'].get(REVISION_LABEL)}); Ready")
+        return read_groups(self.client, self.cluster["name"], namespace, set(pods), pods=after)
+
+    def update_revisions(self, groups, deadline):
+        """{group: its StatefulSet's update revision} once the StatefulSet controller has seen the template last
+        written: until then the status names the previous revision, and a pod deleted then could come back on it."""
+        names = {self.statefulset(group): group for group in groups}
+        while True:
+            listed = self.client.list("StatefulSet", self.cluster["namespace"], instance_labels(self.cluster))
+            found = {names[s["metadata"]["name"]]: s for s in listed if s["metadata"]["name"] in names}
+            pending = {group: "waiting for the StatefulSet controller to observe the new template" for group in groups
+                       if group not in found or ((found[group].get("status") or {}).get("observedGeneration") or 0)
+                       < (found[group]["metadata"].get("generation") or 0)}
+            if not pending:
+                return {group: found[group]["status"].get("updateRevision") for group in groups}
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(pending, self.rollout_timeout)
+            self.sleep(OBSERVE_INTERVAL)
 
     def record_stop(self, kind, names, note):
         for name in names:

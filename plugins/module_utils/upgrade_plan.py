@@ -1,8 +1,8 @@
 # Copyright: contributors to pinotops.k8s
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Decisions of the rolling upgrade that the role would otherwise make in Jinja: the steps of a node group (their
-pods, Pinot instances, partition, and whether they still need an update), and whether the planned role order keeps
-Pinot's version invariant at every step."""
+pods, Pinot instances, partition, and whether they still need an update), which server groups restart together a
+zone at a time, and whether the planned role order keeps Pinot's version invariant at every step."""
 
 from __future__ import annotations
 
@@ -56,6 +56,26 @@ def group_steps(status, cluster_name, group_spec, batch_size, instance_map):
             "partitions": {group: min(batch)} if min(batch) > 0 else {},
         })
     return steps
+
+
+def rollout_units(groups, server_steps="serial"):
+    """The rollout's units, in order, each {zone, groups}: a node group alone (zone None), stepped pod by pod; with
+    `server_steps` "zone", the server groups whose only zone is Z together as one unit (zone Z), at the place of
+    the first of them, so zones go in the order they first appear. Returns (units, the server groups that stay
+    alone because they are in no zone or in several)."""
+    units, by_zone, alone = [], {}, []
+    for group in groups:
+        zones = group.get("zones") or []
+        if server_steps != "zone" or group["role"] != "server" or len(zones) != 1:
+            if server_steps == "zone" and group["role"] == "server":
+                alone.append(group["name"])
+            units.append({"zone": None, "groups": [group]})
+        elif zones[0] in by_zone:
+            by_zone[zones[0]]["groups"].append(group)
+        else:
+            by_zone[zones[0]] = {"zone": zones[0], "groups": [group]}
+            units.append(by_zone[zones[0]])
+    return units, alone
 
 
 def _tag(image):

@@ -18,6 +18,7 @@ description:
     it, waits until the pods are Ready in Kubernetes, then runs the Pinot gate of each (the checks of
     M(pinotops.k8s.pinot_health) for its role). The first failure stops the run, names the node group, step, pods,
     gate and reason, and records a C(UpgradeStopped) Warning Event on the pod or StatefulSet concerned.
+  - With O(server_steps=zone), the servers restart a zone at a time instead (see O(server_steps)).
   - Reads what is, every run. Pods already at their group's new revision are not restarted, so a rerun after any
     failure resumes where the last run stopped; a run with nothing left to do writes nothing.
   - With O(preflight) it first waits up to O(settle_timeout) for pods left mid-restart by an interrupted run, then
@@ -52,6 +53,26 @@ options:
     description: O(batch_size) per node group, as a mapping of group name to pods per step.
     type: dict
     default: {}
+  server_steps:
+    description:
+      - How the server groups restart. V(serial) - pod by pod, as every other role (O(batch_size) pods a step).
+      - V(zone) - a zone at a time. The servers of every node group whose only zone is Z form one step (several
+        groups may share a zone); zones go in the order they first appear among the server groups. The check
+        before the step judges every pod of the zone still to restart together (every segment they serve needs
+        another serving replica outside the zone); when it fails the run stops before anything is written,
+        naming the segments, unless V(server) is in O(accept_unavailable). Then each group's new template is
+        written without partition, the zone's pods not yet at the new revision are deleted together, their
+        StatefulSets recreate them at the new revision, and once all are Ready each pod's Pinot gate runs.
+      - Server groups in no zone or in several keep pod-by-pod steps (the run warns). O(batch_size) and
+        O(group_batch_size) do not apply to zone steps.
+      - The pods come back together only with the StatefulSets' C(podManagementPolicy) V(Parallel); with
+        V(OrderedReady) their stops overlap, but Kubernetes recreates them one after another.
+      - Needs C(delete) on pods in the namespace (C(extensions/rbac/pinotops-operator.yml)); a dry-run delete
+        checks it before anything is written, in check mode too. Pods are deleted, not evicted, so a
+        PodDisruptionBudget does not hold them back; the check before the step does.
+    type: str
+    choices: [serial, zone]
+    default: serial
   instance_map:
     description:
       - The Pinot instance a pod's gates check, by pod name, node group or role (in that order), each a mapping
@@ -126,8 +147,8 @@ requirements:
 attributes:
   check_mode:
     support: full
-    description: Runs the pre-flight once (no waiting) and predicts, per node group, the objects that change and
-      the pods that would restart; writes nothing and restarts nothing.
+    description: Runs the pre-flight once (no waiting) and predicts, per node group (per zone for zone steps), the
+      objects that change and the pods that would restart; writes nothing and restarts nothing.
   diff_mode:
     support: full
     description: Before and after of every object of the rolled node groups that changes, as YAML.
@@ -161,6 +182,14 @@ EXAMPLES = r"""
     node_groups: [broker-a, broker-b]
     batch_size: 2
     preflight: false
+
+- name: Upgrade with the servers a zone at a time (needs delete on pods)
+  pinotops.k8s.pinot_cluster_rollout:
+    kubeconfig: ~/.kube/config
+    cluster: "{{ pinot_cluster }}"
+    pinot:
+      controller_url: http://localhost:9000
+    server_steps: zone
 """
 
 RETURN = r"""
@@ -179,10 +208,14 @@ steps:
   elements: dict
   contains:
     group:
-      description: The node group.
+      description: The node group; for a zone step, the zone's node groups, comma-separated.
+      type: str
+    zone:
+      description: The zone of a zone step (O(server_steps=zone)).
+      returned: for zone steps
       type: str
     label:
-      description: C(<group> <step>/<steps>).
+      description: C(<group> <step>/<steps>), or C(zone <zone> <step>/<steps>) for a zone step.
       type: str
     pods:
       description: The step's pods.
@@ -196,7 +229,8 @@ steps:
       description: Seconds the check before the restart took (null when it did not run).
       type: float
     ready_seconds:
-      description: Seconds from lowering the partition until the step's pods were Ready (null when none restarted).
+      description: Seconds from the step's write (the partition lowered, or for a zone step the template written
+        and the pods deleted) until its pods were Ready (null when none restarted).
       type: float
     gates:
       description: Per pod, its instance, the Pinot checks (C(check), C(ok), C(detail)) and their seconds.
@@ -233,7 +267,7 @@ resumed_tables:
   elements: str
 stopped:
   description: Where the run stopped - C(group), C(step), C(pods), C(gate) (for example V(kubernetes rollout),
-    V(server segments), V(broker restart_safe), V(pre-flight)) and C(reason).
+    V(server segments), V(broker restart_safe), V(pre-flight)) and C(reason); in a zone step also C(zone).
   returned: failed
   type: dict
 events:
@@ -281,6 +315,7 @@ def main():
         order=dict(type="list", elements="str", choices=list(ROLES)),
         batch_size=dict(type="int", default=1),
         group_batch_size=dict(type="dict", default={}),
+        server_steps=dict(type="str", choices=["serial", "zone"], default="serial"),
         instance_map=dict(type="dict", default={}),
         health_url_credentials=dict(type="bool", default=False),
         preflight=dict(type="bool", default=True),

@@ -1,6 +1,7 @@
 """pinot_cluster_rollout on the real control plane (kwok pods) with its gates on the test bed's real Pinot: check mode
 predicts and writes nothing, the run restarts each pod once in order and writes only the StatefulSets, the rerun
-writes nothing, bad input names its field before any request, the password never shows.
+writes nothing, bad input names its field before any request, the password never shows; with server_steps=zone
+each zone's servers are deleted together and recreated once.
 
 The module runs in-process (tests/support/modules.py); the play, its action plugin and the live progress lines are
 tests/integration/test_roles.py's."""
@@ -34,8 +35,8 @@ class Env:
                                                  "kubeconfig": str(cp.kubeconfig), "wait_timeout": 180})
         assert not installed.get("failed"), installed
 
-    def rollout(self, check=False, diff=False, **options):
-        description = small_description("pinot", self.ns, NEW)
+    def rollout(self, check=False, diff=False, description=None, **options):
+        description = description or small_description("pinot", self.ns, NEW)
         args = {"cluster": description, "kubeconfig": str(self.cp.kubeconfig),
                 "pinot": {"controller_url": self.pinot.controller_url, "username": "admin", "password": PASSWORD},
                 "instance_map": instance_map(description, self.pinot),
@@ -118,3 +119,29 @@ def test_the_run_restarts_each_pod_once_in_order_and_the_rerun_writes_nothing(en
     assert again["request_counts"]["kubernetes"]["writes"] == 0 == again["request_counts"]["pinot"]["writes"]
     assert again["request_counts"]["kubernetes"]["events"] == 0
     assert all(line.endswith("nothing to restart") for line in again["progress"][1:])
+
+
+def test_zone_steps_replace_the_servers_of_each_zone_together_once(env):
+    # After the upgrade above, a new server setting rolls the servers only: zone-a's two, then zone-b's two.
+    description = small_description("pinot", env.ns, NEW)
+    description["pinot"] = {"server": {"properties": {"pinot.server.query.executor.timeout": 30000}}}
+    before = env.uids()
+    with plays.PodHistory(lambda: {p["metadata"]["name"]: p for p in plays.pods(env.cp, env.ns)}) as history:
+        result = env.rollout(description=description, server_steps="zone")
+    assert result["changed"] and not result.get("failed"), result.get("msg")
+    servers = {name for name in before if "-server-" in name}
+    # Each server once: a pod its StatefulSet had already replaced when the zone's pods were deleted was left alone.
+    assert history.replacements() == {name: int(name in servers) for name in before}, history.uids
+    assert [(s["label"], s["zone"], s["group"], sorted(s["restarted"])) for s in result["steps"]] == [
+        ("zone zone-a 1/2", "zone-a", "server-hot-a", ["pinot-server-hot-a-0", "pinot-server-hot-a-1"]),
+        ("zone zone-b 2/2", "zone-b", "server-hot-b", ["pinot-server-hot-b-0", "pinot-server-hot-b-1"])]
+    deletions = [r for r in result["executed_requests"] if r.startswith(f"DELETE /api/v1/namespaces/{env.ns}/pods/")]
+    assert deletions and {r.rsplit("/", 1)[1] for r in deletions} <= servers
+    # A pod the StatefulSet controller replaced itself right after the write (before the deletion) gets no Rolled.
+    rolled = {e["name"] for e in result["events"] if e["reason"] == "Rolled"}
+    assert rolled and rolled <= servers
+    assert sum(line.startswith("zone zone-") and "restarted, Ready after" in line for line in result["progress"]) == 4
+
+    again = env.rollout(description=description, server_steps="zone")
+    assert not again["changed"] and not again.get("failed"), again.get("msg")
+    assert again["executed_requests"] == [] and again["steps"] == []

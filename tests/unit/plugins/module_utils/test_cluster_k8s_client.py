@@ -203,3 +203,18 @@ def test_a_quiet_watch_ran_and_one_that_cannot_run_says_so():
     assert watching(200, [broken])[0].watch_change("StatefulSet", "ns", None, "42", 5) is False
     c, pool = watching(200, [])
     assert c.watch_change("StatefulSet", "ns", None, None, 5) is False and pool.sent == []
+
+
+def test_a_delete_with_a_uid_deletes_that_object_only():
+    replaced = Response(409, {"kind": "Status", "reason": "Conflict",
+                              "message": "Precondition failed: UID in precondition: u1, UID in object meta: u2"})
+    c = client([Response(200, {"kind": "Pod"}), replaced, Response(409, {"message": "conflict"})])
+    assert c.delete("Pod", "p-0", "ns", uid="u0") is True
+    assert c.delete("Pod", "p-1", "ns", uid="u1") is False  # another pod of that name by now: left alone
+    (method, url, headers, body), _refused = c.api_client.rest_client.calls[:2]
+    assert method == "DELETE" and url.endswith("/api/v1/namespaces/ns/pods/p-0?propagationPolicy=Background")
+    assert body == {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": "u0"}}
+    assert headers["Content-Type"] == "application/json"
+    assert c.executed_requests == ["DELETE /api/v1/namespaces/ns/pods/p-0"] and c.counts["writes"] == 1
+    with pytest.raises(K8sError, match="HTTP 409"):  # without a uid a conflict stays an error
+        c.delete("ConfigMap", "a", "ns")

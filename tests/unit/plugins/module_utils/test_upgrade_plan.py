@@ -4,6 +4,7 @@ import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.upgrade_plan import (
     group_steps,
+    rollout_units,
     step_targets,
     version_order_problems,
 )
@@ -112,3 +113,33 @@ def test_group_steps_refuse_a_batch_below_one_and_an_unknown_pod():
     with pytest.raises(ValueError, match="no Pinot instance known for pod p-g-1 "):
         group_steps(held(2, {"p-g-0": "old"}), "p", G, 1, {})
     assert group_steps(held(0, {}), "p", G, 1, {}) == []
+
+
+def zoned(*groups):
+    return [{"name": name, "role": role, "zones": zones} for name, role, zones in groups]
+
+
+ZONED = zoned(("controller", "controller", ["a", "b"]), ("broker-a", "broker", ["a"]),
+              ("hot-b", "server", ["b"]), ("hot-a", "server", ["a"]), ("anywhere", "server", []),
+              ("cold-a", "server", ["a"]), ("spread", "server", ["a", "b"]), ("cold-c", "server", ["c"]),
+              ("minion", "minion", ["c"]))
+
+
+def shape(units):
+    return [(unit["zone"], [g["name"] for g in unit["groups"]]) for unit in units]
+
+
+def test_zone_units_gather_the_servers_of_each_zone_where_the_zone_first_appears():
+    units, alone = rollout_units(ZONED, "zone")
+    # Every server group whose only zone is a goes with hot-a (zone a appears after b); brokers and minions in a
+    # zone, and servers in no zone or several, stay alone.
+    assert shape(units) == [(None, ["controller"]), (None, ["broker-a"]), ("b", ["hot-b"]),
+                            ("a", ["hot-a", "cold-a"]), (None, ["anywhere"]), (None, ["spread"]),
+                            ("c", ["cold-c"]), (None, ["minion"])]
+    assert alone == ["anywhere", "spread"]
+
+
+def test_serial_units_are_every_group_alone_in_order():
+    for steps in ("serial", None):
+        units, alone = rollout_units(ZONED, *([steps] if steps else []))
+        assert shape(units) == [(None, [g["name"]]) for g in ZONED] and alone == []
