@@ -54,6 +54,11 @@ class Handler:
         if duplicates:
             raise SpecError(DEFINITIONS, f"names {', '.join(duplicates)} more than once")
 
+    @classmethod
+    def observe(cls, plans):
+        """Read what the plans need beyond their objects, once for all of them (a tenant shared by many tables is
+        read once), after every plan was read and before any is checked. Read-only."""
+
     def read(self):
         """The live object, or None when absent."""
         raise NotImplementedError
@@ -84,6 +89,13 @@ class Handler:
 
     def delete(self, live):
         raise NotImplementedError
+
+    def converge(self, live, changes, check_mode):
+        """After the object is stored (in check mode: instead), bring in line what the object governs beyond itself
+        (a table's segments after a placement change, or when they departed from it). `changes` are the object's
+        changed paths. Returns (before, after) of that state, each a dict of top-level keys of its own, for the
+        diff; None when it was in line. Predicts without writing in check mode."""
+        return None
 
 
 class Plan:
@@ -148,14 +160,20 @@ class Plan:
                     self.warnings.append(
                         f"Pinot stored the {handler.kind} '{handler.name}' differently from the request at "
                         f"{', '.join(diff_paths(expected, after)[:5])}; the next run will report a change.")
+        before, changed = self.before, self.changed
+        changes = diff_paths(before, after) if changed else []
+        converged = handler.converge(self.live, changes, check_mode) if self.state == "present" else None
+        if converged:
+            before, after = dict(before or {}, **converged[0]), dict(after or {}, **converged[1])
+            changed, changes = True, changes + diff_paths(converged[0], converged[1])
         return dict(
             name=handler.name,
             identity=handler.identity,
             label=handler.label,
-            changed=self.changed,
-            before=self.before,
+            changed=changed,
+            before=before,
             after=after,
-            changes=diff_paths(self.before, after) if self.changed else [],
+            changes=changes,
             warnings=self.handler.warnings + self.warnings,
             object=current,
         )
@@ -164,6 +182,7 @@ class Plan:
 def reconcile(handler, desired, state, check_mode):
     """Bring one object to `state`: read, compare, validate, write only the difference, re-read."""
     plan = Plan(handler, desired, state).read()
+    type(handler).observe([plan])
     plan.check()
     return plan.apply(check_mode)
 
@@ -174,6 +193,8 @@ def reconcile_many(plans, check_mode, workers=8):
         type(plans[0].handler).check_together(plans)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(plans)))) as pool:
         list(pool.map(Plan.read, plans))
+    if plans:
+        type(plans[0].handler).observe(plans)
     for index, plan in enumerate(plans):
         try:
             plan.check()

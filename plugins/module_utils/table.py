@@ -1,19 +1,21 @@
 # Copyright: contributors to pinotops.k8s
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pinot table configs: normalisation, validation, writes, and an optional rebalance after a change."""
+"""Pinot table configs: normalisation, validation, writes; zone-aware instance assignment on request; and the
+rebalance that follows a change of where segments live, or finds that they live elsewhere than described."""
 
 from __future__ import annotations
 
 import copy
 from urllib.parse import quote
 
+from ansible_collections.pinotops.k8s.plugins.module_utils import placement, zones
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.placement import DEFAULT_TENANT
 from ansible_collections.pinotops.k8s.plugins.module_utils.rebalance import TableRebalance
 from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, load_definition
 from ansible_collections.pinotops.k8s.plugins.module_utils.stored_form import stored_form
 from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import TABLE_TYPES, raw_name
 
-DEFAULT_TENANT = "DefaultTenant"
 # Values Pinot stores as strings even when given as numbers.
 STRING_FIELDS = {
     ("segmentsConfig", "replication"),
@@ -32,6 +34,9 @@ KNOWN_DEFAULTS = {
     # Stored in every stream ingestion config (1.4, 1.5): a REALTIME table's no-op needs no validate.
     ("ingestionConfig", "streamIngestionConfig", "columnMajorSegmentBuilderEnabled"): (True,),
     ("ingestionConfig", "streamIngestionConfig", "disasterRecoveryMode"): ("DEFAULT",),
+    # Filled into every instance assignment entry (1.5.1): a zone-aware table's no-op needs no validate. The
+    # write decision still comes from /tables/validate.
+    ("instanceAssignmentConfigMap", "*", "partitionSelector"): ("INSTANCE_REPLICA_GROUP_PARTITION_SELECTOR",),
 }
 # Sections compared as unordered sets of names (Pinot keeps them as given, but order has no meaning).
 UNORDERED_NAME_LISTS = {
@@ -161,12 +166,73 @@ class TableHandler(Handler):
     kind = "table"
 
     def __init__(self, client, name, table_type, *, check_mode=False, force=False, rebalance=None,
-                 delete_retention=None):
+                 delete_retention=None, zone_kinds=(), zone_option=None):
         super().__init__(client, name, check_mode)
         self.table_type = table_type
         self.force = force
-        self.rebalance = rebalance
+        self.rebalance = rebalance  # None: never (callers without the option); else the module's suboptions
         self.delete_retention = delete_retention
+        self.zone_kinds = zone_kinds  # the instance partitions types filled in because of the option zone_option
+        self.zone_option = zone_option
+        self.drift = {}  # how the ideal state departs from the description (observe)
+        self.pools = {}  # {server tag: {instance: pool}} where observe read them
+
+    @property
+    def rebalance_when(self):
+        return "never" if self.rebalance is None else self.rebalance.get("when") or "auto"
+
+    @classmethod
+    def observe(cls, plans):
+        """The ideal state of each live table (when rebalances are automatic), and the pools of the servers of
+        each tag where a table's zones matter: each read once for the whole task, concurrently."""
+        present = [plan for plan in plans if plan.state == "present"]
+        if not present:
+            return
+        client = present[0].handler.client
+        watched = [plan for plan in present if plan.live is not None and plan.handler.rebalance_when == "auto"]
+        ideal_states = client.get_many([plan.handler.path + "/idealstate?tableType=" + plan.handler.table_type
+                                        for plan in watched])
+        for plan, found in zip(watched, ideal_states, strict=True):
+            plan.handler.observe_placement((found or {}).get(plan.handler.table_type) or {}, plan.desired)
+        zoned = [plan for plan in present if plan.handler.needs_pools(plan)]
+        tags = sorted({tag for plan in zoned for tag in placement.server_tags(plan.desired, plan.handler.table_type)
+                       .values()})
+        pools = zones.read_pools(client, tags) if tags else {}
+        for plan in zoned:
+            plan.handler.pools = pools
+            plan.handler.warn_shared_zones(plan.desired)
+
+    def observe_placement(self, ideal_state, desired):
+        """Compare where the segments are with the description: replicas, and the servers they may live on."""
+        if not ideal_state:
+            return
+        allowed = set()
+        for tag in placement.serving_tags(desired, self.table_type):
+            instances = placement.tag_instances(self.client, tag)
+            if instances is None:  # a tag outside Pinot's naming: its servers cannot be listed
+                allowed = None
+                break
+            allowed.update(instances)
+        self.drift = placement.drift(ideal_state, placement.replication(desired, self.table_type), allowed)
+
+    def needs_pools(self, plan):
+        """Pools are read for a replicated table that may put replicas in one zone (to warn), and for a changed
+        table whose zones this task fills in (to check there are enough)."""
+        if self.zone_kinds:
+            return plan.changed
+        return placement.replication(plan.desired, self.table_type) > 1 and \
+            not zones.is_zone_separated(plan.desired, self.table_type)
+
+    def warn_shared_zones(self, desired):
+        if self.zone_kinds:
+            return
+        for tag in placement.server_tags(desired, self.table_type).values():
+            pools = zones.distinct_pools(self.pools.get(tag) or {})
+            if len(pools) > 1:
+                self.warnings.append(
+                    f"table {self.name_with_type}: its {placement.replication(desired, self.table_type)} replicas "
+                    f"could share a zone: the servers tagged {tag} are in pools {', '.join(map(str, pools))}, and "
+                    "the table's instance assignment is not one replica group per pool (zone_aware: true)")
 
     @property
     def identity(self):
@@ -201,10 +267,23 @@ class TableHandler(Handler):
                                         missing_ok=True) is None:
                     raise SpecError(f"table.tenants.{key}", f"{role} tenant '{tenant}' has no instances; "
                                     "create it first (pinotops.k8s.pinot_tenant)")
+        self.check_zones(desired)
         stored, warnings = stored_form(self.client, "/tables/validate", desired, "table",
                                        lambda verdict: verdict.get(self.table_type))
         self.warnings.extend(warnings)
         return stored
+
+    def check_zones(self, desired):
+        """Pinot refuses a pool-based assignment with more pools than the tag's servers are in, after the table
+        is stored: refused here first, naming the option."""
+        for kind in self.zone_kinds:
+            entry = desired["instanceAssignmentConfigMap"][kind]["tagPoolConfig"]
+            pools = zones.distinct_pools(self.pools.get(entry["tag"]) or {})
+            if len(pools) < entry["numPools"]:
+                raise SpecError(self.zone_option, f"table {self.name_with_type} has {entry['numPools']} replicas, one "
+                                f"per zone, but the servers tagged {entry['tag']} are in {len(pools)} pool(s)"
+                                f"{' (' + ', '.join(map(str, pools)) + ')' if pools else ''}: give each zone's "
+                                "servers their pool, or lower the replication")
 
     def as_stored(self, stored, live):
         return as_created(copy.deepcopy(stored), live)
@@ -212,12 +291,10 @@ class TableHandler(Handler):
     def create(self, desired):
         self.client.post("/tables", body=desired,
                          retry_if=lambda status, message: status == 409 and EXTERNAL_VIEW_PENDING in message)
-        self._rebalance()
 
     def update(self, desired, live):
         params = {"force": "true"} if self.force else None
         self.client.put(self.path, body=desired, params=params)
-        self._rebalance()
 
     def delete(self, live):
         params = {"type": self.table_type.lower()}
@@ -225,19 +302,41 @@ class TableHandler(Handler):
             params["retention"] = self.delete_retention
         self.client.delete(self.path, params=params)
 
-    def _rebalance(self):
-        options = self.rebalance
-        if options is None:
-            return
-        entry, warnings = TableRebalance(self.client, self.name, self.table_type).run(
-            options, self.check_mode, wait=options.get("wait", True), timeout=options.get("timeout", 600))
+    def converge(self, live, changes, check_mode):
+        """A rebalance (dry run first, no downtime unless told) after a change of where segments live, or when
+        the ideal state departs from the description; a new table has no segments to move."""
+        moved = placement.touches(changes, placement.PLACEMENT_FIELDS)
+        if live is None or self.rebalance_when == "never" or not (moved or self.drift):
+            return None
+        options = dict(self.rebalance, update_target_tier=placement.touches(changes, ("tierConfigs",)))
+        if options.get("reassign_instances") is None:
+            # The instances are recomputed when they changed, or when the segments departed from a config that
+            # did not: Pinot's stored instance partitions may name servers gone from the tenant.
+            options["reassign_instances"] = placement.touches(changes, placement.INSTANCE_FIELDS) or (
+                "instances_outside_tenant" in self.drift) or (bool(self.drift) and not moved)
+        if check_mode and moved:
+            # Pinot's dry run plans from the stored config, which check mode leaves as it was.
+            entry = {"table_type": self.table_type, "status": "would rebalance", "job_id": None}
+        else:
+            entry, warnings = TableRebalance(self.client, self.name, self.table_type).run(
+                options, check_mode, wait=options.get("wait", True), timeout=options.get("timeout", 600))
+            self.warnings.extend(warnings)
         self.extra_result["rebalance"] = entry
-        self.warnings.extend(warnings)
+        if not self.drift:
+            return None
+        if entry["status"] == "NO_OP":
+            found = ", ".join(f"{key} {value}" for key, value in self.drift.items())
+            self.warnings.append(f"table {self.name_with_type}: the ideal state departs from the description "
+                                 f"({found}), but Pinot's rebalance dry run moves nothing")
+            return None
+        return {"served": self.drift}, {"served": {key: 0 if isinstance(value, int) else []
+                                                   for key, value in self.drift.items()}}
 
 
 def build(client, params, check_mode):
     desired = load_definition(params, "table")
     table_type = params.get("table_type")
+    zone_kinds, zone_option = (), None
     if desired is None:
         if params["state"] == "present":
             raise SpecError("table", "one of table or src is required with state=present")
@@ -248,8 +347,16 @@ def build(client, params, check_mode):
         raw = raw_name(params["name"])
     else:
         raw, table_type = check_table(desired, params.get("name"), table_type)
+        zone_option = zones.requested_by(params, desired)
+        if zone_option:
+            filled = zones.zone_entries(desired, table_type)
+            if filled:
+                desired["instanceAssignmentConfigMap"] = dict(desired.get("instanceAssignmentConfigMap") or {},
+                                                              **filled)
+            zone_kinds = tuple(filled)
     handler = TableHandler(client, raw, table_type, check_mode=check_mode, force=params.get("force", False),
-                           rebalance=params.get("rebalance"), delete_retention=params.get("delete_retention"))
+                           rebalance=params.get("rebalance"), delete_retention=params.get("delete_retention"),
+                           zone_kinds=zone_kinds, zone_option=zone_option)
     return handler, desired
 
 

@@ -21,7 +21,15 @@ description:
   - Keys Pinot would silently drop are refused and named. C(segmentsConfig.schemaName), which Pinot 1.x ignores
     but older configs carry, is left out of the comparison with a warning. A new table needs its schema and its
     tenants to exist.
-  - Optionally rebalances the table after a change and waits for the rebalance job.
+  - Segments are kept where the config says they live (O(rebalance.when=auto), the default). A change to a field
+    that decides it (C(segmentsConfig.replication), C(replicasPerPartition), the server tenant or its tag
+    overrides, C(instanceAssignmentConfigMap), C(instancePartitionsMap), C(segmentAssignmentConfigMap),
+    C(tierConfigs)) is followed by Pinot's rebalance without downtime, and so is a table whose ideal state has a
+    segment with fewer replicas than described, or a replica on a server outside the table's tenant (reported
+    under C(served) in C(changes) and the diff; in check mode reported, not fixed). A dry run goes first, and a
+    balanced table gets no write.
+  - O(zone_aware) gives the table one replica group per zone (Pinot pool). A replicated table that is not, on
+    servers in two or more pools, gets a warning that its replicas could share a zone.
 author:
   - pinotops maintainers (@pinotops)
 options:
@@ -63,10 +71,21 @@ options:
     default: false
   rebalance:
     description:
-      - Rebalance the table after it was created or changed. A dry run goes first; its result is returned.
-      - Not run when nothing changed.
+      - When and how the table is rebalanced, without downtime unless told. A dry run goes first; the result is
+        returned under RV(rebalance). A new table has no segments and is not rebalanced.
     type: dict
     suboptions:
+      when:
+        description:
+          - V(auto) rebalances after a change of a field that decides where segments live, and when the ideal
+            state departs from the config (a segment with fewer replicas than described, a replica on a server
+            outside the table's tenant or tiers). This reads each live table's ideal state, one more GET per
+            table on every run.
+          - V(on_change) rebalances only after such a change, and reads no ideal state.
+          - V(never) leaves the segments where they are.
+        type: str
+        choices: [auto, on_change, never]
+        default: auto
       downtime:
         description: Allow all replicas of a segment to move at once (faster, queries may fail meanwhile).
         type: bool
@@ -80,9 +99,11 @@ options:
         type: bool
         default: true
       reassign_instances:
-        description: Recompute the instance assignment from the table's tenants and instance config.
+        description:
+          - Recompute the instance assignment from the table's tenants and instance config.
+          - Defaults to true when the server tenant, its tag overrides, the instance or segment assignment or
+            the tiers changed, or a replica sits outside the tenant; false otherwise.
         type: bool
-        default: true
       wait:
         description: Wait until the rebalance job ends.
         type: bool
@@ -91,6 +112,26 @@ options:
         description: Seconds to wait for the rebalance job.
         type: int
         default: 600
+  zone_aware:
+    description:
+      - One replica group per zone, a zone being a Pinot pool (the servers' C(pool) for the table's tag). Fills
+        C(instanceAssignmentConfigMap) with a pool-based, replica-group based entry for C(OFFLINE) (an OFFLINE
+        table) or C(CONSUMING) (a REALTIME table; also C(COMPLETED) when
+        C(tenants.tagOverrideConfig.realtimeCompleted) moves completed segments to other servers), with as many
+        pools and replica groups as the table's replication. Each replica group uses all servers of its pool.
+      - An entry written in the definition, or instance partitions given in C(instancePartitionsMap), win; only
+        the missing types are filled.
+      - Applies to every table of the task. Refused, before anything is written, when the tag's servers are in
+        fewer pools than the replication.
+    type: bool
+    default: false
+  zone_aware_tenants:
+    description:
+      - Server tenants whose tables are zone-aware as with O(zone_aware); for a bulk task (O(definitions)) that
+        mixes tenants.
+    type: list
+    elements: str
+    default: []
   delete_retention:
     description:
       - With O(state=absent), how long Pinot keeps the deleted segments, for example V(0d) (delete now) or V(7d).
@@ -140,11 +181,14 @@ table:
   returned: unless O(definitions) is given
   type: dict
 changes:
-  description: Dotted paths of the normalised config that changed (or would change in check mode).
+  description:
+    - Dotted paths of the normalised config that changed (or would change in check mode), then the served
+      placement that was (or would be) fixed, as C(served.segments_below_replication) and
+      C(served.instances_outside_tenant).
   returned: unless O(definitions) is given
   type: list
   elements: str
-  sample: ["segmentsConfig.replication"]
+  sample: ["segmentsConfig.replication", "served.segments_below_replication"]
 results:
   description: With O(definitions), one entry per definition with its C(name), C(table_type), C(changed) and
     C(changes).
@@ -158,8 +202,10 @@ executed_requests:
   elements: str
   sample: ["PUT /tables/events"]
 rebalance:
-  description: Dry-run summary, status and job id of the rebalance requested with O(rebalance).
-  returned: when O(rebalance) is set and the table changed (not in check mode)
+  description:
+    - Dry-run summary, status (V(NO_OP), V(DONE), V(would rebalance) in check mode) and job id of the rebalance
+      that followed a placement change or drift (see O(rebalance.when)).
+  returned: when a rebalance was due, unless O(definitions) is given
   type: dict
 """
 
@@ -181,11 +227,15 @@ def main():
         src=dict(type="path"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         force=dict(type="bool", default=False),
-        rebalance=dict(type="dict", options=dict(
-            parameter_spec("downtime", "min_available_replicas", "include_consuming", "reassign_instances"),
+        rebalance=dict(type="dict", apply_defaults=True, options=dict(
+            parameter_spec("downtime", "min_available_replicas", "include_consuming"),
+            when=dict(type="str", choices=["auto", "on_change", "never"], default="auto"),
+            reassign_instances=dict(type="bool"),
             wait=dict(type="bool", default=True),
             timeout=dict(type="int", default=600),
         )),
+        zone_aware=dict(type="bool", default=False),
+        zone_aware_tenants=dict(type="list", elements="str", default=[]),
         delete_retention=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,

@@ -75,7 +75,7 @@ def test_drain_stop_drop_then_rejoin_keeps_every_row(pinot, tmp_path):
             assert_ok(drained, changed=True)
             assert set(holders(url, table)) == {first}
             assert drained["instances"] == [{"instance": second, "registered": True, "live": True, "tags": [],
-                                             "segments": 0}]
+                                             "pools": {}, "segments": 0}]
             wait_until("the rows from the remaining server", lambda: row_counts(pinot, table) == rows, timeout=60)
             again = instance_module(pinot, instances=[second], state="drained")
             assert not again["changed"] and again["executed_requests"] == []

@@ -4,8 +4,12 @@ import copy
 import uuid
 
 import pytest
+import requests
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.instance import instance_body
 from tests.support.modules import run_module
+from tests.support.polling import wait_until
+from tests.support.tables import offline_table
 
 pytestmark = pytest.mark.integration
 
@@ -127,4 +131,141 @@ def test_bad_input_names_the_field_and_writes_nothing(pinot, table_name, mutate,
     assert result["failed"] is True
     assert result["msg"].startswith(field), result["msg"]
     assert result["executed_requests"] == []
+    assert live_table(pinot, table_name) == {}
+
+
+# -- where segments live ----------------------------------------------------------------------------------------
+
+def stored_config(pinot, name):
+    return requests.get(f"{pinot.controller_url}/tables/{name}", timeout=30).json()["OFFLINE"]
+
+
+def replicas_online(pinot, name):
+    """{segment: number of ONLINE replicas} in the external view."""
+    view = requests.get(f"{pinot.controller_url}/tables/{name}/externalview", params={"tableType": "OFFLINE"},
+                        timeout=30).json()["OFFLINE"] or {}
+    return {segment: sorted(states.values()).count("ONLINE") for segment, states in view.items()}
+
+
+@pytest.mark.every_version
+def test_a_replication_raise_gives_every_segment_its_replicas_then_a_rerun_writes_nothing(pinot):
+    with offline_table(pinot, "rep_", segments=2) as name:
+        wait_until("both segments online", lambda: len(replicas_online(pinot, name)) == 2)
+        config = stored_config(pinot, name)
+        config["segmentsConfig"]["replication"] = "2"
+
+        predicted = table_module(pinot, check=True, table=config)
+        assert (predicted["changed"], predicted["executed_requests"]) == (True, [])
+        assert predicted["changes"] == ["segmentsConfig.replication", "served.segments_below_replication"]
+        assert predicted["diff"]["before"]["served"] == {"segments_below_replication": 2}
+        assert predicted["rebalance"]["status"] == "would rebalance"
+
+        done = table_module(pinot, table=config)
+        assert done["changed"] is True, done
+        assert done["executed_requests"][0] == f"PUT /tables/{name}"
+        sent = done["executed_requests"][1]
+        assert len(done["executed_requests"]) == 2 and sent.startswith(f"POST /tables/{name}/rebalance?"), done
+        for parameter in ("dryRun=false", "downtime=false", "reassignInstances=false", "type=OFFLINE"):
+            assert parameter in sent, sent
+        assert done["rebalance"]["status"] == "DONE", done["rebalance"]
+        wait_until("two ONLINE replicas of every segment",
+                   lambda: replicas_online(pinot, name) == {segment: 2 for segment in replicas_online(pinot, name)})
+
+        again = table_module(pinot, table=config)
+        assert (again["changed"], again["changes"], again["executed_requests"]) == (False, [], []), again
+        assert "rebalance" not in again
+
+
+@pytest.mark.every_version
+def test_segments_short_of_the_described_replicas_are_drift_reported_in_check_mode_and_fixed(pinot):
+    with offline_table(pinot, "drift_", segments=2) as name:
+        wait_until("both segments online", lambda: len(replicas_online(pinot, name)) == 2)
+        config = stored_config(pinot, name)
+        config["segmentsConfig"]["replication"] = "2"
+        # Someone raised the replication without a rebalance: the config is as described, the segments are not.
+        requests.put(f"{pinot.controller_url}/tables/{name}", json=config, timeout=30).raise_for_status()
+
+        predicted = table_module(pinot, check=True, table=config)
+        assert (predicted["changed"], predicted["executed_requests"]) == (True, []), predicted
+        assert predicted["changes"] == ["served.segments_below_replication"]
+        assert (predicted["diff"]["before"]["served"], predicted["diff"]["after"]["served"]) == (
+            {"segments_below_replication": 2}, {"segments_below_replication": 0})
+        assert predicted["rebalance"]["status"] == "would rebalance"
+        assert set(replicas_online(pinot, name).values()) == {1}
+
+        fixed = table_module(pinot, table=config)
+        assert fixed["changes"] == ["served.segments_below_replication"]
+        assert len(fixed["executed_requests"]) == 1 and "reassignInstances=true" in fixed["executed_requests"][0]
+        wait_until("two ONLINE replicas of every segment",
+                   lambda: replicas_online(pinot, name) == {segment: 2 for segment in replicas_online(pinot, name)})
+        again = table_module(pinot, table=config)
+        assert (again["changed"], again["executed_requests"]) == (False, []), again
+
+
+@pytest.fixture
+def servers_in_two_pools(pinot):
+    """The bed's two servers in pools 0 and 1 (every tag of each); the pools they had are put back afterwards.
+    A PUT /instances/{id} replaces every field, so the full instance goes back with it."""
+    url = pinot.controller_url
+    names = sorted(name for name in requests.get(f"{url}/instances", timeout=30).json()["instances"]
+                   if name.startswith("Server_"))
+    assert len(names) == 2, names
+    before = {name: requests.get(f"{url}/instances/{name}", timeout=30).json() for name in names}
+
+    def put(name, pools):
+        config = before[name]
+        requests.put(f"{url}/instances/{name}", params={"updateBrokerResource": "false"}, timeout=30,
+                     json=instance_body(config, "SERVER", config["tags"], pools)).raise_for_status()
+
+    for pool, name in enumerate(names):
+        put(name, {tag: pool for tag in before[name]["tags"]})
+    try:
+        yield {name: pool for pool, name in enumerate(names)}
+    finally:
+        for name in names:
+            put(name, {tag: int(pool) for tag, pool in (before[name].get("pools") or {}).items()})
+
+
+@pytest.mark.every_version
+def test_a_zone_aware_table_keeps_one_replica_group_per_pool(pinot, servers_in_two_pools):
+    with offline_table(pinot, "zone_", segments=2) as name:
+        wait_until("both segments online", lambda: len(replicas_online(pinot, name)) == 2)
+        config = stored_config(pinot, name)
+        config["segmentsConfig"]["replication"] = "2"
+
+        warned = table_module(pinot, check=True, table=config)
+        assert f"table {name}_OFFLINE: its 2 replicas could share a zone" in " ".join(warned.get("warnings") or [])
+        assert warned["executed_requests"] == []
+
+        zoned = table_module(pinot, table=config, zone_aware=True)
+        assert zoned["changed"] is True, zoned
+        assert zoned["changes"] == ["instanceAssignmentConfigMap (added)", "segmentsConfig.replication",
+                                    "served.segments_below_replication"], zoned["changes"]
+        assert zoned["executed_requests"][0] == f"PUT /tables/{name}"
+        assert "reassignInstances=true" in zoned["executed_requests"][1], zoned["executed_requests"]
+        assert zoned["rebalance"]["status"] == "DONE", zoned["rebalance"]
+        assert "could share a zone" not in " ".join(zoned.get("warnings") or [])
+        entry = stored_config(pinot, name)["instanceAssignmentConfigMap"]["OFFLINE"]
+        assert entry["tagPoolConfig"].items() >= {"tag": "DefaultTenant_OFFLINE", "poolBased": True,
+                                                  "numPools": 2}.items(), entry
+
+        groups = requests.get(f"{pinot.controller_url}/tables/{name}/instancePartitions",
+                              params={"type": "OFFLINE"}, timeout=30).json()["OFFLINE"]["partitionToInstancesMap"]
+        assert sorted(groups) == ["0_0", "0_1"], groups  # partition 0, replica groups 0 and 1
+        assert {servers_in_two_pools[instance] for instance in groups["0_0"]} != \
+            {servers_in_two_pools[instance] for instance in groups["0_1"]}, groups
+        wait_until("two ONLINE replicas of every segment",
+                   lambda: replicas_online(pinot, name) == {segment: 2 for segment in replicas_online(pinot, name)})
+
+        again = table_module(pinot, table=config, zone_aware=True)
+        assert (again["changed"], again["executed_requests"]) == (False, []), again
+
+
+@pytest.mark.every_version
+def test_zone_aware_with_fewer_pools_than_replicas_is_refused_before_any_write(pinot, table_name):
+    create_schema(pinot, table_name)
+    # Three replicas, one per zone: the bed's two servers are in two pools at most.
+    refused = table_module(pinot, table=offline_config(table_name, replication=3), zone_aware=True)
+    assert refused["failed"] is True and refused["field"] == "zone_aware", refused
+    assert "pool(s)" in refused["msg"] and refused["executed_requests"] == []
     assert live_table(pinot, table_name) == {}

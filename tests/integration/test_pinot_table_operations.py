@@ -78,7 +78,8 @@ def test_schema_reload_and_table_reload_run_to_the_end(pinot, table):
 def test_rebalance_after_a_replication_change_then_nothing_to_move(pinot, table):
     config = requests.get(f"{pinot.controller_url}/tables/{table}", timeout=30).json()["OFFLINE"]
     config["segmentsConfig"]["replication"] = "2"
-    assert module(pinot, "pinot_table", table=config)["changed"] is True  # no rebalance asked: the segment stays
+    # rebalance never: the segment stays where it is, for the rebalance module to move
+    assert module(pinot, "pinot_table", table=config, rebalance={"when": "never"})["changed"] is True
 
     predicted = module(pinot, "pinot_table_rebalance", check=True, name=table)
     assert (predicted["changed"], predicted["changes"], predicted["executed_requests"]) == (
@@ -111,7 +112,7 @@ def test_rebalance_after_a_replication_change_then_nothing_to_move(pinot, table)
 def test_tenant_rebalance_after_a_replication_change_then_nothing_to_move(pinot, table):
     config = requests.get(f"{pinot.controller_url}/tables/{table}", timeout=30).json()["OFFLINE"]
     config["segmentsConfig"]["replication"] = "2"
-    assert module(pinot, "pinot_table", table=config)["changed"] is True
+    assert module(pinot, "pinot_table", table=config, rebalance={"when": "never"})["changed"] is True
     only_this = dict(name="DefaultTenant", include_tables=[f"{table}_OFFLINE"])  # the shared bed has other tables
 
     predicted = module(pinot, "pinot_tenant_rebalance", check=True, **only_this)

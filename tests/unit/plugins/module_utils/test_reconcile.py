@@ -85,3 +85,51 @@ def test_diff_paths_and_redaction():
     config = {"streamConfigs": {"sasl.jaas.config": "user=u password=p", "stream.kafka.topic.name": "t"}}
     assert redact(config)["streamConfigs"] == {"sasl.jaas.config": "********", "stream.kafka.topic.name": "t"}
     assert secret_values(config) == {"user=u password=p"}
+
+
+class GoverningHandler(MemoryHandler):
+    """Also governs a `served` value beside its object (as a table governs where its segments live)."""
+
+    observed = []
+
+    def __init__(self, store, name, served):
+        super().__init__(store, name)
+        self.served = served
+
+    @classmethod
+    def observe(cls, plans):
+        cls.observed.append([plan.handler.name for plan in plans if plan.live is not None])
+
+    def converge(self, live, changes, check_mode):
+        if self.served == "in line":
+            return None
+        self.writes.append(f"converge after {changes}" + (" (predicted)" if check_mode else ""))
+        return {"served": self.served}, {"served": "in line"}
+
+
+def test_what_an_object_governs_is_brought_in_line_after_its_write_and_reported():
+    store = {"a": {"x": 1}, "b": {"x": 1}}
+    handler = GoverningHandler(store, "a", served="astray")
+    outcome = reconcile(handler, {"x": 2}, "present", check_mode=False)
+    assert handler.writes == ["update", "converge after ['x']"]
+    assert (outcome["changed"], outcome["changes"]) == (True, ["x", "served"])
+    assert (outcome["before"], outcome["after"]) == ({"x": 1, "served": "astray"}, {"x": 2, "served": "in line"})
+
+    unchanged = GoverningHandler(store, "b", served="astray")
+    predicted = reconcile(unchanged, {"x": 1}, "present", check_mode=True)
+    assert unchanged.writes == ["converge after [] (predicted)"]
+    assert (predicted["changed"], predicted["changes"]) == (True, ["served"])
+
+    in_line = GoverningHandler(store, "b", served="in line")
+    assert reconcile(in_line, {"x": 1}, "present", check_mode=False)["changed"] is False
+    gone = GoverningHandler(store, "b", served="astray")
+    reconcile(gone, None, "absent", check_mode=False)
+    assert gone.writes == ["delete"]  # nothing governed once the object is gone
+
+
+def test_observe_sees_every_plan_read_once_before_any_check():
+    GoverningHandler.observed.clear()
+    store = {"a": {"x": 1}}
+    plans = [Plan(GoverningHandler(store, name, served="in line"), {"x": 1}, "present") for name in ("a", "b")]
+    reconcile_many(plans, check_mode=True)
+    assert GoverningHandler.observed == [["a"]]

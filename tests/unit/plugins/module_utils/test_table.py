@@ -109,3 +109,19 @@ def test_a_dimension_table_keeps_the_quota_the_controller_gave_it_at_creation():
     chosen = dict(stored, quota={"storage": "1G"})
     assert as_created(chosen, live)["quota"] == {"storage": "1G"}  # a quota of the user's wins
     assert "quota" not in as_created({"isDimTable": False}, live)
+
+
+def test_a_zone_aware_entry_as_pinot_stores_it_compares_equal_without_asking_pinot_again():
+    entry = {"tagPoolConfig": {"tag": "DefaultTenant_OFFLINE", "poolBased": True, "numPools": 2},
+             "replicaGroupPartitionConfig": {"replicaGroupBased": True, "numReplicaGroups": 2}}
+    # Pinot 1.5.1's stored form of it: defaults filled in.
+    stored_entry = {"tagPoolConfig": dict(entry["tagPoolConfig"]), "minimizeDataMovement": False,
+                    "partitionSelector": "INSTANCE_REPLICA_GROUP_PARTITION_SELECTOR",
+                    "replicaGroupPartitionConfig": dict(entry["replicaGroupPartitionConfig"], numInstances=0,
+                                                        numInstancesPerReplicaGroup=0, numPartitions=0,
+                                                        numInstancesPerPartition=0, minimizeDataMovement=False)}
+    desired = dict(DESIRED, instanceAssignmentConfigMap={"OFFLINE": entry})
+    stored = dict(STORED, instanceAssignmentConfigMap={"OFFLINE": stored_entry})
+    assert normalise_table(stored) == normalise_table(desired)
+    other = dict(stored_entry, partitionSelector="FD_AWARE_INSTANCE_PARTITION_SELECTOR")
+    assert normalise_table(dict(STORED, instanceAssignmentConfigMap={"OFFLINE": other})) != normalise_table(desired)
