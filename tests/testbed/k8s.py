@@ -10,10 +10,12 @@ Pod readiness can be steered per pod with annotations:
   testbed.pinotops.io/ready-delay: "3s"   Running at once, Ready after 3s
   testbed.pinotops.io/hold-ready: "true"  Running, never Ready (until removed)
 
-`real_node=True` prepares the control plane for a real kubelet (real_node.py): static
-tokens for the node's components, a kubelet client certificate for the apiserver and
-`--kubelet-preferred-address-types=InternalIP,Hostname` (logs/exec reach the node by IP).
-Off by default: without it nothing of this exists.
+`real_node=True` prepares the control plane for real kubelets (real_node.py): static
+tokens for the nodes' components (a kubelet token per name in `node_names`), a kubelet
+client certificate for the apiserver and `--kubelet-preferred-address-types=InternalIP,Hostname`
+(logs/exec reach a node by IP). Off by default: without it nothing of this exists.
+`node_monitor_grace=15` makes the node lifecycle controller call a silent node Unknown after
+15 s instead of 50 (kwok's and the kubelets' leases are shortened to match); None keeps the defaults.
 
 Stdlib and PyYAML (for kwok/stages.yaml) only; certificates are made with the openssl CLI.
 
@@ -51,6 +53,7 @@ BUILD_SCRIPT = Path(__file__).resolve().with_name("build_k8s.sh")
 DEFAULT_WORKDIR = Path.home() / ".cache" / "pinotops-testbed" / "run" / "k8s"
 
 ZONES = ("zone-a", "zone-b", "zone-c")
+REGION = "testbed"
 NODES_PER_ZONE = 2
 NODE_CAPACITY = {"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "200Gi"}
 STORAGE_CLASS = "standard"
@@ -60,17 +63,36 @@ ANN_HOLD_READY = "testbed.pinotops.io/hold-ready"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
-# The real node (real_node.py) and the static-token identities of its components,
-# created only with real_node=True: name -> (user, groups).
+# The real node (real_node.py) and the static-token identities of the components real nodes share,
+# created only with real_node=True: name -> (user, groups). Each kubelet has its own: kubelet_identity().
 REAL_NODE_NAME = "real-node-0"
 REAL_NODE_IDENTITIES = {
-    # The Node authorizer grants a kubelet what it needs for its own node.
-    "kubelet": (f"system:node:{REAL_NODE_NAME}", "system:nodes"),
     # Bound to system:node-proxier by the bootstrap RBAC policy.
     "kube-proxy": ("system:kube-proxy", ""),
     # Bound by real_node.py to a ClusterRole that reads services and endpoint slices.
     "coredns": ("pinotops-testbed:coredns", ""),
 }
+
+
+DEFAULT_LEASE_SECONDS = 40  # the kubelet's default node lease, and kwok's here
+
+
+def kubelet_identity(node: str) -> tuple[str, str]:
+    """(user, groups) of a node's kubelet: the Node authorizer grants it what it needs for its own node."""
+    return f"system:node:{node}", "system:nodes"
+
+
+def kubelet_token_key(node: str) -> str:
+    """The key of a node's kubelet token in K8sControlPlane.node_tokens."""
+    return f"kubelet/{node}"
+
+
+def lease_seconds(node_monitor_grace: float | None) -> int:
+    """Node lease duration for a grace period: leases are renewed every quarter of it, so a grace of 15 s
+    sees six renewals of a 10 s lease; a live node under load must not be called Unknown."""
+    if node_monitor_grace is None:
+        return DEFAULT_LEASE_SECONDS
+    return max(4, int(node_monitor_grace * 2 // 3))
 
 
 class BinariesError(RuntimeError):
@@ -163,7 +185,7 @@ def bootstrap_objects() -> list[tuple[str, dict[str, Any]]]:
                                 "kubernetes.io/os": "linux",
                                 "kubernetes.io/arch": "amd64",
                                 "node.kubernetes.io/instance-type": "testbed-8c32g",
-                                "topology.kubernetes.io/region": "testbed",
+                                "topology.kubernetes.io/region": REGION,
                                 "topology.kubernetes.io/zone": zone,
                                 "type": "kwok",
                             },
@@ -321,15 +343,20 @@ class K8sControlPlane:
     """etcd + kube-apiserver + kube-controller-manager + kube-scheduler + kwok.
 
     `detach=True` lets the processes outlive this Python process (the
-    `up` CLI); otherwise they die with it. `real_node=True` also makes what a
-    real kubelet needs (see the module docstring); `node_tokens` then maps
-    each REAL_NODE_IDENTITIES name to its bearer token.
+    `up` CLI); otherwise they die with it. `real_node=True` also makes what
+    real kubelets need (see the module docstring); `node_tokens` then maps
+    each REAL_NODE_IDENTITIES name and kubelet_token_key(node) of each of
+    `node_names` to its bearer token.
     """
 
-    def __init__(self, workdir: Path, *, detach: bool = False, real_node: bool = False) -> None:
+    def __init__(self, workdir: Path, *, detach: bool = False, real_node: bool = False,
+                 node_names: tuple[str, ...] = (REAL_NODE_NAME,), node_monitor_grace: float | None = None) -> None:
         self.workdir = Path(workdir).resolve()
         self.detach = detach
         self.real_node = real_node
+        self.node_names = node_names
+        self.node_monitor_grace = node_monitor_grace
+        self.node_lease_seconds = lease_seconds(node_monitor_grace)
         self.node_tokens: dict[str, str] = {}
         self.host = ""
         self.token = ""
@@ -374,8 +401,10 @@ class K8sControlPlane:
         tokens = [f'{self.token},testbed-admin,testbed-admin,"system:masters"']
         kubelet_access: list[str] = []
         if self.real_node:
-            self.node_tokens = {name: secrets.token_hex(24) for name in REAL_NODE_IDENTITIES}
-            for name, (user, groups) in REAL_NODE_IDENTITIES.items():
+            identities = {**REAL_NODE_IDENTITIES,
+                          **{kubelet_token_key(n): kubelet_identity(n) for n in self.node_names}}
+            self.node_tokens = {name: secrets.token_hex(24) for name in identities}
+            for name, (user, groups) in identities.items():
                 tokens.append(f"{self.node_tokens[name]},{user},{user}" + (f',"{groups}"' if groups else ""))
             make_kubelet_client_cert(pki)
             kubelet_access = [
@@ -441,6 +470,9 @@ class K8sControlPlane:
             self.request("POST", path, obj)
 
         kubeconfig = str(self.kubeconfig)
+        node_monitor = []
+        if self.node_monitor_grace is not None:
+            node_monitor = [f"--node-monitor-grace-period={self.node_monitor_grace:g}s", "--node-monitor-period=1s"]
         self._spawn(
             "kube-controller-manager",
             [
@@ -453,6 +485,7 @@ class K8sControlPlane:
                 "--kube-api-qps=100",
                 "--kube-api-burst=200",
                 "--profiling=false",
+                *node_monitor,
             ],
         )
         self._spawn(
@@ -477,7 +510,7 @@ class K8sControlPlane:
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
                 f"--cidr={POD_CIDR}",
-                "--node-lease-duration-seconds=40",
+                f"--node-lease-duration-seconds={self.node_lease_seconds}",
             ],
         )
         self._wait("nodes Ready and schedulable", 60, self._nodes_ready)
@@ -548,6 +581,7 @@ class K8sControlPlane:
         state = json.loads(cp.state_file.read_text())
         cp.host, cp.token = state["host"], state["token"]
         cp.node_tokens = state.get("node_tokens", {})
+        cp.node_lease_seconds = state.get("node_lease_seconds", DEFAULT_LEASE_SECONDS)
         cp.real_node = bool(cp.node_tokens)
         cp.pids = {n: p["pid"] for n, p in state["processes"].items()}
         cp._ssl = ssl.create_default_context(cafile=str(cp.ca_file))
@@ -613,6 +647,7 @@ class K8sControlPlane:
         }
         if self.node_tokens:
             state["node_tokens"] = self.node_tokens
+            state["node_lease_seconds"] = self.node_lease_seconds
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.state_file)

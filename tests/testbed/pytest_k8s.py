@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from tests.testbed.k8s import BinariesError, K8sControlPlane
 from tests.testbed.real_cluster import control_plane_with_node
-from tests.testbed.real_node import RealNode
+from tests.testbed.real_node import ZONES, RealNode, control_plane_with_zone_nodes
 
 KUBECONFIG_ENV = "PINOTOPS_TESTBED_KUBECONFIG"
 
@@ -51,4 +51,11 @@ def k8s_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[K8sC
 def real_node_bed(base: Path) -> Iterator[tuple[K8sControlPlane, RealNode]]:
     """A control plane of its own with the real node (tests/testbed/real_node.py); both stopped on exit."""
     with binaries_required(), control_plane_with_node(base) as bed:
+        yield bed
+
+
+@contextlib.contextmanager
+def zone_nodes_bed(base: Path, zones: Sequence[str] = ZONES) -> Iterator[tuple[K8sControlPlane, RealNode]]:
+    """A control plane of its own with a real node per zone (real_node.control_plane_with_zone_nodes)."""
+    with binaries_required(), control_plane_with_zone_nodes(base, zones) as bed:
         yield bed

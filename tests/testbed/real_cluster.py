@@ -5,6 +5,11 @@ Shared by the real-node install test and `make demo`. A control plane of its own
 Kafka broker on the node's address (pods reach it there, not the host's loopback). The description is
 heterogeneous and small: a managed ZooKeeper, a controller, two brokers, two server groups and a minion. Ansible
 and the queries reach the controller and the broker through their client Services (kube-proxy on the host).
+
+`real_cluster_bed(..., zones=("zone-a", "zone-b", "zone-c"))` puts the same on a real node per zone
+(real_node.control_plane_with_zone_nodes); `zone_groups()` writes node groups pinned one per zone (the
+description's `zone:` renders a nodeAffinity on topology.kubernetes.io/zone; the profiles' node selector keeps
+them off the kwok nodes of the same zones).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +32,7 @@ from tests.support.tables import ingest_csv
 from tests.testbed import images, plays
 from tests.testbed.k8s import K8sControlPlane
 from tests.testbed.pinot import PinotCluster
-from tests.testbed.real_node import NODE_IP, NODE_LABEL, RealNode
+from tests.testbed.real_node import NODE_IP, NODE_LABEL, RealNode, control_plane_with_zone_nodes
 
 HOST = "real"
 FROM_VERSION, TO_VERSION = "1.4.0", "1.5.1"  # installed, then upgraded to
@@ -62,6 +67,13 @@ def description(image: str, namespace: str) -> dict[str, Any]:
             {"name": "minion", "role": "minion", "replicas": 1, "profile": "small"},
         ],
     }
+
+
+def zone_groups(name: str, role: str, zones: Sequence[str], **keys: Any) -> list[dict[str, Any]]:
+    """A node group of one replica per zone, named `<name>-<zone without "zone-">`, e.g.
+    zone_groups("server", "server", ZONES, profile="small") -> server-a in zone-a, server-b in zone-b, ..."""
+    return [{"name": f"{name}-{zone.removeprefix('zone-')}", "role": role, "replicas": 1, "zone": zone, **keys}
+            for zone in zones]
 
 
 def resources(kafka: PinotCluster, topic: str) -> dict[str, Any]:
@@ -172,14 +184,17 @@ def control_plane_with_node(base: Path) -> Iterator[tuple[K8sControlPlane, RealN
 
 
 @contextlib.contextmanager
-def real_cluster_bed(base: Path, versions: tuple[str, ...], namespace: str) -> Iterator[RealCluster]:
-    """Everything a cluster of `versions[0]` (and later upgrades to the others) needs on the real node.
+def real_cluster_bed(base: Path, versions: tuple[str, ...], namespace: str,
+                     zones: Sequence[str] = ()) -> Iterator[RealCluster]:
+    """Everything a cluster of `versions[0]` (and later upgrades to the others) needs on the real node, or on a
+    real node per zone (`zones`; the images go into each).
 
     The inventory installs `versions[0]`; its controller URL comes from the module's report of the Services.
     """
     timings: dict[str, float] = {}
     began = time.monotonic()
-    with control_plane_with_node(base) as (cp, node):
+    bed = control_plane_with_zone_nodes(base, zones) if zones else control_plane_with_node(base)
+    with bed as (cp, node):
         timings["control plane + node"] = time.monotonic() - began
         t = time.monotonic()
         for ref, archive in images.build_all(versions).items():
