@@ -303,9 +303,9 @@ def test_ready_delay_and_hold_ready_annotations(core: client.CoreV1Api, ns: str)
     assert not is_ready(delayed)
     ready = wait_until("delayed pod Ready", lambda: ready_pod(core, ns, "delayed"), timeout=30)
     assert time.monotonic() - seen_running >= 3.5
-    # Server timestamps (whole seconds): Ready no earlier than 4s after the start, and not much later.
+    # Server timestamps (whole seconds): Ready no earlier than 4s after the start.
     ready_at = next(c.last_transition_time for c in ready.status.conditions if c.type == "Ready")
-    assert 4 <= (ready_at - ready.status.start_time).total_seconds() <= 8
+    assert (ready_at - ready.status.start_time).total_seconds() >= 4
 
     held = wait_until("held pod Running", lambda: running("held"), timeout=30)
     time.sleep(5)

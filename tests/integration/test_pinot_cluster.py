@@ -8,6 +8,7 @@ in file order: each step starts from the state the previous one left.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
@@ -31,6 +32,8 @@ ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 ZONE_LABEL = "topology.kubernetes.io/zone"
 GROUP_LABEL = "pinotops.io/node-group"
 SECRET_VALUE = "hunter2-" + secrets.token_hex(4)
+# How the Secret's value would leak if a module echoed what it read from the Secret's data: base64.
+SECRET_FORMS = (SECRET_VALUE, base64.b64encode(SECRET_VALUE.encode()).decode().rstrip("="))
 
 GROUP_ZONES = {
     "controller": ["zone-a", "zone-b", "zone-c"],
@@ -59,6 +62,8 @@ def base_description(namespace):
         },
         "secret_env": [{"name": "PINOT_ADMIN_PASSWORD", "secret": "pinot-auth", "key": "password",
                         "roles": ["controller"]}],
+        # Three controllers need a deep store; kwok pods never reach it.
+        "deep_store": {"uri": "s3://pinot-segments/analytics", "region": "us-east-1"},
         "profiles": {
             "small": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}, "storage": {"size": "1Gi"},
                       "pod_annotations": {ANN_READY_DELAY: "1s"}},
@@ -222,7 +227,7 @@ def test_check_mode_on_an_empty_namespace_predicts_and_writes_nothing(env):
     assert {o["action"] for o in result["objects"]} == {"created"}
     assert "StatefulSet/pinot-server-hot-a (created)" in result["changes"]
     assert env.items("statefulsets", "", api="/apis/apps/v1") == []
-    assert SECRET_VALUE not in out
+    assert not [form for form in SECRET_FORMS if form in out]
 
 
 def test_heterogeneous_three_zone_cluster_becomes_ready_in_its_zones(env):
@@ -250,8 +255,8 @@ def test_heterogeneous_three_zone_cluster_becomes_ready_in_its_zones(env):
     conf = env.config("controller")["data"]
     assert "principals.admin.password=${env:PINOT_ADMIN_PASSWORD}" in conf["pinot-controller.conf"]
     for cm in env.items("configmaps", "app.kubernetes.io/instance=pinot"):
-        assert SECRET_VALUE not in json.dumps(cm)
-    assert SECRET_VALUE not in out
+        assert not [form for form in SECRET_FORMS if form in json.dumps(cm)]
+    assert not [form for form in SECRET_FORMS if form in out]
     container = env.sts("pinot-controller")["spec"]["template"]["spec"]["containers"][0]
     secret_ref = {"secretKeyRef": {"name": "pinot-auth", "key": "password"}}
     assert {"name": "PINOT_ADMIN_PASSWORD", "valueFrom": secret_ref} in container["env"]
@@ -426,7 +431,7 @@ def test_wait_timeout_reports_what_is_pending(env):
     env.description["node_groups"][2]["overrides"] = {"pod_annotations": {ANN_HOLD_READY: "true"}}
     started = time.monotonic()
     result, _out = env.play(node_groups=["broker-b"], wait=True, wait_timeout=8)
-    assert time.monotonic() - started < 60
+    assert time.monotonic() - started >= 8  # it waited the whole wait_timeout
     assert result["failed"]
     assert "rollout not complete after 8s" in result["msg"]
     # The held pod runs but is not Ready: the message says so, as Kubernetes' own status does.

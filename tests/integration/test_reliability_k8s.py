@@ -242,7 +242,7 @@ def test_held_pod_stops_the_rollout_at_that_pod_and_names_it(env):
     assert result["msg"].startswith("rollout not complete after 30s"), result["msg"]
     assert "pinot-server-1" in result["msg"] and "not Ready" in result["msg"], result["msg"]
     assert "server" in result["pending"]
-    assert 30 <= elapsed < 60
+    assert elapsed >= 30  # it waited the whole wait_timeout
     # Nothing after the held stage was written.
     assert not any("pinot-minion" in r for r in result["executed_requests"]), result["executed_requests"]
     assert env.sts("pinot-minion")["metadata"]["generation"] == minion_generation

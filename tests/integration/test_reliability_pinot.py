@@ -78,7 +78,7 @@ def test_unreachable_controller_bounded_retries_clear_error_nothing_written(pino
     assert result["executed_requests"] == []
     # default retries=4: 5 attempts, backoff 0.5+1+2+4 s
     assert len(attempts.calls) == 5
-    assert 7.0 <= elapsed < 15.0, elapsed
+    assert elapsed >= 7.0, elapsed  # the backoff was applied (how fast is the bench's business)
     assert PASSWORD not in json.dumps(result)
 
     # The real controller, stopped: same bounded failure; nothing written once it is back.
@@ -136,9 +136,7 @@ def test_transient_5xx_retried_only_for_idempotent_requests(pinot_auth):
         # The create reaches the real controller, which acts, but the client sees 502 (a gateway timing out).
         proxy.rules.append(Rule("POST", r"^/schemas\?override=false", "forward_then_respond", status=502,
                                 body='{"code":502,"error":"bad gateway"}'))
-        started = time.monotonic()
         result = module("pinot_schema", proxy.url, schema=schema(name))
-        elapsed = time.monotonic() - started
         statuses = [e[2] for e in proxy.requests("GET", rf"^/schemas/{name}$")][:3]
         assert statuses == ["injected 503", "injected 503", 404]
         assert result["failed"]
@@ -146,7 +144,6 @@ def test_transient_5xx_retried_only_for_idempotent_requests(pinot_auth):
         assert result["status"] == 502
         # Never retried: a second POST would have created the schema twice or hit "already exists".
         assert len(proxy.requests("POST", r"^/schemas\?override")) == 1
-        assert elapsed < 10
         # The server did act; the rerun sees it and has nothing to do.
         rerun = module("pinot_schema", proxy.url, schema=schema(name))
         assert rerun["changed"] is False and rerun["executed_requests"] == []
@@ -230,13 +227,11 @@ def test_tls_untrusted_certificate_fails_clearly_and_ca_cert_works(pinot_auth, t
                     keyfile=str(tls_files / "server.key")) as proxy:
         assert proxy.url.startswith("https://")
         attempts = Attempts(monkeypatch)
-        started = time.monotonic()
         untrusted = module("pinot_schema", proxy.url, schema=schema(name))
-        elapsed = time.monotonic() - started
         assert untrusted["failed"]
         assert "certificate verify failed" in untrusted["msg"] and "ca_cert" in untrusted["msg"]
         assert untrusted["executed_requests"] == []
-        assert len(attempts.calls) == 1 and elapsed < 5  # a certificate error is not transient: no retries
+        assert len(attempts.calls) == 1  # a certificate error is not transient: no retries
         assert proxy.requests() == []  # the handshake failed: no request was ever sent
         assert PASSWORD not in json.dumps(untrusted)
 
