@@ -40,7 +40,7 @@ import yaml
 
 from tests.bench import estate, large
 from tests.bench.proxy import CountingProxy
-from tests.bench.real_node import scenario_real_node_upgrade
+from tests.bench.real_node import scenario_real_node_upgrade, scenario_zone_upgrade
 from tests.bench.report import PLOT_NAME, median_run, write_doc
 from tests.testbed import plays
 from tests.testbed.k8s import K8sControlPlane
@@ -455,6 +455,13 @@ def table(results: dict[str, Any]) -> str:
             up = summarise(results[key])
             lines.append(row(label, "pinotops.k8s", up, f"the pods' own restarts {up['floor']} s; "
                              f"{(up['wall'] - up['floor']) / up['pods']:.2f} s per pod over them"))
+    zones = results.get("upgrade_zones") or {}
+    if zones:
+        serial, zone = summarise([zones["serial"]]), summarise([zones["zone"]])
+        lines.append(row("11. 6 servers in 3 zones (real nodes), pod by pod", "pinotops.k8s", serial,
+                         f"the pods' own restarts add up to {serial['floor']} s"))
+        lines.append(row("11. 6 servers in 3 zones (real nodes), a zone at a time", "pinotops.k8s", zone,
+                         f"{zone['wall'] / serial['wall']:.2f} of the pod-by-pod time"))
     if results.get("gates"):
         gates = summarise(results["gates"])
         lines.append(row(f"7. server checks of one upgrade step, {gates['tables']} tables in Pinot", "pinotops.k8s",
@@ -486,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="estate sizes to run, comma-separated, of one (1, 2), two (3, 4: two clusters), x5 (8, "
                              "9: the x5 estate); given, only those run (no upgrades, no server checks). Default: "
                              "everything")
+    parser.add_argument("--zones-only", action="store_true",
+                        help="only scenario 11 (a zone at a time against pod by pod, three real nodes); its table is "
+                             "printed, the doc is not written")
     parser.add_argument("--no-doc", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md")
     args = parser.parse_args(argv)
@@ -498,6 +508,13 @@ def main(argv: list[str] | None = None) -> int:
 
     collections, kcore = ensure_kubernetes_core()
     workdir = Path(tempfile.mkdtemp(prefix="pinotops-bench-"))
+    if args.zones_only:
+        upgrade_zones = scenario_zone_upgrade(
+            workdir, functools.partial(run_real_node_upgrade, collections=collections,
+                                       log=workdir / "ansible.log"))
+        (workdir / "results.json").write_text(json.dumps({"upgrade_zones": upgrade_zones}, indent=1))
+        print(table({"upgrade_zones": upgrade_zones}))
+        return 0
     log = workdir / "ansible.log"
     print(f"bench workdir {workdir}; kubernetes.core {kcore}", flush=True)
     started = time.monotonic()
@@ -530,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     if everything and "upgrade" not in args.skip and "real-node" not in args.skip:
         print("the rolling upgrade on the real node:", flush=True)
         results["upgrade_real_node"] = scenario_real_node_upgrade(
+            workdir, functools.partial(run_real_node_upgrade, collections=collections, log=log))
+        print("a zone at a time against pod by pod, on three real nodes:", flush=True)
+        results["upgrade_zones"] = scenario_zone_upgrade(
             workdir, functools.partial(run_real_node_upgrade, collections=collections, log=log))
     (workdir / "results.json").write_text(json.dumps(results, indent=1))
     text = table(results)

@@ -16,6 +16,7 @@ from typing import Any
 from tests.bench.large import wait_quiet
 from tests.testbed import plays
 from tests.testbed.real_cluster import FROM_VERSION, HOST, TO_VERSION, real_cluster_bed
+from tests.testbed.zone_cluster import SERVERS_PER_ZONE, ZONES, zone_description, zone_resources
 
 NAMESPACE = "bench-real"
 PODS = 6  # controller, 2 brokers, 2 servers, minion
@@ -49,3 +50,38 @@ def scenario_real_node_upgrade(workdir: Path, run_upgrade: Callable[[Path], dict
     print(f"  upgrade (real node)  run 1: {result['wall']:.1f} s (the pods' own restarts {result['floor']} s)",
           flush=True)
     return [result]
+
+
+def scenario_zone_upgrade(workdir: Path, run_upgrade: Callable[[Path], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The six servers of tests/testbed/zone_cluster.py (two per zone, three real nodes) rolled by upgrade.yml
+    twice, each time for a new server setting: pod by pod (server_steps=serial), then a zone at a time. Installed
+    at 1.5.1 by site.yml (set-up, not measured); measured at load < 3."""
+    servers = len(ZONES) * SERVERS_PER_ZONE
+    results = {}
+    with real_cluster_bed(workdir / "zones", (TO_VERSION,), "bench-zones", zones=ZONES) as cluster:
+        host_vars = plays.host_vars(cluster.inventory, HOST)
+        host_vars["pinot_cluster"] = zone_description(f"apachepinot/pinot:{TO_VERSION}", "bench-zones")
+        host_vars.update(zone_resources(cluster.kafka.kafka_bootstrap, cluster.kafka.kafka_consumer_factory,
+                                        cluster.topic))
+        plays.write_host_vars(cluster.inventory, HOST, host_vars)
+        rc, out, seconds = cluster.play("site.yml")
+        if rc:
+            raise RuntimeError(f"zones: site.yml failed (rc {rc}): {out[-2000:]}")
+        print(f"  zones: three nodes and a {TO_VERSION} install, site.yml {seconds} s", flush=True)
+        for timeout, steps in ((25000, "serial"), (26000, "zone")):
+            host_vars["pinot_cluster"]["pinot"]["server"]["properties"] = {
+                "pinot.server.query.executor.timeout": timeout}
+            host_vars.update(pinot_controller_url=cluster.service_url("controller"), pinot_upgrade_server_steps=steps)
+            plays.write_host_vars(cluster.inventory, HOST, host_vars)
+            waited = wait_quiet()
+            with plays.RestartClock(cluster.pods) as clock:
+                result = run_upgrade(cluster.inventory)
+            restarts = clock.seconds()
+            if sorted(restarts) != sorted(name for name in cluster.pods() if "-server-" in name):
+                raise RuntimeError(f"zones ({steps}): pods seen restarting {sorted(restarts)}, not the {servers} "
+                                   "servers")
+            result.update(floor=round(sum(restarts.values()), 1), pods=servers, objects=servers, restarts=restarts)
+            results[steps] = result
+            print(f"  zones: {steps} roll of {servers} servers {result['wall']:.1f} s (waited {waited:.0f} s for "
+                  f"load < 3; the pods' own restarts add up to {result['floor']} s)", flush=True)
+    return results
