@@ -28,6 +28,7 @@ import yaml
 
 from ansible_collections.pinotops.k8s.plugins.module_utils import k8s_client
 from tests.support.modules import run_module
+from tests.testbed import plays
 from tests.testbed.k8s import ANN_HOLD_READY, ANN_READY_DELAY, ControlPlaneError
 
 pytestmark = pytest.mark.integration
@@ -265,22 +266,24 @@ def test_sigkill_of_ansible_playbook_mid_rollout_then_rerun_completes(env):
     cluster = description(env.namespace)
     cluster["profiles"]["quick"]["pod_annotations"][ANN_READY_DELAY] = "6s"
     cluster["node_groups"][2]["pinot"] = {"jvm_opts": "-Xmx7g"}
-    proc, _result = env.playbook(cluster, wait=True, wait_timeout=240)
-    wait_until("the server rollout to start", lambda: (env.sts("pinot-server") or {}).get("status", {}).get(
-        "updateRevision") != env.sts("pinot-server")["status"].get("currentRevision"), timeout=60)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=30)
-    creations = {p["metadata"]["name"]: p["metadata"]["uid"] for p in env.get(
-        f"/api/v1/namespaces/{env.namespace}/pods?labelSelector=pinotops.io/node-group%3Dserver")["items"]}
-    rerun = env.module(cluster, wait=True, wait_timeout=240)
+    def server_pods():
+        return {p["metadata"]["name"]: p for p in env.get(
+            f"/api/v1/namespaces/{env.namespace}/pods?labelSelector=pinotops.io/node-group%3Dserver")["items"]}
+
+    with plays.PodHistory(server_pods) as history:
+        proc, _result = env.playbook(cluster, wait=True, wait_timeout=240)
+        wait_until("the server rollout to start", lambda: (env.sts("pinot-server") or {}).get("status", {}).get(
+            "updateRevision") != env.sts("pinot-server")["status"].get("currentRevision"), timeout=60)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        rerun = env.module(cluster, wait=True, wait_timeout=240)
     assert not rerun.get("failed"), rerun.get("msg")
     assert all(g["rollout_complete"] for g in rerun["groups"].values())
     # The rerun wrote nothing new for the server group (its template was already applied) ...
     assert not any("statefulsets/pinot-server" in r for r in rerun["executed_requests"])
-    # ... so the StatefulSet controller continued the same rollout: every pod replaced at most once.
-    after = {p["metadata"]["name"]: p["metadata"]["uid"] for p in env.get(
-        f"/api/v1/namespaces/{env.namespace}/pods?labelSelector=pinotops.io/node-group%3Dserver")["items"]}
-    assert set(after) == set(creations)
+    # ... so the StatefulSet controller continued the same rollout: every pod replaced exactly once (its uid
+    # changed once), none twice by the killed run and the rerun together.
+    assert history.replacements() == dict.fromkeys(server_pods(), 1), history.uids
     assert env.module(cluster)["changed"] is False
 
 

@@ -49,14 +49,15 @@ def id_ts_schema(name: str, *extra: dict) -> dict:
 
 
 @contextlib.contextmanager
-def offline_table(pinot, prefix: str = "off_", segments: int = 1) -> Iterator[str]:
-    """An OFFLINE table (replication 1) with `segments` segments of three rows each; removed afterwards."""
+def offline_table(pinot, prefix: str = "off_", segments: int = 1, replication: int = 1) -> Iterator[str]:
+    """An OFFLINE table with `segments` segments of three rows each; removed afterwards."""
     name = prefix + secrets.token_hex(3)
     url = pinot.controller_url
     requests.post(f"{url}/schemas", json=id_ts_schema(name), timeout=30).raise_for_status()
     requests.post(f"{url}/tables", timeout=60, json={
         "tableName": name, "tableType": "OFFLINE", "tenants": {}, "metadata": {}, "tableIndexConfig": {},
-        "segmentsConfig": {"schemaName": name, "timeColumnName": "ts", "replication": "1"}}).raise_for_status()
+        "segmentsConfig": {"schemaName": name, "timeColumnName": "ts", "replication": str(replication)},
+    }).raise_for_status()
     try:
         now = int(time.time() * 1000)
         for segment in range(segments):
