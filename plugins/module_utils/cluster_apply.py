@@ -203,6 +203,7 @@ def group_status(sts, pods, node_zones):
             "name": p["metadata"]["name"],
             "instance": instance_id(role, p["metadata"]["name"], spec.get("serviceName"), sts["metadata"]["namespace"]),
             "revision": _revision(p),
+            "image": ((p.get("spec") or {}).get("containers") or [{}])[0].get("image"),
             "ready": pod_ready(p),
             "phase": (p.get("status") or {}).get("phase"),
             "waiting": None if pod_ready(p) else waiting_reason(p),
@@ -388,7 +389,8 @@ def _config_maps_of(pod_spec):
 
 
 def _ordinal(pod):
-    return int(pod["metadata"]["name"].rsplit("-", 1)[1])
+    """A pod's ordinal, from the pod or from its entry in a group's status."""
+    return int((pod["metadata"]["name"] if "metadata" in pod else pod["name"]).rsplit("-", 1)[1])
 
 
 def _mounted_config(cluster, live, manifest):
@@ -511,6 +513,7 @@ class Outcome:
         self.diffs = []
         self.warnings = []
         self.instances = []
+        self.restarts = []
 
     def record(self, action, obj_ref, before, after, replaces=None):
         """`replaces` (ref, object): what a created object takes over from, shown as its diff's "before" (a new
@@ -570,16 +573,40 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
         outcome.record("deleted", ref(obj), normalise(obj), None)
     outcome.instances = instance_changes([(manifest, current) for _s, manifest, current in planned], deletions)
 
-    pods = None
     if check_mode:
         delete_all(client, deletions, cluster["namespace"], None, dry_run=True)
-    else:
-        recorder = recorder or EventRecorder(client, enabled=False)
-        pods = write_stages(client, cluster, to_write, outcome, recorder, stages=stages, groups=groups, wait=wait,
-                            wait_timeout=wait_timeout, deadline=started + wait_timeout, sleep=sleep)
-        delete_all(client, deletions, cluster["namespace"], recorder)
-        outcome.warnings += recorder.warnings
+        status = read_groups(client, cluster["name"], cluster["namespace"], reported, node_zones)
+        outcome.restarts = pod_restarts(predictions, status, partitions)
+        return outcome, status
+    recorder = recorder or EventRecorder(client, enabled=False)
+    pods = write_stages(client, cluster, to_write, outcome, recorder, stages=stages, groups=groups, wait=wait,
+                        wait_timeout=wait_timeout, deadline=started + wait_timeout, sleep=sleep)
+    delete_all(client, deletions, cluster["namespace"], recorder)
+    outcome.warnings += recorder.warnings
     return outcome, read_groups(client, cluster["name"], cluster["namespace"], reported, node_zones, pods=pods)
+
+
+def pod_restarts(predictions, groups, partitions):
+    """The pods the run would restart, by StatefulSet, in deployment order: with the partition asked (default 0),
+    a pod that stays and either gets a new template or still runs another revision than its StatefulSet's update
+    revision (a rollout held or stopped). Each {group, role, pods (highest ordinal first), partition}: the
+    partition that holds every one of them, so that nothing restarts (a new pod above it starts on the new
+    template). `groups`: the groups' status now (read_groups)."""
+    found = []
+    for _stage, manifest, current, predicted in predictions:
+        status = groups.get(_group_of(manifest))
+        if manifest["kind"] != "StatefulSet" or current is None or status is None:
+            continue
+        before, after = normalise(current)["spec"], normalise(predicted)["spec"]
+        new_template = before.get("template") != after.get("template")
+        floor = (partitions or {}).get(_group_of(manifest)) or 0
+        stays = min(before.get("replicas", 1), after.get("replicas", 1))
+        pods = sorted((_ordinal(pod), pod["name"]) for pod in status["pods"] if floor <= _ordinal(pod) < stays
+                      and (new_template or status["update_revision"] not in (None, pod["revision"])))
+        if pods:
+            found.append({"group": _group_of(manifest), "role": manifest["metadata"]["labels"].get(LABEL_COMPONENT),
+                          "pods": [name for _o, name in reversed(pods)], "partition": pods[-1][0] + 1})
+    return found
 
 
 def plan(client, cluster, stages, live):

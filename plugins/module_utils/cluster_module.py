@@ -105,6 +105,7 @@ def run_cluster(module):
         changes=outcome.changes,
         objects=outcome.objects,
         instances=outcome.instances,
+        restarts=outcome.restarts,
         groups=groups,
         services=services,
         events=recorder.recorded,

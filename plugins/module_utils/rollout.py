@@ -138,6 +138,16 @@ def needs_roll(changes, status):
         p["revision"] != status["update_revision"] for p in status["pods"])
 
 
+def running_images(live):
+    """The groups' status with `image` the one their pods run when they all run the same (a template written held,
+    or a rollout stopped before its first pod, leaves them on the old one): what the version order is judged on."""
+    result = {}
+    for name, status in live.items():
+        images = {pod.get("image") for pod in status["pods"]}
+        result[name] = dict(status, image=images.pop()) if len(images) == 1 and None not in images else status
+    return result
+
+
 def checks_line(results):
     return ", ".join(r["check"] for r in results) or "no checks"
 
@@ -219,9 +229,13 @@ class Rollout:
             self.sleep(SETTLE_INTERVAL)
 
     def preflight(self, live):
-        """Before anything is written: every group Ready, Pinot healthy and converged, the version order kept at
-        every role of the plan, every table to pause a REALTIME table."""
-        for group in self.cluster["node_groups"]:
+        """Before anything is written: every group to roll there, every group there Ready, Pinot healthy and
+        converged, the version order kept at every role of the plan, every table to pause a REALTIME table. A
+        group of the description that is not rolled may be missing: the pinot_cluster role creates it after the
+        rollout of an earlier role."""
+        planned = {group["name"] for group in self.groups}
+        checked = [group for group in self.cluster["node_groups"] if group["name"] in live or group["name"] in planned]
+        for group in checked:
             status = live.get(group["name"])
             if status is None or status["ready"] < (status["replicas"] or 0):
                 state = "missing" if status is None else f"{status['ready']}/{status['replicas']}"
@@ -230,7 +244,7 @@ class Rollout:
         failed = failed_check(results)
         if failed:
             self.stop_preflight(gate_message(failed, "cluster", "pre-flight", elapsed))
-        problems = version_order_problems(self.cluster, live, self.roles)
+        problems = version_order_problems(self.cluster, running_images(live), self.roles)
         if problems:
             self.stop_preflight("; ".join(problems))
         for index, table in enumerate(self.options.get("paused_tables") or []):
@@ -238,7 +252,7 @@ class Rollout:
                 self.pinot.consumption(table, "paused", 0, check_mode=True)
             except SpecError as exc:
                 raise SpecError(f"paused_tables[{index}]", exc.message) from None
-        self.report(f"pre-flight passed: {len(self.cluster['node_groups'])} node groups Ready; Pinot "
+        self.report(f"pre-flight passed: {len(checked)} node groups Ready; Pinot "
                     f"{checks_line(results)}; version "
                     f"order {' > '.join(self.roles)} holds")
 

@@ -210,12 +210,39 @@ instances:
   sample: [{"group": "server-b", "role": "server", "tags": null, "pool": 1,
             "instances": ["Server_pinot-server-b-0.pinot-server-b-headless.pinot.svc.cluster.local_8098"], "added": [],
             "removed": ["Server_pinot-server-b-1.pinot-server-b-headless.pinot.svc.cluster.local_8098"]}]
+restarts:
+  description:
+    - In check mode, the pods the run would restart, per StatefulSet (node groups and the managed ZooKeeper), in
+      deployment order - those that stay (not scaled in), at or above the group's partition of O(partitions), and
+      either get a new pod template or still run another revision than the StatefulSet's update revision (a
+      rollout held or stopped). Empty outside check mode.
+    - What the C(pinotops.k8s.pinot_cluster) role hands to M(pinotops.k8s.pinot_cluster_rollout) rather than
+      let each StatefulSet roll on its own - C(partition) as O(partitions) holds them all.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    group:
+      description: The node group, or C(zookeeper).
+      type: str
+    role:
+      description: Its role (C(zookeeper) for the managed ZooKeeper).
+      type: str
+    pods:
+      description: The pods that would restart, highest ordinal first (the order of a rollout).
+      type: list
+      elements: str
+    partition:
+      description: The lowest partition at which none of them restarts.
+      type: int
+  sample: [{"group": "broker-a", "role": "broker", "pods": ["pinot-broker-a-1", "pinot-broker-a-0"], "partition": 2}]
 groups:
   description:
     - Rollout status per node group (after the run, or the current one in check mode), keyed by group name.
     - Each holds C(statefulset), C(replicas), C(ready), C(updated), C(current_revision), C(update_revision),
       C(partition), C(generation), C(observed_generation), C(rollout_complete), C(message), C(image) and
-      C(pods) (each with C(name), C(instance), C(revision), C(ready), C(phase), C(waiting), C(node), C(zone));
+      C(pods) (each with C(name), C(instance), C(revision), C(image), C(ready), C(phase), C(waiting), C(node),
+      C(zone));
       C(instance) is the Helix instance id the pod registers under (null for ZooKeeper pods); C(waiting)
       says why a pod is not Ready (unschedulable, an image or crash-loop reason, a failing readiness probe),
       null when it is.

@@ -20,11 +20,13 @@ description:
     gate and reason, and records a C(UpgradeStopped) Warning Event on the pod or StatefulSet concerned.
   - With O(server_steps=zone), the servers restart a zone at a time instead (see O(server_steps)).
   - Reads what is, every run. Pods already at their group's new revision are not restarted, so a rerun after any
-    failure resumes where the last run stopped; a run with nothing left to do writes nothing.
+    failure resumes where the last run stopped; a run with nothing left to do writes nothing. A template already
+    written held at a partition (the C(pinotops.k8s.pinot_cluster) role's V(hold)) is rolled the same way.
   - With O(preflight) it first waits up to O(settle_timeout) for pods left mid-restart by an interrupted run, then
-    checks, before any write, that every node group is Ready, the controller is healthy and every table's external
-    view equals its ideal state, the version order (controllers >= brokers >= servers, minions) holds now and after
-    every role of the plan, and every table of O(paused_tables) is a REALTIME table.
+    checks, before any write, that every node group to roll exists and every one that exists is Ready, the
+    controller is healthy and every table's external view equals its ideal state, the version order (controllers
+    >= brokers >= servers, minions; judged on the image a group's pods run) holds now and after every role of the
+    plan, and every table of O(paused_tables) is a REALTIME table.
   - Every pod is stepped inside this one execution. A line per pod (and per decision) is printed as it happens
     when the task runs on a local connection, otherwise when the task ends; the same lines are returned in
     RV(progress).

@@ -1,5 +1,6 @@
-"""Installs and upgrades proven real: site.yml installs a Pinot cluster in pods on the test bed's real node, and
-upgrade.yml moves it to the next Pinot version under query and ingestion load without one failed or wrong answer.
+"""Installs and upgrades proven real: site.yml installs a Pinot cluster in pods on the test bed's real node,
+upgrade.yml moves it to the next Pinot version and reconcile.yml rolls a changed Pinot property, both under query
+and ingestion load without one failed or wrong answer.
 
 A control plane of its own with the real node (tests/testbed/real_node.py), the Pinot and ZooKeeper images of the
 two Pinot versions of the upgrade imported into its containerd, and a Kafka broker on the node's address (pods reach
@@ -11,6 +12,7 @@ cluster and run in file order.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -73,6 +75,26 @@ def _offline_view(bed: RealCluster, table: str) -> dict[str, Any] | None:
 
 def _role(pod: dict[str, Any]) -> str:
     return pod["metadata"]["labels"]["app.kubernetes.io/component"]
+
+
+@contextlib.contextmanager
+def _under_load(feed: StreamFeed, load: QueryLoad) -> Iterator[None]:
+    """The Kafka feed and the checked queries run while the block does; both stopped after it, whatever happened."""
+    feed.start()
+    load.start()
+    try:
+        yield
+    finally:
+        load.stop()
+        feed.stop()
+
+
+def _assert_every_answer_right_at_the_rate(load: QueryLoad, began: float, ended: float) -> None:
+    """Not one failed or wrong answer, and the load kept its rate from `began` to `ended`."""
+    bad = load.bad()
+    assert not bad, [f"{a.table} {a.outcome} {a.detail} at +{a.at - began:.1f}s" for a in bad[:10]]
+    sent_queries, asked = load.kept_pace(began, ended)
+    assert sent_queries >= asked, f"the load sent {sent_queries} queries during the window, the rate asks {asked}"
 
 
 def test_site_playbook_installs_a_working_cluster_on_real_pods(bed: RealCluster) -> None:
@@ -198,26 +220,21 @@ def test_upgrade_under_query_and_ingestion_load_loses_no_query(bed: RealCluster)
     plays.set_host_vars(bed.inventory, HOST, pinot_upgrade_accept_unavailable=["controller"],
                         pinot_controller_url=bed.service_url("controller"))
     try:
-        feed.start()
-        load.start()
-        time.sleep(20)  # latency before the upgrade, for comparison
-        began = time.monotonic()
-        with plays.PodHistory(bed.pods) as history:
-            rc, out, seconds = bed.play("upgrade.yml")
-        ended = time.monotonic()
-        time.sleep(5)
+        with _under_load(feed, load):
+            time.sleep(20)  # latency before the upgrade, for comparison
+            began = time.monotonic()
+            with plays.PodHistory(bed.pods) as history:
+                rc, out, seconds = bed.play("upgrade.yml")
+            ended = time.monotonic()
+            time.sleep(5)
     finally:
-        load.stop()
-        sent = feed.stop()
         # The new image and the controller URL stay; the one controller is accepted for this upgrade only.
         hv["pinot_cluster"]["image"] = f"apachepinot/pinot:{TO_VERSION}"
         hv["pinot_controller_url"] = bed.service_url("controller")
         plays.write_host_vars(bed.inventory, HOST, hv)
+    sent = len(feed.written)
     assert rc == 0, out[-4000:]
-    bad = load.bad()
-    assert not bad, [f"{a.table} {a.outcome} {a.detail} at +{a.at - began:.1f}s" for a in bad[:10]]
-    sent_queries, asked = load.kept_pace(began, ended)
-    assert sent_queries >= asked, f"the load sent {sent_queries} queries during the window, the rate asks {asked}"
+    _assert_every_answer_right_at_the_rate(load, began, ended)
 
     replaced = history.replacements()
     assert {n: c for n, c in replaced.items() if n != "pinot-zookeeper-0"} == {n: 1 for n in UPGRADE_ORDER}
@@ -250,6 +267,68 @@ def test_upgrade_under_query_and_ingestion_load_loses_no_query(bed: RealCluster)
           f"pod stop (s) {stops}, start to Ready (s) {starts}, floor {floor:.1f} s, "
           f"{(seconds - floor) / len(UPGRADE_ORDER):.2f} s per pod over it; queries before: {before}; "
           f"during: {during}; {sent} messages fed, all ingested")
+
+
+def test_a_changed_pinot_property_is_rolled_by_reconcile_pod_by_pod_under_load(bed: RealCluster) -> None:
+    """A Pinot property of the brokers and of server-b changes in the inventory (a scheduled reconcile's night):
+    reconcile.yml --check predicts the restarts and restarts nothing; reconcile.yml restarts exactly those pods,
+    one at a time, each checked before it goes (safe to restart) and gated by Pinot after, while 5 queries/s go
+    through the broker Service and the REALTIME table is fed. Not one query fails or answers a wrong count."""
+    hv = plays.host_vars(bed.inventory, HOST)
+    changed = json.loads(json.dumps(hv["pinot_cluster"]))
+    groups = {g["name"]: g for g in changed["node_groups"]}
+    groups["broker"].setdefault("pinot", {}).setdefault("properties", {})["pinot.broker.timeoutMs"] = 12000
+    groups["server-b"]["pinot"]["properties"]["pinot.server.query.executor.timeout"] = 22000
+    plays.set_host_vars(bed.inventory, HOST, pinot_cluster=changed)
+    rolled = ["pinot-broker-1", "pinot-broker-0", "pinot-server-b-0"]
+    feed = StreamFeed(bed.kafka, bed.topic, "reconcile", rate=2.0)
+    rows = {table: bed.sql(f"SELECT COUNT(*) FROM {table}")[0][0] for table in (OFFLINE, REALTIME)}
+    load = QueryLoad(bed.service_url("broker"), [Expected(OFFLINE, rows[OFFLINE]),
+                                                 Expected(REALTIME, rows[REALTIME], feed)])
+    with _under_load(feed, load):
+        with plays.PodHistory(bed.pods) as history:
+            rc, out, _seconds = bed.play("reconcile.yml", "--check")
+        assert rc == 0, out[-4000:]
+        flat = " ".join(out.split())
+        assert f"[{HOST}] broker: would restart pinot-broker-1, pinot-broker-0; changes ConfigMap/" in flat, \
+            out[-4000:]
+        assert f"[{HOST}] server-b: would restart pinot-server-b-0; changes ConfigMap/" in flat
+        assert "server-a: would restart" not in flat and "restarted, Ready after" not in flat
+        assert all(count == 0 for count in history.replacements().values()), "check mode restarted a pod"
+        began = time.monotonic()
+        with plays.PodHistory(bed.pods) as history:
+            rc, out, seconds = bed.play("reconcile.yml")
+        ended = time.monotonic()
+        time.sleep(5)
+    sent = len(feed.written)
+    assert rc == 0, out[-4000:]
+    _assert_every_answer_right_at_the_rate(load, began, ended)
+
+    # Exactly the pods of the changed groups, each once, one after the other in the rollout's order.
+    assert history.replacements() == {n: int(n in rolled) for n in history.uids}, history.uids
+    pods = bed.pods()
+    created = {n: timestamp(pods[n]["metadata"]["creationTimestamp"]) for n in rolled}
+    assert sorted(rolled, key=created.get) == rolled
+    for previous, following in zip(rolled, rolled[1:], strict=False):
+        assert created[following] >= ready_at(pods[previous]), (previous, following)
+    # Each checked before it went and gated by Pinot after it came back (pinot_cluster_rollout's line per pod).
+    for step, pod in (("broker 1/2", "pinot-broker-1"), ("broker 2/2", "pinot-broker-0"),
+                      ("server-b 1/1", "pinot-server-b-0")):
+        assert re.search(rf"^\[{HOST}\] {step} {pod}: safe to restart, restarted, Ready after [\d.]+ s; Pinot gate "
+                         rf"passed after [\d.]+ s \(", out, re.M), (step, out[-4000:])
+    assert "(not enforced)" not in out
+    # The new properties are in the pods' config, and the rollout released the partitions it held them at.
+    for group, key in (("broker", "pinot.broker.timeoutMs=12000"),
+                       ("server-b", "pinot.server.query.executor.timeout=22000")):
+        config = bed.cp.request("GET", f"/api/v1/namespaces/{NS}/configmaps/{bed.config_name(group)}")
+        assert key in "".join(config["data"].values()), (group, config["data"])
+        sts = bed.cp.request("GET", f"/apis/apps/v1/namespaces/{NS}/statefulsets/pinot-{group}")
+        assert not (sts["spec"]["updateStrategy"].get("rollingUpdate") or {}).get("partition"), (group, sts["spec"])
+    wait_until("every fed message in the realtime table",
+               lambda: bed.sql(f"SELECT COUNT(*) FROM {REALTIME} WHERE user LIKE 'reconcile-%'")[0][0] >= sent,
+               timeout=120)
+    print(f"\nreconcile of a Pinot property change under load: {len(rolled)} pods, reconcile.yml {seconds} s; "
+          f"queries during: {load.summary(since=began, until=ended)}; {sent} messages fed, all ingested")
 
 
 def test_a_restart_that_would_strand_a_segment_is_refused_before_any_pod_goes_down(bed: RealCluster) -> None:
@@ -319,28 +398,23 @@ def test_a_server_group_joins_then_another_leaves_without_a_failed_query(bed: Re
     load = QueryLoad(bed.service_url("broker"), [Expected(OFFLINE, rows[OFFLINE]),
                                                  Expected(REALTIME, rows[REALTIME], feed)])
     try:
-        feed.start()
-        load.start()
-        plays.set_host_vars(bed.inventory, HOST, pinot_cluster=grown)
-        rc, out, grow_seconds = bed.play()
-        assert rc == 0, out[-4000:]
-        assert "New instances in service, with their node group's tags" in out and "(item=server-c)" in out
-        assert bed.controller("GET", f"/instances/{_server('server-c')}").json()["tags"] == \
-            ["DefaultTenant_OFFLINE", "DefaultTenant_REALTIME"]
-        began = time.monotonic()
-        plays.set_host_vars(bed.inventory, HOST, pinot_cluster=shrunk)
-        rc, out, shrink_seconds = bed.play()
-        ended = time.monotonic()
-        time.sleep(5)
+        with _under_load(feed, load):
+            plays.set_host_vars(bed.inventory, HOST, pinot_cluster=grown)
+            rc, out, grow_seconds = bed.play()
+            assert rc == 0, out[-4000:]
+            assert "New instances in service, with their node group's tags" in out and "(item=server-c)" in out
+            assert bed.controller("GET", f"/instances/{_server('server-c')}").json()["tags"] == \
+                ["DefaultTenant_OFFLINE", "DefaultTenant_REALTIME"]
+            began = time.monotonic()
+            plays.set_host_vars(bed.inventory, HOST, pinot_cluster=shrunk)
+            rc, out, shrink_seconds = bed.play()
+            ended = time.monotonic()
+            time.sleep(5)
     finally:
-        load.stop()
-        sent = feed.stop()
         plays.set_host_vars(bed.inventory, HOST, pinot_cluster=shrunk)
+    sent = len(feed.written)
     assert rc == 0, out[-4000:]
-    bad = load.bad()
-    assert not bad, [f"{a.table} {a.outcome} {a.detail} at +{a.at - began:.1f}s" for a in bad[:10]]
-    sent_queries, asked = load.kept_pace(began, ended)
-    assert sent_queries >= asked, f"the load sent {sent_queries} queries during the window, the rate asks {asked}"
+    _assert_every_answer_right_at_the_rate(load, began, ended)
     listed = set(bed.controller("GET", "/instances").json()["instances"])
     assert _server("server-a") not in listed and {_server("server-b"), _server("server-c")} <= listed
     assert _placed(bed) == {_server("server-b"), _server("server-c")}

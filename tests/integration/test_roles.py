@@ -509,3 +509,84 @@ def test_apiserver_restart_during_an_upgrade_then_rerun_resumes(bed):
     assert {_image(p) for p in bed.pods("two").values()} == {"apachepinot/pinot:1.5.5"}
     assert history.replacements() == {name: 1 for name in start}, history.uids
     print(f"apiserver down {outage:.1f}s during the server phase: first run rc={rc}")
+
+
+def _partition(sts):
+    return ((sts["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {}).get("partition", 0)
+
+
+def _config(sts):
+    return next(v["configMap"]["name"] for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
+
+
+def test_a_changed_pinot_property_is_rolled_pod_by_pod_checked_and_gated_or_held(bed):
+    """reconcile.yml on a running cluster whose description changes a Pinot property of broker-a and server-hot-b:
+    --check predicts the restarts and writes nothing; the run rolls exactly those pods through
+    pinot_cluster_rollout, each checked before it goes and gated after, a line each. Then a change of server-hot-a
+    with pinot_cluster_template_changes=hold: its template is written held, no pod restarts, the run fails naming
+    it, and again on a rerun that writes nothing; upgrade.yml rolls it."""
+    hv = bed.host_vars("one")
+    changed = {"broker-a": ("pinot.broker.timeoutMs", 15000),
+               "server-hot-b": ("pinot.server.query.executor.timeout", 25000)}
+    for group in hv["pinot_cluster"]["node_groups"]:
+        if group["name"] in changed:
+            key, value = changed[group["name"]]
+            group.setdefault("pinot", {}).setdefault("properties", {})[key] = value
+    bed.save_host_vars("one", hv)
+    configs = {g: _config(bed.sts("one", g)) for g in changed}
+    with plays.PodHistory(lambda: bed.pods("one")) as history:
+        rc, out, _seconds = bed.play("reconcile.yml", "--limit", "one", "--check", "--diff")
+        assert rc == 0, out[-3000:]
+        flat = " ".join(out.split())
+        assert "[one] broker-a: would restart pinot-broker-a-0; changes ConfigMap/pinot-broker-a-config" in flat, \
+            out[-3000:]
+        assert "[one] server-hot-b: would restart pinot-server-hot-b-1, pinot-server-hot-b-0; changes ConfigMap/" \
+               "pinot-server-hot-b-config" in flat
+        assert "server-hot-a: would restart" not in flat and not POD_LINE.search(out)
+        assert {g: _config(bed.sts("one", g)) for g in changed} == configs, "check mode wrote"
+        assert all(count == 0 for count in history.replacements().values())
+
+        rc, out, _seconds = bed.play("reconcile.yml", "--limit", "one")
+    assert rc == 0, out[-3000:]
+    lines = [m.groupdict() for m in POD_LINE.finditer(out)]
+    assert [(m["label"], m["pod"]) for m in lines] == [
+        ("broker-a 1/1", "pinot-broker-a-0"), ("server-hot-b 1/2", "pinot-server-hot-b-1"),
+        ("server-hot-b 2/2", "pinot-server-hot-b-0")]
+    # Checked before (the kwok pods share real instances: the check warns here, accepted), Ready, then gated.
+    assert all(re.fullmatch(r"(safe to restart|unsafe, accepted), restarted, Ready after [\d.]+ s", m["what"])
+               for m in lines), lines
+    assert "segments" in next(m["checks"] for m in lines if m["pod"] == "pinot-server-hot-b-0")
+    restarted = {"pinot-broker-a-0", "pinot-server-hot-b-1", "pinot-server-hot-b-0"}
+    assert history.replacements() == {n: int(n in restarted) for n in history.uids}, history.uids
+    for group in changed:
+        sts = bed.sts("one", group)
+        assert _config(sts) != configs[group] and _partition(sts) == 0
+    rc, out, _seconds = bed.play("reconcile.yml", "--limit", "one")
+    assert rc == 0 and plays.recap(out)["one"]["changed"] == 0, out[-3000:]
+
+    # Held: the new template is written at a partition that keeps every pod on its revision.
+    for group in hv["pinot_cluster"]["node_groups"]:
+        if group["name"] == "server-hot-a":
+            group.setdefault("pinot", {}).setdefault("properties", {})["pinot.server.query.executor.timeout"] = 25000
+    bed.save_host_vars("one", hv)
+    before = _config(bed.sts("one", "server-hot-a"))
+    hold = ("-e", "pinot_cluster_template_changes=hold")
+    with plays.PodHistory(lambda: bed.pods("one")) as history:
+        rc, out, _seconds = bed.play("reconcile.yml", "--limit", "one", *hold)
+        assert rc != 0
+        flat = " ".join(out.split())
+        assert "pinot_cluster_template_changes is hold: the pod template of node group(s) server-hot-a changed, so " \
+               "pinot-server-hot-a-1, pinot-server-hot-a-0 would restart." in flat, out[-3000:]
+        assert "playbooks/upgrade.yml" in flat and not POD_LINE.search(out)
+        sts = bed.sts("one", "server-hot-a")
+        assert _config(sts) != before and _partition(sts) == 2
+        rc, out, _seconds = bed.play("reconcile.yml", "--limit", "one", *hold)
+        assert rc != 0 and plays.recap(out)["one"]["changed"] == 0, out[-3000:]
+        assert all(count == 0 for count in history.replacements().values()), history.uids
+
+        rc, out, _seconds = bed.play("upgrade.yml", "--limit", "one")
+    assert rc == 0, out[-3000:]
+    assert [(m["label"], m["pod"]) for m in POD_LINE.finditer(out) if "restarted" in m["what"]] == [
+        ("server-hot-a 1/2", "pinot-server-hot-a-1"), ("server-hot-a 2/2", "pinot-server-hot-a-0")]
+    assert history.replacements() == {n: int(n.startswith("pinot-server-hot-a-")) for n in history.uids}
+    assert _partition(bed.sts("one", "server-hot-a")) == 0

@@ -17,6 +17,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     instance_changes,
     last_pod_events,
     normalise,
+    pod_restarts,
     read_services,
     rollout_status,
     stale_config_maps,
@@ -341,6 +342,67 @@ def test_instance_changes_name_the_pods_a_run_adds_and_removes():
     listed = instance_changes([(m, m) for m in zoned.values()], [])
     assert [(c["group"], c["pool"], len(c["instances"]), c["added"], c["removed"]) for c in listed] == [
         ("server-cold-c", 2, 1, [], []), ("server-hot-a", 0, 2, [], []), ("server-hot-b", 1, 2, [], [])]
+
+
+def restarted(changes, *, replicas=2, revisions=("r1", "r1"), update="r1", partitions=None):
+    """pod_restarts of server-hot-a (2 pods live) and broker-a (untouched): `changes` edit the predicted
+    StatefulSet of server-hot-a."""
+    live = statefulset(description())
+    predictions = []
+    for key in ("StatefulSet/pinot-broker-a", "ConfigMap/pinot-server-hot-a-config", "StatefulSet/pinot-server-hot-a"):
+        current = next(m for k, m in live.items() if k.startswith(key))
+        predicted = copy.deepcopy(current)
+        if key == "StatefulSet/pinot-server-hot-a":
+            changes(predicted["spec"])
+        predictions.append(("server", current, current, predicted))
+    pods = [{"name": f"pinot-server-hot-a-{o}", "revision": rev} for o, rev in enumerate(revisions)]
+    broker = [{"name": "pinot-broker-a-0", "revision": "b1"}]
+    groups = {"server-hot-a": {"replicas": replicas, "update_revision": update, "pods": pods},
+              "broker-a": {"replicas": 1, "update_revision": "b1", "pods": broker}}
+    return pod_restarts(predictions, groups, partitions)
+
+
+def new_image(spec):
+    spec["template"]["spec"]["containers"][0]["image"] = "apachepinot/pinot:9.9.9"
+
+
+def test_a_new_template_restarts_every_pod_that_stays_and_a_partition_holds_them():
+    assert restarted(new_image) == [{"group": "server-hot-a", "role": "server",
+                                     "pods": ["pinot-server-hot-a-1", "pinot-server-hot-a-0"], "partition": 2}]
+    # Scaled out: the new pod starts on the new template; scaled in: the pod that goes is not restarted.
+    for replicas in (3, 1):
+        def scaled(spec, replicas=replicas):
+            new_image(spec)
+            spec["replicas"] = replicas
+        found = restarted(scaled)
+        assert [(r["pods"], r["partition"]) for r in found] == [
+            (["pinot-server-hot-a-1", "pinot-server-hot-a-0"][2 - min(2, replicas):], min(2, replicas))]
+    # At a partition asked for, the pods below it keep their revision.
+    assert restarted(new_image, partitions={"server-hot-a": 1})[0]["pods"] == ["pinot-server-hot-a-1"]
+
+
+def test_a_rollout_held_or_stopped_restarts_the_pods_left_on_another_revision():
+    def unchanged(spec):
+        pass
+
+    assert restarted(unchanged) == []
+    assert restarted(unchanged, revisions=("r1", "r2"), update="r2") == [
+        {"group": "server-hot-a", "role": "server", "pods": ["pinot-server-hot-a-0"], "partition": 1}]
+    # A StatefulSet its controller has not reported on yet: no revision to judge by.
+    assert restarted(unchanged, update=None) == []
+    # A change besides the template (replicas, a label) restarts nothing.
+    assert restarted(lambda spec: spec.update(replicas=3)) == []
+
+
+def test_the_managed_zookeeper_is_named_by_its_role():
+    """Not a Pinot node group: the pinot_cluster role cannot hold it at a partition, so it tells it apart."""
+    current = next(m for _s, items in render_cluster(managed_zookeeper()) for m in items
+                   if m["kind"] == "StatefulSet" and m["metadata"]["name"] == "pinot-zookeeper")
+    predicted = copy.deepcopy(current)
+    new_image(predicted["spec"])
+    status = {"zookeeper": {"update_revision": "z1", "pods": [{"name": "pinot-zookeeper-0", "revision": "z1"}]}}
+    assert pod_restarts([("zookeeper", current, current, predicted)], status, None) == [
+        {"group": "zookeeper", "role": "zookeeper", "pods": ["pinot-zookeeper-0"], "partition": 1}]
 
 
 def rolled_sts(name, ready, replicas=2):

@@ -49,7 +49,7 @@ class FakeKube:
 
     def status(self, name):
         group = self.groups[name]
-        pods = [{"name": f"pinot-{name}-{o}", "instance": f"{name}_{o}", "revision": rev,
+        pods = [{"name": f"pinot-{name}-{o}", "instance": f"{name}_{o}", "revision": rev, "image": rev,
                  "ready": f"pinot-{name}-{o}" not in self.unready} for o, rev in sorted(group["pods"].items())]
         complete = all(rev == group["template"] for o, rev in group["pods"].items() if o >= group["partition"])
         return {"replicas": group["replicas"], "ready": sum(p["ready"] for p in pods), "pods": pods,
@@ -309,6 +309,33 @@ def test_the_preflight_stops_before_any_write(case, expected):
     with pytest.raises(RolloutStopped) as stopped:
         run(kube, FakePinot(), description, settle_timeout=0, **options)
     assert str(stopped.value).startswith(expected)
+    assert kube.log == []
+
+
+def test_a_group_not_rolled_may_be_missing_one_rolled_may_not():
+    """The pinot_cluster role rolls a role's changed groups before it creates the next role's new groups."""
+    description = cluster()
+    description["node_groups"][0]["image"] = OLD  # the new group: of a version the brokers may run beside
+    kube = FakeKube(description)
+    del kube.groups["server-a"]
+    _result, lines, _warnings, _sleeps = run(kube, FakePinot(), description, node_groups=["controller", "broker"])
+    assert lines[0].startswith("pre-flight passed: 2 node groups Ready")
+    assert restarts(kube) == ["pinot-controller-0", "pinot-broker-1", "pinot-broker-0"]
+    kube = FakeKube(description)
+    del kube.groups["server-a"]
+    with pytest.raises(RolloutStopped, match=r"^Pre-flight failed: node group server-a is not Ready \(missing\)"):
+        run(kube, FakePinot(), description, node_groups=["broker", "server-a"])
+    assert kube.log == []
+
+
+def test_the_version_order_is_judged_on_the_image_the_pods_run():
+    """A template written held (the pinot_cluster role) is not what runs: the controller's pods still run 1.4.0."""
+    description = cluster()
+    kube = FakeKube(description)
+    kube.groups["controller"]["template"] = NEW
+    with pytest.raises(RolloutStopped, match=r"would leave broker group broker \(1.5.1\) newer than controller "
+                                             r"group controller \(1.4.0\) after the broker groups"):
+        run(kube, FakePinot(), description, settle_timeout=0, order=["broker", "controller", "server"])
     assert kube.log == []
 
 
