@@ -79,7 +79,7 @@ options:
                     type: raw
               profile:
                 description: A profile of C(profiles) for the ZooKeeper pods (resources, placement...). Its
-                  C(storage) is ignored.
+                  C(storage) and C(volumes) are ignored.
                 type: raw
       pinot:
         description: Pinot configuration per role, C(properties) and C(jvm_opts) of each role's node groups.
@@ -141,6 +141,44 @@ options:
             description: A boolean. Do not require the Secret (Kubernetes C(secretKeyRef.optional)). Default
               V(false).
             type: raw
+      deep_store:
+        description:
+          - An S3 (or S3-compatible) deep store for the segments, with Pinot's S3 file system plugin (which the
+            image must hold, as the official image does). Controllers, servers and minions get the plugin's
+            storage factory and segment fetcher properties, and the controllers C(controller.data.dir) set to
+            C(uri); see C(docs/storage.md) in the collection.
+          - More than one controller in all (the sum of the controller groups' C(replicas)) needs a deep store;
+            without one each controller keeps and serves only the segments that came through it.
+        type: dict
+        suboptions:
+          uri:
+            description: Required. V(s3://bucket[/path]), the controllers' C(controller.data.dir).
+            type: raw
+          region:
+            description: Required. The bucket's AWS region, for example V(us-east-1).
+            type: raw
+          endpoint:
+            description: The S3 API's URL, V(http(s\)://host[:port]), for an S3-compatible server. Default AWS's
+              endpoint of the region. Pinot always sends path-style requests.
+            type: raw
+          credentials_secret:
+            description:
+              - A Secret in the cluster's namespace holding the access key pair, given to the controller, server
+                and minion containers as C(AWS_ACCESS_KEY_ID) and C(AWS_SECRET_ACCESS_KEY) (C(secretKeyRef)),
+                which the AWS SDK reads. Never in a ConfigMap, a diff or the module's result.
+              - Without it the AWS SDK's default credentials chain applies (IAM roles for service accounts, an
+                instance profile).
+            type: dict
+            suboptions:
+              name:
+                description: Required. The Secret's name.
+                type: raw
+              access_key_key:
+                description: The key of the access key id in the Secret. Default V(AWS_ACCESS_KEY_ID).
+                type: raw
+              secret_key_key:
+                description: The key of the secret access key in the Secret. Default V(AWS_SECRET_ACCESS_KEY).
+                type: raw
       profiles:
         description:
           - Named, reusable Kubernetes settings, a mapping of profile name to profile. A node group refers to one
@@ -155,7 +193,10 @@ options:
             C(service_account), C(priority_class_name), C(image_pull_policy) and C(pod_management_policy)
             (V(OrderedReady), the default, or V(Parallel), with which a StatefulSet's pods are started and recreated
             together, as a zone-at-a-time upgrade of server groups needs to bring a zone's pods back at once; fixed
-            when the StatefulSet is created).
+            when the StatefulSet is created) and C(volumes) (Secrets and ConfigMaps mounted as files - key files,
+            keystores, extra configs - a list of C(name), C(secret) or C(config_map), C(mount_path), C(items)
+            (C(key) and C(path)), C(read_only) (default V(true)) and C(optional); not at or around the role's config
+            and data directories).
           - Kubernetes values keep Kubernetes' camelCase spelling; the apiserver's dry run checks them before any
             write.
         type: dict
@@ -197,7 +238,7 @@ options:
               C(pod_annotations), C(env), C(service.type), C(service.annotations), C(service.labels),
               C(probes.startup), C(probes.readiness), C(probes.liveness), C(termination_grace_period_seconds),
               C(security_context), C(pod_security_context), C(service_account), C(priority_class_name),
-              C(image_pull_policy), C(pod_management_policy) (see C(profiles)).
+              C(image_pull_policy), C(pod_management_policy), C(volumes) (see C(profiles)).
             type: dict
           pinot:
             description: C(properties) and C(jvm_opts) merged over those of the group's role in C(pinot) (its

@@ -37,6 +37,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
     ZONE_LABEL,
     check_partitions,
     parse_quantity,
+    secret_references,
     select_groups,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths
@@ -323,21 +324,19 @@ def preflight(client, cluster, groups):
                                 f"{', '.join(known) or 'none (no node has a zone label)'}")
     roles = {g["role"] for g in groups}
     checked = {}
-    for i, item in enumerate(cluster["secret_env"]):
-        if item["optional"] or not roles & set(item["roles"]):
+    for ref in secret_references(cluster):  # secret_env's and the deep store's credentials
+        if ref["optional"] or not roles & set(ref["roles"]):
             continue
-        if item["secret"] not in checked:
-            secret = client.get("Secret", item["secret"], namespace)
+        if ref["secret"] not in checked:
+            secret = client.get("Secret", ref["secret"], namespace)
             # Keep only the key names: secret values never leave this function.
-            checked[item["secret"]] = None if secret is None else set((secret.get("data") or {}).keys()) | set(
+            checked[ref["secret"]] = None if secret is None else set((secret.get("data") or {}).keys()) | set(
                 (secret.get("stringData") or {}).keys())
-        keys = checked[item["secret"]]
+        keys = checked[ref["secret"]]
         if keys is None:
-            raise SpecError(f"cluster.secret_env[{i}].secret",
-                            f"Secret {item['secret']!r} does not exist in namespace {namespace!r}")
-        if item["key"] not in keys:
-            raise SpecError(f"cluster.secret_env[{i}].key",
-                            f"Secret {item['secret']!r} has no key {item['key']!r}")
+            raise SpecError(ref["secret_field"], f"Secret {ref['secret']!r} does not exist in namespace {namespace!r}")
+        if ref["key"] not in keys:
+            raise SpecError(ref["key_field"], f"Secret {ref['secret']!r} has no key {ref['key']!r}")
     return node_zones
 
 

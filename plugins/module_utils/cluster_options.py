@@ -46,6 +46,16 @@ CLUSTER_OPTIONS = dict(
         roles=_raw(),
         optional=_raw(),
     )),
+    deep_store=dict(type="dict", options=dict(
+        uri=_raw(),
+        region=_raw(),
+        endpoint=_raw(),
+        credentials_secret=dict(type="dict", no_log=False, options=dict(
+            name=_raw(),
+            access_key_key=_raw(no_log=False),
+            secret_key_key=_raw(no_log=False),
+        )),
+    )),
     profiles=dict(type="dict"),
     node_groups=dict(type="list", elements="dict", options=dict(
         name=_raw(),

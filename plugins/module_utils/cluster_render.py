@@ -287,6 +287,24 @@ def _storage(settings, selector, mount_path):
     return [], mounts, [template]
 
 
+def _user_volumes(settings):
+    """(volumes, volumeMounts) of the profile's Secrets and ConfigMaps."""
+    volumes, mounts = [], []
+    for volume in settings.get("volumes") or []:
+        if volume.get("secret") is not None:
+            kind, source = "secret", {"secretName": volume["secret"]}
+        else:
+            kind, source = "configMap", {"name": volume["config_map"]}
+        if volume.get("items"):
+            source["items"] = [{"key": item["key"], "path": item["path"]} for item in volume["items"]]
+        if volume.get("optional"):
+            source["optional"] = True
+        volumes.append({"name": volume["name"], kind: source})
+        mounts.append({"name": volume["name"], "mountPath": volume["mount_path"],
+                       "readOnly": volume.get("read_only") is not False})
+    return volumes, mounts
+
+
 def _env(group, settings):
     java = {"name": "JAVA_OPTS", "value": java_opts(group)}
     env = [
@@ -343,19 +361,20 @@ def render_group(cluster, group, partition=None):
         args += ["-clusterName", cluster["helix_cluster_name"], "-zkAddress", zookeeper_address(cluster)]
     args += ["-configFileName", f"{config_dir(role)}/{conf_file(role)}"]
     volumes, mounts, claims = _storage(settings, selector, data_dir(role))
+    extra_volumes, extra_mounts = _user_volumes(settings)
     container = {
         "name": "pinot",
         "image": group["image"],
         "args": args,
         "env": _env(group, settings),
         "ports": [{"name": pname, "containerPort": port, "protocol": "TCP"} for pname, port in PORTS[role]],
-        "volumeMounts": [{"name": "config", "mountPath": config_dir(role), "readOnly": True}] + mounts,
+        "volumeMounts": [{"name": "config", "mountPath": config_dir(role), "readOnly": True}] + mounts + extra_mounts,
         "startupProbe": _probe(role, "startup", settings),
         "readinessProbe": _probe(role, "readiness", settings),
         "livenessProbe": _probe(role, "liveness", settings),
     }
     _container_common(settings, container)
-    volumes = [{"name": "config", "configMap": {"name": config_name}}] + volumes
+    volumes = [{"name": "config", "configMap": {"name": config_name}}] + volumes + extra_volumes
     template = {"metadata": _pod_metadata(settings, labels),
                 "spec": _pod_spec_common(cluster, settings, role, container, zones=group["zones"], selector=selector,
                                          volumes=volumes)}

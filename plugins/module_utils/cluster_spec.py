@@ -62,12 +62,29 @@ COMMON_MANAGED_PROPERTIES = ("pinot.set.instance.id.to.hostname",)
 # Built-in environment variables of every Pinot container (usable as ${env:NAME}).
 BUILTIN_ENV = ("JAVA_OPTS", "POD_NAME", "POD_NAMESPACE")
 
+# `deep_store`: Pinot's S3 file system plugin (S3PinotFS; it always uses path-style requests) for the roles that
+# read or write segments; the AWS SDK reads the key pair from these variables (its default credentials chain).
+S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[A-Za-z0-9!_.*'()/-]*)?$")
+S3_REGION = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
+HTTP_ENDPOINT = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$")
+S3_FS_CLASS = "org.apache.pinot.plugin.filesystem.S3PinotFS"
+PINOT_FS_FETCHER = "org.apache.pinot.common.utils.fetcher.PinotFSSegmentFetcher"
+DEEP_STORE_ROLES = ("controller", "server", "minion")
+AWS_ENV = {"access_key_key": "AWS_ACCESS_KEY_ID", "secret_key_key": "AWS_SECRET_ACCESS_KEY"}
+DEEP_STORE_KEYS = ("uri", "region", "endpoint", "credentials_secret")
+CREDENTIALS_SECRET_KEYS = ("name", "access_key_key", "secret_key_key")
+
+# `volumes` of a profile: Secrets and ConfigMaps as files. The names and mount points pinotops uses itself.
+VOLUME_KEYS = ("name", "secret", "config_map", "mount_path", "items", "read_only", "optional")
+RESERVED_VOLUMES = ("config", "data")
+MOUNT_PATH = re.compile(r"^/([A-Za-z0-9._-]+/?)*$")
+
 PROFILE_KEYS = {
     "resources": dict, "storage": dict, "node_selector": dict, "tolerations": list, "affinity": dict,
     "topology_spread": list, "pod_labels": dict, "pod_annotations": dict, "service": dict, "probes": dict,
     "termination_grace_period_seconds": int, "security_context": dict, "pod_security_context": dict,
     "service_account": str, "priority_class_name": str, "env": dict, "image_pull_policy": str,
-    "pod_management_policy": str,
+    "pod_management_policy": str, "volumes": list,
 }
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 POD_MANAGEMENT_POLICIES = ("OrderedReady", "Parallel")
@@ -225,6 +242,8 @@ def _profile(raw, field):
             raise SpecError(sub, f"{value!r} is not one of {', '.join(PULL_POLICIES)}")
         elif key == "pod_management_policy" and value not in POD_MANAGEMENT_POLICIES:
             raise SpecError(sub, f"{value!r} is not one of {', '.join(POD_MANAGEMENT_POLICIES)}")
+        elif key == "volumes":
+            _volumes(value, sub)
         elif key == "tolerations":
             for index, item in enumerate(value):
                 _type(item, dict, _path(sub, index))
@@ -234,6 +253,134 @@ def _profile(raw, field):
                 if not item.get("topologyKey"):
                     raise SpecError(_path(_path(sub, index), "topologyKey"), "is required")
     return profile
+
+
+def _volumes(volumes, field):
+    """Secret and ConfigMap volumes of a profile; the paths pinotops mounts are checked per group (by role)."""
+    names, paths = set(), set()
+    for index, volume in enumerate(volumes):
+        sub = _path(field, index)
+        _check_keys(volume, VOLUME_KEYS, sub, required=("name", "mount_path"))
+        name = _dns_label(volume["name"], _path(sub, "name"))
+        if name in RESERVED_VOLUMES:
+            raise SpecError(_path(sub, "name"), f"{name!r} is the name of a volume pinotops mounts itself")
+        if name in names:
+            raise SpecError(_path(sub, "name"), f"duplicate volume name {name!r}")
+        names.add(name)
+        if (volume.get("secret") is None) == (volume.get("config_map") is None):
+            raise SpecError(sub, "give exactly one of 'secret' or 'config_map'")
+        source = "secret" if volume.get("secret") is not None else "config_map"
+        _dns_label(volume[source], _path(sub, source), DNS1123_SUBDOMAIN,
+                   "a Secret name" if source == "secret" else "a ConfigMap name")
+        mount_path = volume["mount_path"]
+        if not isinstance(mount_path, str) or not MOUNT_PATH.match(mount_path) or ".." in mount_path.split("/") \
+                or mount_path.rstrip("/") in ("", "/."):
+            raise SpecError(_path(sub, "mount_path"), f"{mount_path!r} is not an absolute path below /")
+        volume["mount_path"] = mount_path.rstrip("/")
+        if volume["mount_path"] in paths:
+            raise SpecError(_path(sub, "mount_path"), f"two volumes are mounted at {volume['mount_path']}")
+        paths.add(volume["mount_path"])
+        for flag in ("read_only", "optional"):
+            if volume.get(flag) is not None and not isinstance(volume[flag], bool):
+                raise SpecError(_path(sub, flag), "must be a boolean")
+        items = volume.get("items")
+        if items is not None:
+            _type(items, list, _path(sub, "items"))
+            for item_index, item in enumerate(items):
+                item_field = _path(_path(sub, "items"), item_index)
+                _check_keys(item, ("key", "path"), item_field, required=("key", "path"))
+                if not isinstance(item["key"], str) or not SECRET_KEY_NAME.match(item["key"]):
+                    raise SpecError(_path(item_field, "key"), f"{item['key']!r} is not a valid key")
+                path = item["path"]
+                if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
+                    raise SpecError(_path(item_field, "path"), f"{path!r} is not a relative path without '..'")
+
+
+def _check_volume_paths(settings, role, field):
+    """A volume mounted at, below or above the role's config or data directory would hide or shadow it."""
+    for index, volume in enumerate(settings.get("volumes") or []):
+        mount = volume["mount_path"]
+        for own in (f"/var/pinot/{role}/config", f"/var/pinot/{role}/data"):
+            if mount == own or mount.startswith(own + "/") or own.startswith(mount + "/"):
+                raise SpecError(_path(_path(_path(field, "volumes"), index), "mount_path"),
+                                f"{mount} clashes with {own}, which pinotops mounts for the {role}")
+
+
+def _deep_store(raw, field, secret_env):
+    """The S3 deep store, or None. Its credentials become secret_env entries of the roles that use it."""
+    if raw is None:
+        return None
+    _check_keys(raw, DEEP_STORE_KEYS, field, required=("uri", "region"))
+    if not isinstance(raw["uri"], str) or not S3_URI.match(raw["uri"]):
+        raise SpecError(_path(field, "uri"), f"{raw['uri']!r} is not an S3 URI (s3://bucket[/path]); other deep "
+                        "stores are set with Pinot properties (docs/storage.md)")
+    if not isinstance(raw["region"], str) or not S3_REGION.match(raw["region"]):
+        raise SpecError(_path(field, "region"), f"{raw['region']!r} is not an AWS region name (e.g. us-east-1)")
+    endpoint = raw.get("endpoint")
+    if endpoint is not None and (not isinstance(endpoint, str) or not HTTP_ENDPOINT.match(endpoint)):
+        raise SpecError(_path(field, "endpoint"), f"{endpoint!r} is not an http(s)://host[:port] URL")
+    result = {"uri": raw["uri"].rstrip("/"), "region": raw["region"], "endpoint": endpoint, "credentials_secret": None}
+    credentials = raw.get("credentials_secret")
+    if credentials is not None:
+        sub = _path(field, "credentials_secret")
+        _check_keys(credentials, CREDENTIALS_SECRET_KEYS, sub, required=("name",))
+        _dns_label(credentials["name"], _path(sub, "name"), DNS1123_SUBDOMAIN, "a Secret name")
+        keys = {}
+        for option, default in AWS_ENV.items():
+            key = credentials.get(option, default)
+            if not isinstance(key, str) or not SECRET_KEY_NAME.match(key):
+                raise SpecError(_path(sub, option), f"{key!r} is not a valid Secret key")
+            keys[option] = key
+        taken = [item["name"] for item in secret_env if item["name"] in AWS_ENV.values()]
+        if taken:
+            raise SpecError(sub, f"sets {taken[0]} for the AWS SDK, which cluster.secret_env sets as well")
+        result["credentials_secret"] = {"name": credentials["name"], **keys}
+    return result
+
+
+def deep_store_env(deep_store, role):
+    """The secret_env entries the deep store gives a role's containers (the AWS SDK reads them)."""
+    credentials = (deep_store or {}).get("credentials_secret")
+    if not credentials or role not in DEEP_STORE_ROLES:
+        return []
+    return [{"name": name, "secret": credentials["name"], "key": credentials[option], "roles": [role],
+             "optional": False} for option, name in AWS_ENV.items()]
+
+
+def deep_store_properties(deep_store, role):
+    """The Pinot properties that put a role's segments in the S3 deep store (none without one)."""
+    if not deep_store or role not in DEEP_STORE_ROLES:
+        return {}
+    prefix = f"pinot.{role}"
+    properties = {f"{prefix}.storage.factory.class.s3": S3_FS_CLASS,
+                  f"{prefix}.storage.factory.s3.region": deep_store["region"],
+                  f"{prefix}.segment.fetcher.protocols": "file,http,s3",
+                  f"{prefix}.segment.fetcher.s3.class": PINOT_FS_FETCHER}
+    if deep_store["endpoint"]:
+        properties[f"{prefix}.storage.factory.s3.endpoint"] = deep_store["endpoint"]
+    if role == "controller":
+        properties["controller.data.dir"] = deep_store["uri"]
+    elif role == "server":
+        # Where a server uploads the segments it commits itself (a table with peerSegmentDownloadScheme or
+        # serverUploadToDeepStore); without it they would be committed with no deep store copy at all.
+        properties["pinot.server.instance.segment.store.uri"] = deep_store["uri"]
+    return properties
+
+
+def secret_references(cluster):
+    """Every Secret key the description makes pods read, as dicts of `secret`, `key`, `roles`, `optional` and the
+    fields that name them (`secret_field`, `key_field`), for the checks before any write: cluster.secret_env's and
+    the deep store's credentials."""
+    refs = [{"secret": item["secret"], "key": item["key"], "roles": item["roles"], "optional": item["optional"],
+             "secret_field": f"cluster.secret_env[{index}].secret", "key_field": f"cluster.secret_env[{index}].key"}
+            for index, item in enumerate(cluster["secret_env"])]
+    credentials = (cluster.get("deep_store") or {}).get("credentials_secret")
+    if credentials:
+        field = "cluster.deep_store.credentials_secret"
+        refs += [{"secret": credentials["name"], "key": credentials[option], "roles": list(DEEP_STORE_ROLES),
+                  "optional": False, "secret_field": f"{field}.name", "key_field": f"{field}.{option}"}
+                 for option in AWS_ENV]
+    return refs
 
 
 def _pinot_config(raw, field, role, secret_env_names, env_names):
@@ -378,7 +525,7 @@ def _secret_env(raw, field):
 
 
 CLUSTER_KEYS = ("name", "namespace", "image", "image_pull_secrets", "helix_cluster_name", "zookeeper", "pinot",
-                "secret_env", "profiles", "node_groups", "deployment_order", "zone_pools")
+                "secret_env", "deep_store", "profiles", "node_groups", "deployment_order", "zone_pools")
 GROUP_KEYS = ("name", "role", "replicas", "zone", "zones", "image", "profile", "overrides", "pinot", "tags", "pool")
 
 
@@ -408,16 +555,19 @@ def normalise_cluster(raw, field="cluster"):
     profiles = _profiles(raw.get("profiles") or {}, field)
     zookeeper = _zookeeper(raw["zookeeper"], _path(field, "zookeeper"), profiles)
     secret_env = _secret_env(raw.get("secret_env") or [], _path(field, "secret_env"))
+    deep_store = _deep_store(raw.get("deep_store"), _path(field, "deep_store"), secret_env)
     pinot = raw.get("pinot") or {}
     _check_keys(pinot, ROLES, _path(field, "pinot"))
     cluster = {"name": name, "namespace": namespace, "image": image, "image_pull_secrets": pull_secrets,
-               "helix_cluster_name": helix, "zookeeper": zookeeper, "secret_env": secret_env, "profiles": profiles}
+               "helix_cluster_name": helix, "zookeeper": zookeeper, "secret_env": secret_env,
+               "deep_store": deep_store, "profiles": profiles}
 
     groups = _node_groups(raw["node_groups"], field, cluster, pinot)
     present = [role for role in ROLES if any(g["role"] == role for g in groups)]
     if "controller" not in present:
         raise SpecError(_path(field, "node_groups"), "a Pinot cluster needs at least one controller group")
     order = _deployment_order(raw.get("deployment_order"), present, _path(field, "deployment_order"))
+    _check_controllers_share_segments(groups, field)
     _check_services(groups, field)
     zone_pools = _zone_pools(raw.get("zone_pools"), groups, field)
     for group in groups:
@@ -517,12 +667,16 @@ def _node_group(raw, field, cluster, *, pinot, pinot_field, taken):
     zones = _zones(raw, field)
     image = _type(raw.get("image") or cluster["image"], str, _path(field, "image"))
     profile, settings = _group_settings(raw, field, cluster["profiles"])
+    settings_field = _path(field, "overrides" if profile is None else "profile")
+    _check_volume_paths(settings, role, settings_field)
     secret_env = [item for item in cluster["secret_env"] if role in item["roles"]]
+    secret_env += deep_store_env(cluster["deep_store"], role)
     properties, jvm_opts = _group_pinot(raw.get("pinot"), _path(field, "pinot"), role, role_raw=pinot.get(role),
-                                        role_field=f"{pinot_field}.{role}", secret_env=secret_env, settings=settings)
+                                        role_field=f"{pinot_field}.{role}", secret_env=secret_env, settings=settings,
+                                        deep_store=cluster["deep_store"])
     if role == "controller":
         # Blame the profile when there is one: that is where a group's storage is usually given.
-        _check_controller_storage(settings, properties, _path(field, "overrides" if profile is None else "profile"))
+        _check_controller_storage(settings, properties, settings_field)
     tags = raw.get("tags")
     if tags is not None:
         _type(tags, list, _path(field, "tags"))
@@ -580,15 +734,22 @@ def _group_settings(group, field, profiles):
     return name, deep_merge(profiles.get(name, {}), overrides)
 
 
-def _group_pinot(raw, field, role, *, role_raw, role_field, secret_env, settings):
-    """`(properties, jvm_opts)` of a group: its own `pinot` over its role's. The role's are checked again with each
-    group because the environment variables they may refer to come from the group's profile env."""
+def _group_pinot(raw, field, role, *, role_raw, role_field, secret_env, settings, deep_store):
+    """`(properties, jvm_opts)` of a group: the deep store's properties, then its role's, then its own `pinot`. The
+    role's are checked again with each group because the environment variables they may refer to come from the
+    group's profile env."""
     secret_env_names = {item["name"] for item in secret_env}
     env_names = set((settings.get("env") or {}).keys())
     role_config = _pinot_config(role_raw or {}, role_field, role, secret_env_names, env_names)
     group_config = _pinot_config(raw or {}, field, role, secret_env_names, env_names)
-    properties = dict(role_config.get("properties", {}))
-    properties.update(group_config.get("properties", {}))
+    stored = deep_store_properties(deep_store, role)
+    properties = dict(stored)
+    for config, config_field in ((role_config, role_field), (group_config, field)):
+        for key, value in config.get("properties", {}).items():
+            if stored.get(key, value) != value:
+                raise SpecError(f"{config_field}.properties[{key}]", "is set by cluster.deep_store: change it there "
+                                "(or describe the deep store with properties alone, without deep_store)")
+            properties[key] = value
     return properties, group_config.get("jvm_opts", role_config.get("jvm_opts", ""))
 
 
@@ -600,6 +761,26 @@ def _check_controller_storage(settings, properties, field):
             "a controller keeps every uploaded segment in controller.data.dir; without storage.size that is "
             "an emptyDir, lost with the pod. Give the profile (or overrides) storage.size, or set "
             "pinot.controller.properties[controller.data.dir] to a deep store URI (s3://, gs://, hdfs://, ...)"))
+
+
+def _check_controllers_share_segments(groups, field):
+    """Several controllers need a deep store: a segment is kept in the controller.data.dir of the controller that
+    received it (upload or realtime commit) and its download URL names that controller, so on local disks each
+    controller holds and serves only its own share, and a segment is gone with its controller's volume."""
+    controllers = [(index, g) for index, g in enumerate(groups) if g["role"] == "controller"]
+    # An HPA-managed group (replicas left out) counts as one: at least one controller runs.
+    count = sum(1 if group["replicas"] is None else group["replicas"] for _index, group in controllers)
+    if count < 2:
+        return
+    for index, group in controllers:
+        if not DEEP_STORE.match(group["properties"].get("controller.data.dir", "")):
+            raise SpecError(_path(_path(_path(field, "node_groups"), index), "replicas"), (
+                f"{count} controllers in all, and this group's have no deep store: each controller keeps the "
+                "segments uploaded or committed through it in its own controller.data.dir and serves them only from "
+                "there (their download URLs name it), so servers cannot fetch such a segment while that controller "
+                "is down, and it is lost with that controller's volume. Set cluster.deep_store (or "
+                "controller.data.dir to a deep store URI for every controller group; see docs/storage.md), or run "
+                "one controller"))
 
 
 def _tags(tags, role, field):

@@ -109,6 +109,11 @@ EXAMPLES = r"""
       image: apachepinot/pinot:1.4.0
       zookeeper:
         address: zk-0.zk:2181,zk-1.zk:2181,zk-2.zk:2181/pinot
+      # Three controllers serve every segment from a deep store; its key pair stays in the Secret pinot-s3.
+      deep_store:
+        uri: s3://pinot-segments/analytics
+        region: eu-west-1
+        credentials_secret: {name: pinot-s3}
       pinot:
         controller:
           properties:

@@ -4,8 +4,9 @@ pinot_health runs, in a playbook, on the test bed.
 The Kubernetes examples run exactly as written against the real control plane: HOME points at a directory whose
 `.kube/config` is the test bed's kubeconfig, so `kubeconfig: ~/.kube/config` (and the default the examples without
 it fall back to) reach the test bed. What the examples assume exists is created first, as an operator would: the
-namespace `analytics`, the Secret `pinot-auth` (key `password`) and a StorageClass `fast`. The canary example
-refers to `{{ pinot_cluster }}`: the play defines it as the first example's cluster with the image 1.5.1.
+namespace `analytics`, the Secrets `pinot-auth` (key `password`) and `pinot-s3` (the deep store's key pair) and a
+StorageClass `fast`. The canary example refers to `{{ pinot_cluster }}`: the play defines it as the first
+example's cluster with the image 1.5.1.
 
 pinot_health's and pinot_cluster_rollout's examples get the test bed's controller URL. The gates name instances the
 kwok pods never register: the server gate and the upgrade run as written with no time to wait (the clean failure
@@ -63,6 +64,9 @@ def analytics(k8s_control_plane):
     cp.request("POST", f"/api/v1/namespaces/{NAMESPACE}/secrets", {
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pinot-auth"},
         "stringData": {"password": secrets.token_hex(8)}})
+    cp.request("POST", f"/api/v1/namespaces/{NAMESPACE}/secrets", {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pinot-s3"},
+        "stringData": {"AWS_ACCESS_KEY_ID": secrets.token_hex(8), "AWS_SECRET_ACCESS_KEY": secrets.token_hex(16)}})
     yield cp
     cp.request("DELETE", f"/api/v1/namespaces/{NAMESPACE}")
     cp.request("DELETE", "/apis/storage.k8s.io/v1/storageclasses/fast")

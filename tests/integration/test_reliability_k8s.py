@@ -266,6 +266,7 @@ def test_sigkill_of_ansible_playbook_mid_rollout_then_rerun_completes(env):
     cluster = description(env.namespace)
     cluster["profiles"]["quick"]["pod_annotations"][ANN_READY_DELAY] = "6s"
     cluster["node_groups"][2]["pinot"] = {"jvm_opts": "-Xmx7g"}
+
     def server_pods():
         return {p["metadata"]["name"]: p for p in env.get(
             f"/api/v1/namespaces/{env.namespace}/pods?labelSelector=pinotops.io/node-group%3Dserver")["items"]}

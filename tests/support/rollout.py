@@ -11,6 +11,8 @@ def small_description(name, namespace, image="apachepinot/pinot:1.4.0"):
     return {
         "name": name, "namespace": namespace, "image": image, "zookeeper": {"address": "zk.example:2181/pinot"},
         "profiles": {"p": profile},
+        # Two controllers need a deep store; kwok pods never reach it.
+        "deep_store": {"uri": f"s3://pinot-segments/{name}", "region": "us-east-1"},
         "node_groups": [
             {"name": "controller", "role": "controller", "replicas": 2, "zones": ["zone-a", "zone-b"], "profile": "p",
              "overrides": {"storage": {"size": "1Gi"}}},

@@ -32,6 +32,8 @@ from tests.testbed.pinot import (
     PinotUnavailable,
     ensure_kafka,
     ensure_pinot,
+    ensure_s3_plugin,
+    ensure_s3proxy,
     http_get,
     running_pids,
     stop_from_state,
@@ -57,8 +59,8 @@ def build() -> int:
     """Everything the test bed runs, built or found in the cache, with a progress line every 20 s.
 
     The Kubernetes binaries (control plane, and kubelet, kube-proxy and CoreDNS for the real node), then each
-    Pinot version of PINOTOPS_PINOT_VERSIONS and its Kafka broker, then the real node's images (a Debian + JRE 17
-    base, one Pinot image per version, ZooKeeper).
+    Pinot version of PINOTOPS_PINOT_VERSIONS with its Kafka broker and S3 plugin, the S3 server, then the real
+    node's images (a Debian + JRE 17 base, one Pinot image per version, ZooKeeper).
     """
     log = CACHE_DIR / "k8s-build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -71,10 +73,13 @@ def build() -> int:
         began = time.monotonic()
         try:
             ensure_kafka(ensure_pinot(version))
+            ensure_s3_plugin(version)
         except PinotUnavailable as exc:
             print(f"testbed: Pinot {version} cannot be assembled: {exc}", file=sys.stderr)
             return 1
-        print(f"testbed: Pinot {version} and its Kafka ready in {time.monotonic() - began:.1f} s", file=sys.stderr)
+        print(f"testbed: Pinot {version}, its Kafka and its S3 plugin ready in {time.monotonic() - began:.1f} s",
+              file=sys.stderr)
+    ensure_s3proxy()
     began = time.monotonic()
     try:
         built = images.build_all(tuple(versions))

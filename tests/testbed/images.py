@@ -443,18 +443,22 @@ def pinot_files() -> list[Path]:
 
 
 def pinot_image(version: str, release: str = "bookworm") -> Path:
-    """OCI archive `docker.io/apachepinot/pinot:<version>`: base + /opt/pinot/{lib,plugins,etc/conf,bin}."""
+    """OCI archive `docker.io/apachepinot/pinot:<version>`: base + /opt/pinot/{lib,plugins,etc/conf,bin}, the S3 file
+    system plugin under plugins/ as in the official image."""
     lib = pinot.ensure_pinot(version)
+    plugins = pinot.ensure_s3_plugin(version)
     base = base_image(release)
     files = pinot_files()
     config = pinot_config(version)
-    key = _key(RECIPE, _base_key(release), (lib.parent / "complete.json").read_text(), _files_digest(files), config)
+    key = _key(RECIPE, _base_key(release), (lib.parent / "complete.json").read_text(), _files_digest(files), config,
+               (plugins.parent / "plugins.json").read_text())
 
     def fill(layer: Path) -> None:
         home = layer / "opt" / "pinot"
         _link_dir(lib, home / "lib")
-        # Empty: every plugin is already on lib/'s classpath; -Dplugins.dir only needs the directory.
-        (home / "plugins").mkdir(parents=True)
+        # Pinot's layout (plugins/pinot-file-system/pinot-s3/*.jar); the other plugins are on lib/ already.
+        for directory in sorted({jar.parent for jar in plugins.rglob("*.jar")}):
+            _link_dir(directory, home / "plugins" / directory.relative_to(plugins))
         for path in files[1:]:
             _install(path, home / "etc" / "conf" / path.name, 0o644)
         _install(files[0], home / "bin" / "pinot-admin.sh", 0o755)

@@ -9,6 +9,8 @@ import base64
 import contextlib
 import ctypes
 import fcntl
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -18,13 +20,16 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tests.testbed import pinot_build
-from tests.testbed.ports import free_ports
+from tests.testbed.ports import free_port, free_ports
 from tests.testbed.progress import last_line, run_with_progress
 
 CACHE_DIR = Path(os.environ.get("PINOTOPS_TESTBED_CACHE", Path.home() / ".cache" / "pinotops-testbed"))
@@ -39,6 +44,12 @@ HOST = "127.0.0.1"
 STATE_FILE = "state.json"
 ADMIN_MAIN = "org.apache.pinot.tools.admin.PinotAdministrator"
 KAFKA_MAIN = "kafka.Kafka"
+# An S3 API server that Central serves (Apache 2.0; jclouds' filesystem backend).
+S3PROXY = ("org.gaul", "s3proxy", "2.6.0")
+S3PROXY_MAIN = "org.gaul.s3proxy.Main"
+# Where Pinot's binary distribution keeps the plugin (plugins.dir is its root), and its file system class.
+S3_PLUGIN_DIR = Path("pinot-file-system", "pinot-s3")
+S3_FS_CLASS = "org.apache.pinot.plugin.filesystem.S3PinotFS"
 
 # Not needed to run controller/broker/server/minion, and some are not on Central at all
 # (pinot-confluent-avro pulls io.confluent from Confluent's own repository; pinot-orc 0.11.0 has no jar).
@@ -104,6 +115,15 @@ log4j.appender.stdout=org.apache.log4j.ConsoleAppender
 log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
 log4j.appender.stdout.layout.ConversionPattern=%d{HH:mm:ss,SSS} %-5p [%c{1}] %m%n
 log4j.logger.kafka.server.KafkaServer=INFO
+"""
+# s3proxy ships no logging config: logback would log every request at DEBUG.
+S3PROXY_LOGBACK = """<configuration>
+  <appender name="console" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%d{HH:mm:ss.SSS} %-5level [%logger{0}] %msg%n</pattern></encoder>
+  </appender>
+  <root level="WARN"><appender-ref ref="console"/></root>
+  <logger name="org.gaul.s3proxy" level="INFO"/>
+</configuration>
 """
 
 
@@ -254,6 +274,49 @@ def ensure_kafka(pinot_lib: Path) -> Path:
     return _maven_lib(CACHE_DIR / "kafka" / f"{scala}-{version}", artifacts, [])
 
 
+def ensure_s3_plugin(version: str) -> Path:
+    """A plugins dir for Pinot `version` holding pinot-file-system/pinot-s3/*.jar, built once.
+
+    The binary distribution ships the plugin as one shaded jar; the test bed has pinot-s3 built unshaded and puts
+    beside it the jars of its runtime closure that Pinot's lib lacks (the AWS SDK and its clients), resolved with
+    Pinot's root pom as BOM so that what both need is the very same jar.
+    """
+    pinot_lib = ensure_pinot(version)
+    if not pinot_build.has_source(version):
+        raise PinotUnavailable(f"no S3 plugin source for Pinot {version}")
+    root = CACHE_DIR / "pinot-s3" / version
+
+    def build(settings: Path) -> dict[str, Any]:
+        try:
+            return {"build_seconds": pinot_build.install_s3_plugin(version, root / "build", settings)}
+        except pinot_build.SourceUnavailable as exc:
+            raise PinotUnavailable(str(exc)) from None
+
+    lib = _maven_lib(root, [("org.apache.pinot", "pinot-s3", version)], [],
+                     bom=("org.apache.pinot", "pinot", version), build=build)
+    plugins = root / "plugins"
+    marker = root / "plugins.json"
+    if marker.is_file():
+        return plugins
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.is_file():
+            return plugins
+        shutil.rmtree(plugins, ignore_errors=True)
+        target = plugins / S3_PLUGIN_DIR
+        target.mkdir(parents=True)
+        on_pinot = {path.name for path in pinot_lib.iterdir()}
+        jars = [path for path in lib.glob("*.jar") if path.name not in on_pinot]
+        for jar in jars:
+            os.link(jar, target / jar.name)
+        marker.write_text(json.dumps({"jars": len(jars), "bytes": sum(j.stat().st_size for j in jars)}))
+    return plugins
+
+
+def ensure_s3proxy() -> Path:
+    return _maven_lib(CACHE_DIR / "s3proxy" / S3PROXY[2], [S3PROXY], [])
+
+
 def download_info(version: str) -> dict[str, Any]:
     """What ensure_pinot recorded for `version` (jar count, bytes, cold download seconds)."""
     return json.loads((CACHE_DIR / "pinot" / version / "complete.json").read_text())
@@ -352,6 +415,126 @@ def _terminate(pids: list[int], grace: float) -> None:
         time.sleep(0.1)
 
 
+# --------------------------------------------------------------------------- S3
+
+
+class S3Server:
+    """A real S3 API (s3proxy on jclouds' filesystem backend) with one bucket and a key pair of the test bed's own.
+
+    Listens on `host` (the real node's address when pods must reach it); requests are signed with AWS SigV4.
+    """
+
+    def __init__(self, workdir: str | os.PathLike, *, host: str = HOST, bucket: str = "pinot-deep-store",
+                 region: str = "us-east-1", die_with_parent: bool = True, start_timeout: float = 120.0) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.host, self.bucket, self.region = host, bucket, region
+        self.die_with_parent, self.start_timeout = die_with_parent, start_timeout
+        self.access_key = "testbed" + os.urandom(6).hex()
+        self.secret_key = os.urandom(20).hex()
+        self.port = free_port(host)
+        self.pid: int | None = None
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "s3proxy.log"
+
+    def start(self) -> S3Server:
+        lib = ensure_s3proxy()
+        data = self.workdir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        conf = self.workdir / "s3proxy.properties"
+        conf.write_text(_properties({
+            "s3proxy.endpoint": self.endpoint, "s3proxy.authorization": "aws-v2-or-v4",
+            "s3proxy.identity": self.access_key, "s3proxy.credential": self.secret_key,
+            "jclouds.provider": "filesystem", "jclouds.filesystem.basedir": data}))
+        conf.chmod(0o600)
+        (self.workdir / "logback.xml").write_text(S3PROXY_LOGBACK)
+        command = ["java", "-Xms32m", "-Xmx256m", *JVM_FLAGS[:3], f"-Dpinotops.testbed={self.workdir}",
+                   f"-Dlogback.configurationFile={self.workdir / 'logback.xml'}",
+                   f"-Djava.io.tmpdir={self.workdir}", "-cp", f"{lib}/*", S3PROXY_MAIN, "--properties", str(conf)]
+        with open(self.log_file, "ab") as log:
+            self._proc = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir,
+                start_new_session=True, preexec_fn=_set_pdeathsig if self.die_with_parent else None)  # noqa: PLW1509
+        self.pid = self._proc.pid
+        deadline = time.monotonic() + self.start_timeout
+        try:
+            while not port_open(self.port, self.host):
+                if self._proc.poll() is not None or time.monotonic() > deadline:
+                    raise ClusterError(f"s3proxy did not start; log tail:\n{self.log_file.read_text()[-3000:]}")
+                time.sleep(0.3)
+            status, body = self.request("PUT", f"/{self.bucket}")
+            if status != 200:
+                raise ClusterError(f"creating bucket {self.bucket}: {status} {body[:500]}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, grace: float = 10.0) -> None:
+        _terminate([p for p in [self.pid, *running_pids(self.workdir)] if p], grace)
+        if self._proc is not None:
+            self._proc.poll()
+        self.pid = None
+
+    def __enter__(self) -> S3Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def request(self, method: str, path: str, query: dict[str, str] | None = None,
+                body: bytes = b"") -> tuple[int, str]:
+        """A request signed with AWS Signature Version 4 (what the AWS SDK sends too)."""
+        query = query or {}
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        payload = hashlib.sha256(body).hexdigest()
+        headers = {"host": f"{self.host}:{self.port}", "x-amz-content-sha256": payload, "x-amz-date": stamp}
+        signed = ";".join(sorted(headers))
+        encoded = "&".join(f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}"
+                           for k, v in sorted(query.items()))
+        canonical = "\n".join([method, urllib.parse.quote(path, safe="/-_.~"), encoded,
+                               *(f"{k}:{headers[k]}" for k in sorted(headers)), "", signed, payload])
+        scope = f"{stamp[:8]}/{self.region}/s3/aws4_request"
+        text = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+        key = ("AWS4" + self.secret_key).encode()
+        for part in (stamp[:8], self.region, "s3", "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        signature = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+        request = urllib.request.Request(f"{self.endpoint}{path}{'?' + encoded if encoded else ''}", data=body or None,
+                                         method=method)
+        for name, value in headers.items():
+            request.add_header(name, value)
+        request.add_header("Authorization", f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
+                           f"SignedHeaders={signed}, Signature={signature}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read().decode(errors="replace")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace")
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every object key under `prefix` in the bucket (ListObjectsV2, page by page)."""
+        found: list[str] = []
+        token = None
+        while True:
+            query = {"list-type": "2", "prefix": prefix, **({"continuation-token": token} if token else {})}
+            status, body = self.request("GET", f"/{self.bucket}", query)
+            if status != 200:
+                raise ClusterError(f"listing {self.bucket}/{prefix}: {status} {body[:500]}")
+            root = ET.fromstring(body)
+            ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+            found += [item.findtext(f"{ns}Key") for item in root.iter(f"{ns}Contents")]
+            token = root.findtext(f"{ns}NextContinuationToken")
+            if not token:
+                return found
+
+
 # --------------------------------------------------------------------------- cluster
 
 
@@ -363,26 +546,35 @@ class PinotCluster:
 
     def __init__(self, version: str, workdir: str | os.PathLike, *, servers: int = 2, minion: bool = True,
                  kafka: bool = False, auth: dict[str, str] | None = None, die_with_parent: bool = True,
-                 start_timeout: float = 240.0, pinot: bool = True, kafka_host: str = HOST) -> None:
+                 start_timeout: float = 240.0, pinot: bool = True, kafka_host: str = HOST,
+                 properties: dict[str, dict[str, Any]] | None = None, env: dict[str, str] | None = None,
+                 s3_plugin: bool = False, controllers: int = 1) -> None:
         self.version = version
         self.workdir = Path(workdir).resolve()
         self.auth = dict(auth) if auth else None
         self.die_with_parent = die_with_parent
         self.start_timeout = start_timeout
         self.kafka_host = kafka_host
+        # Per role (controller, broker, server, minion), merged last into each component's properties.
+        self.properties = {role: dict(values) for role, values in (properties or {}).items()}
+        self.env = dict(env or {})  # added to the environment of the Pinot JVMs
+        self.s3_plugin = s3_plugin
+        self.plugins: Path | None = None
         self.owned = True
         self.lib: Path | None = None
         self.kafka_lib: Path | None = None
         self.components: dict[str, dict[str, Any]] = {}
         self._procs: dict[str, subprocess.Popen] = {}
-        self._plan(servers if pinot else None, minion and pinot, kafka)
+        self._plan(servers if pinot else None, minion and pinot, kafka, controllers)
 
     # ----- layout
 
-    def _plan(self, servers: int | None, minion: bool, kafka: bool) -> None:
+    def _plan(self, servers: int | None, minion: bool, kafka: bool, controllers: int) -> None:
         layout = {"zookeeper": ["client"], **({"kafka": ["client"]} if kafka else {})}
         if servers is not None:
-            layout.update({"controller": ["http"], "broker": ["http", "ms_runner"],
+            # More controllers are controller-1, ...: they join the Helix cluster the first one creates.
+            layout.update({"controller": ["http"], **{f"controller-{i}": ["http"] for i in range(1, controllers)},
+                           "broker": ["http", "ms_runner"],
                            **{f"server-{i}": ["netty", "admin", "grpc", "ms_server", "ms_runner"]
                               for i in range(servers)},
                            **({"minion": ["http"]} if minion else {})})
@@ -410,6 +602,13 @@ class PinotCluster:
         return f"{self.kafka_host}:{self._port('kafka', 'client')}" if "kafka" in self.components else None
 
     @property
+    def controller_names(self) -> list[str]:
+        return [n for n in self.components if n.split("-", maxsplit=1)[0] == "controller"]
+
+    def controller_url_of(self, name: str) -> str:
+        return f"http://{HOST}:{self._port(name, 'http')}"
+
+    @property
     def server_names(self) -> list[str]:
         return [n for n in self.components if n.startswith("server-")]
 
@@ -426,8 +625,8 @@ class PinotCluster:
         """Helix instance names as the controller lists them in GET /instances."""
         if "controller" not in self.components:
             return []
-        names = [f"Controller_{HOST}_{self._port('controller', 'http')}",
-                 f"Broker_{HOST}_{self._port('broker', 'http')}"]
+        names = [f"Controller_{HOST}_{self._port(n, 'http')}" for n in self.controller_names]
+        names.append(f"Broker_{HOST}_{self._port('broker', 'http')}")
         names += [f"Server_{HOST}_{self._port(n, 'netty')}" for n in self.server_names]
         if "minion" in self.components:
             names.append(f"Minion_{HOST}_{self._port('minion', 'http')}")
@@ -453,11 +652,15 @@ class PinotCluster:
         return basic_auth_header(self.auth["username"], self.auth["password"]) if self.auth else None
 
     def _config(self, name: str) -> dict[str, Any]:
-        """The properties file of a Pinot component; every port and directory is explicit."""
+        """The properties file of a Pinot component: the test bed's, then those given for its role."""
+        return {**self._own_config(name), **self.properties.get(name.split("-", maxsplit=1)[0], {})}
+
+    def _own_config(self, name: str) -> dict[str, Any]:
+        """Every port and directory is explicit."""
         d = self.component_dir(name)
         base = {"pinot.zk.server": self.zk_address, "pinot.cluster.name": CLUSTER_NAME}
         token = self._auth_token()
-        if name == "controller":
+        if name in self.controller_names:
             port = self._port(name, "http")
             conf = {
                 "controller.zk.str": self.zk_address, "controller.helix.cluster.name": CLUSTER_NAME,
@@ -526,12 +729,20 @@ class PinotCluster:
                f"-Djava.io.tmpdir={d / 'tmp'}", "-cp"]
         if name == "kafka":
             return jvm + [f"{self.kafka_lib}/*", KAFKA_MAIN, str(d / "server.properties")]
-        jvm.append(f"{self.lib}/*")
         if name == "zookeeper":
+            jvm.append(f"{self.lib}/*")
             return jvm + [ADMIN_MAIN, "StartZookeeper", "-zkPort", str(self._port(name, "client")),
                           "-dataDir", str(d / "data")]
+        if self.plugins:
+            # As Pinot's own launcher: plugins.dir for the PluginManager, and every plugin jar on the classpath.
+            plugin_dirs = sorted({jar.parent for jar in self.plugins.rglob("*.jar")})
+            classpath = ":".join([f"{self.lib}/*", *(f"{d}/*" for d in plugin_dirs)])
+            jvm[-1:] = [f"-Dplugins.dir={self.plugins}", "-cp", classpath]
+        else:
+            jvm.append(f"{self.lib}/*")
         command = {"controller": "StartController", "broker": "StartBroker", "minion": "StartMinion"}
-        return jvm + [ADMIN_MAIN, command.get(name, "StartServer"), "-configFileName", str(d / "pinot.properties")]
+        return jvm + [ADMIN_MAIN, command.get(name.split("-", maxsplit=1)[0], "StartServer"), "-configFileName",
+                      str(d / "pinot.properties")]
 
     def _prepare(self, name: str) -> None:
         d = self.component_dir(name)
@@ -548,8 +759,8 @@ class PinotCluster:
             return port_open(self._port(name, "client"))
         if name == "kafka":
             return port_open(self._port(name, "client"), self.kafka_host)
-        if name == "controller":
-            return http_get(self.controller_url + "/health")[0] == 200
+        if name in self.controller_names:
+            return http_get(self.controller_url_of(name) + "/health")[0] == 200
         if name == "broker":
             return http_get(self.broker_url + "/health")[0] == 200
         if name == "minion":
@@ -597,6 +808,7 @@ class PinotCluster:
             proc = subprocess.Popen(
                 self._command(name), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self.component_dir(name), start_new_session=True,
+                env={**os.environ, **self.env} if name not in ("zookeeper", "kafka") else None,
                 preexec_fn=_set_pdeathsig if self.die_with_parent else None,  # noqa: PLW1509 - prctl only
             )
         self._procs[name] = proc
@@ -607,6 +819,8 @@ class PinotCluster:
         if shutil.which("java") is None:
             raise PinotUnavailable("java is not installed")
         self.lib = ensure_pinot(self.version)
+        if self.s3_plugin:
+            self.plugins = ensure_s3_plugin(self.version)
         if "kafka" in self.components:
             self.kafka_lib = ensure_kafka(self.lib)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -730,6 +944,7 @@ class PinotCluster:
         return {
             "version": self.version, "workdir": str(self.workdir), "auth": self.auth, "lib": str(self.lib),
             "kafka_lib": str(self.kafka_lib) if self.kafka_lib else None,
+            "plugins": str(self.plugins) if self.plugins else None, "properties": self.properties,
             "controller_url": self.controller_url if "controller" in self.components else None,
             "broker_url": self.broker_url if "broker" in self.components else None, "zk_address": self.zk_address,
             "kafka_bootstrap": self.kafka_bootstrap, "kafka_host": self.kafka_host,
@@ -760,6 +975,10 @@ class PinotCluster:
         cluster.lib = Path(data["lib"])
         cluster.kafka_lib = Path(data["kafka_lib"]) if data.get("kafka_lib") else None
         cluster.kafka_host = data.get("kafka_host", HOST)
+        cluster.plugins = Path(data["plugins"]) if data.get("plugins") else None
+        cluster.s3_plugin = cluster.plugins is not None
+        cluster.properties = data.get("properties") or {}
+        cluster.env = {}  # never written to the state file: it may hold credentials
         cluster.components = data["components"]
         cluster._procs = {}
         return cluster

@@ -32,6 +32,12 @@ SOURCES = {
     "1.5.1": ("6e28ca9b7819a46af29982853857ee0d543cd46c25a1855124fa8c81648ae373",
               "020ff0d0538b2079d4cf4cb2676a191c87c95d4d"),
 }
+# sha256 of the S3 file system plugin's source (same commits; its parent poms are in the subset tarball).
+S3_SOURCES = {
+    "1.4.0": "641ce27b82715d55913b23da36073bf47161d65c703a914e21c2a97e72a49d06",
+    "1.5.1": "81c7dbf91c2ab3e551300ad896d6633e92270b531d169ec399c7acb387fda68c",
+}
+S3_MODULE_DIR = Path("pinot-plugins", "pinot-file-system", "pinot-s3")
 # pinot-tools depends on every plugin; a local cluster needs none of these, and some pull artifacts that are not
 # served here (io.confluent, AWS SDK bundles).
 UNNEEDED_TOOLS_DEPENDENCIES = {
@@ -65,14 +71,39 @@ def tarball(version: str) -> Path:
     return SOURCE_DIR / f"apache-pinot-{version}-src-subset.tar.gz"
 
 
-def verified_tarball(version: str) -> Path:
-    path = tarball(version)
+def s3_tarball(version: str) -> Path:
+    return SOURCE_DIR / f"apache-pinot-{version}-pinot-s3-src.tar.gz"
+
+
+def _verified(path: Path, expected: str) -> Path:
     if not path.is_file():
-        raise SourceUnavailable(f"Pinot {version} source not found at {path} (set PINOTOPS_PINOT_SOURCE)")
+        raise SourceUnavailable(f"{path.name} not found in {path.parent} (set PINOTOPS_PINOT_SOURCE)")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != SOURCES[version][0]:
-        raise SourceUnavailable(f"{path}: sha256 {digest}, expected {SOURCES[version][0]}")
+    if digest != expected:
+        raise SourceUnavailable(f"{path}: sha256 {digest}, expected {expected}")
     return path
+
+
+def verified_tarball(version: str) -> Path:
+    return _verified(tarball(version), SOURCES[version][0])
+
+
+def _extract(archive_path: Path, tree: Path) -> None:
+    """Extract a source tarball into `tree` without its top directory (a second one merges into the first)."""
+    with tarfile.open(archive_path) as archive:
+        members = []
+        for member in archive.getmembers():
+            inside = member.name.partition("/")[2]
+            if inside:
+                member.name = inside
+                members.append(member)
+        archive.extractall(tree, members=members, filter="data")
+
+
+def _edit_pom(pom_file: Path) -> None:
+    document = ET.parse(pom_file)
+    edit_module_pom(document.getroot())
+    document.write(pom_file, xml_declaration=True, encoding="UTF-8")
 
 
 # --------------------------------------------------------------------------- pom edits
@@ -151,21 +182,30 @@ def prepare_tree(version: str, tree: Path) -> list[str]:
     """Extract the verified tarball into `tree` and edit its poms; returns the artifactIds to build."""
     shutil.rmtree(tree, ignore_errors=True)
     tree.mkdir(parents=True)
-    with tarfile.open(verified_tarball(version)) as archive:
-        archive.extractall(tree, filter="data")
-    (top,) = [p for p in tree.iterdir() if p.is_dir()]
-    for item in top.iterdir():
-        item.rename(tree / item.name)
-    top.rmdir()
+    _extract(verified_tarball(version), tree)
     # A build-scan extension that calls a server this network cannot reach.
     (tree / ".mvn" / "extensions.xml").unlink(missing_ok=True)
     modules = source_modules(tree)
     for _artifact, directory in modules:
-        pom_file = directory / "pom.xml"
-        document = ET.parse(pom_file)
-        edit_module_pom(document.getroot())
-        document.write(pom_file, xml_declaration=True, encoding="UTF-8")
+        _edit_pom(directory / "pom.xml")
     return [artifact for artifact, _directory in modules]
+
+
+def prepare_s3_tree(version: str, tree: Path) -> list[str]:
+    """The subset tree with the S3 plugin's source merged in; returns pinot-s3 and its aggregator poms (not the
+    root), which a consumer of pinot-s3 needs in the local repository too."""
+    _verified(s3_tarball(version), S3_SOURCES[version])
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    _extract(verified_tarball(version), tree)
+    _extract(s3_tarball(version), tree)
+    (tree / ".mvn" / "extensions.xml").unlink(missing_ok=True)
+    modules = []
+    for depth in range(len(S3_MODULE_DIR.parts), 0, -1):
+        pom_file = tree.joinpath(*S3_MODULE_DIR.parts[:depth], "pom.xml")
+        _edit_pom(pom_file)
+        modules.append(_child(ET.parse(pom_file).getroot(), "artifactId"))
+    return modules
 
 
 # --------------------------------------------------------------------------- build
@@ -187,21 +227,32 @@ def current_module(log: Path) -> str:
     return ""
 
 
-def install_from_source(version: str, workdir: Path, settings: Path) -> float:
-    """Build and install into the local repository every module the tarball has sources for; returns seconds."""
-    tree = workdir / "src"
-    modules = prepare_tree(version, tree)
-    log = workdir / "build.log"
+def _maven_install(version: str, tree: Path, modules: list[str], settings: Path, *, log: Path, what: str) -> float:
     began = time.monotonic()
     rc = run_with_progress(
         ["mvn", "-B", "-T", "2", "-s", str(settings), "-Ppinot-fastdev,!plugin-assembly",
          "-pl", ",".join(f":{m}" for m in modules), *MAVEN_FLAGS, f"-DbuildNumber={SOURCES[version][1]}", "install"],
-        log, f"building Pinot {version} ({len(modules)} modules) from {tarball(version).name}", tree,
-        detail=current_module)
+        log, what, tree, detail=current_module)
     if rc != 0:
         errors = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("[ERROR]")]
-        raise SourceUnavailable(f"building Pinot {version} failed ({log}):\n" + "\n".join(errors[:15]))
+        raise SourceUnavailable(f"{what} failed ({log}):\n" + "\n".join(errors[:15]))
     return round(time.monotonic() - began, 1)
+
+
+def install_from_source(version: str, workdir: Path, settings: Path) -> float:
+    """Build and install into the local repository every module the tarball has sources for; returns seconds."""
+    tree = workdir / "src"
+    modules = prepare_tree(version, tree)
+    return _maven_install(version, tree, modules, settings, log=workdir / "build.log",
+                          what=f"building Pinot {version} ({len(modules)} modules) from {tarball(version).name}")
+
+
+def install_s3_plugin(version: str, workdir: Path, settings: Path) -> float:
+    """Build and install pinot-s3 (unshaded: its AWS SDK comes from Central) of `version`; returns seconds."""
+    tree = workdir / "src"
+    modules = prepare_s3_tree(version, tree)
+    return _maven_install(version, tree, modules, settings, log=workdir / "build.log",
+                          what=f"building Pinot {version}'s S3 plugin from {s3_tarball(version).name}")
 
 
 EXAMPLES = "pinot-tools/src/main/resources/examples/"

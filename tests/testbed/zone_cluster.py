@@ -129,4 +129,3 @@ class LiveWatch(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join()
-

@@ -89,8 +89,12 @@ CLUSTER = {
     "zookeeper": {"address": "zk:2181/pinot"},
     "pinot": {"controller": {"properties": {"controller.task.scheduler.enabled": True}, "jvm_opts": "-Xmx1g"}},
     "secret_env": [{"name": "PW", "secret": "pinot-auth", "key": "password", "roles": ["controller"]}],
+    "deep_store": {"uri": "s3://segments/pinot", "region": "us-east-1", "endpoint": "http://s3.example:9000",
+                   "credentials_secret": {"name": "pinot-s3"}},
     "profiles": {"small": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
-                           "storage": {"size": "1Gi"}}},
+                           "storage": {"size": "1Gi"},
+                           "volumes": [{"name": "tls", "secret": "pinot-tls", "mount_path": "/etc/pinot/tls",
+                                        "items": [{"key": "keystore.p12", "path": "keystore.p12"}]}]}},
     "node_groups": [
         {"name": "controller", "role": "controller", "replicas": 3, "zones": ["zone-a", "zone-b"], "profile": "small"},
         {"name": "broker", "role": "broker", "replicas": 1, "zone": "zone-a", "tags": ["DefaultTenant_BROKER"]},

@@ -249,3 +249,16 @@ def test_zookeeper_logback_logs_to_the_console():
     root = ET.parse(images.FILES / "zookeeper" / "logback.xml").getroot()
     assert root.find("appender").get("class") == "ch.qos.logback.core.ConsoleAppender"
     assert root.find("root").get("level") == "INFO"
+
+
+def test_pinot_admin_puts_every_plugin_jar_dir_on_the_classpath(tmp_path: Path):
+    home = tmp_path / "pinot"
+    for jar in ("plugins/pinot-file-system/pinot-s3/pinot-s3.jar", "plugins/pinot-file-system/pinot-s3/s3.jar",
+                "plugins/pinot-input-format/pinot-csv/pinot-csv.jar"):
+        (home / jar).parent.mkdir(parents=True, exist_ok=True)
+        (home / jar).touch()
+    env = fake_java(tmp_path) | {"PINOT_HOME": str(home)}
+    out = subprocess.run(["bash", str(PINOT_ADMIN), "StartServer"], env=env, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[out.index("-cp") + 1] == ":".join([f"{home}/lib/*", f"{home}/plugins/pinot-file-system/pinot-s3/*",
+                                                  f"{home}/plugins/pinot-input-format/pinot-csv/*"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -129,3 +130,31 @@ def test_the_build_reports_progress_while_maven_runs(tmp_path: Path, monkeypatch
     assert len(periodic) >= 2, lines
     assert all(re.fullmatch(r"testbed: building X: \d+ s", line) for line in periodic), periodic
     assert lines[-1].startswith("testbed: building X: finished in")
+
+
+def test_the_s3_plugin_is_built_with_its_aggregators_from_the_subset_and_its_own_tarball(tmp_path: Path, monkeypatch):
+    subset = _tarball(tmp_path / "subset.tar.gz", {
+        "apache-pinot-1.5.1-src-subset/pom.xml": pom("pinot", "", parent=None),
+        "apache-pinot-1.5.1-src-subset/.mvn/extensions.xml": "<extensions/>",
+        "apache-pinot-1.5.1-src-subset/pinot-plugins/pom.xml": pom("pinot-plugins", ""),
+        "apache-pinot-1.5.1-src-subset/pinot-plugins/pinot-file-system/pom.xml":
+            pom("pinot-file-system", dep("org.apache.pinot", "pinot-spi"), parent="pinot-plugins"),
+    })
+    s3 = _tarball(tmp_path / "apache-pinot-1.5.1-pinot-s3-src.tar.gz", {
+        "apache-pinot-1.5.1-pinot-s3-src/pinot-plugins/pinot-file-system/pinot-s3/pom.xml":
+            pom("pinot-s3", dep("software.amazon.awssdk", "s3") + dep("org.testcontainers", "testcontainers", "test"),
+                parent="pinot-file-system"),
+        "apache-pinot-1.5.1-pinot-s3-src/pinot-plugins/pinot-file-system/pinot-s3/src/main/java/S3PinotFS.java": "",
+    })
+    monkeypatch.setattr(pinot_build, "verified_tarball", lambda version: subset)
+    monkeypatch.setattr(pinot_build, "SOURCE_DIR", tmp_path)
+    monkeypatch.setitem(pinot_build.S3_SOURCES, "1.5.1", hashlib.sha256(s3.read_bytes()).hexdigest())
+    tree = tmp_path / "tree"
+    assert pinot_build.prepare_s3_tree("1.5.1", tree) == ["pinot-s3", "pinot-file-system", "pinot-plugins"]
+    assert not (tree / ".mvn" / "extensions.xml").exists()
+    plugin = ET.parse(tree / pinot_build.S3_MODULE_DIR / "pom.xml").getroot()
+    assert artifacts(plugin) == ["s3"]  # the test-scoped dependency is gone
+    assert (tree / pinot_build.S3_MODULE_DIR / "src/main/java/S3PinotFS.java").is_file()
+    monkeypatch.setitem(pinot_build.S3_SOURCES, "1.5.1", "0" * 64)
+    with pytest.raises(pinot_build.SourceUnavailable, match="sha256"):
+        pinot_build.prepare_s3_tree("1.5.1", tree)

@@ -5,6 +5,12 @@
 # the fixed flags, so a pod's -D settings win.
 set -eu
 home="${PINOT_HOME:-/opt/pinot}"
+# As Pinot's own launcher: every plugin jar under plugins/ joins the classpath (the PluginManager also reads the
+# directory, from -Dplugins.dir).
+classpath="$home/lib/*"
+while IFS= read -r dir; do
+  classpath="$classpath:$dir/*"
+done < <(find "$home/plugins" -name '*.jar' -printf '%h\n' 2>/dev/null | sort -u)
 # JAVA_OPTS is a list of flags: split on blanks on purpose.
 # shellcheck disable=SC2086
 exec java \
@@ -16,4 +22,4 @@ exec java \
   --add-exports=java.base/jdk.internal.ref=ALL-UNNAMED \
   -Dpinot.admin.system.exit=true \
   ${JAVA_OPTS:-} \
-  -cp "$home/lib/*" org.apache.pinot.tools.admin.PinotAdministrator "$@"
+  -cp "$classpath" org.apache.pinot.tools.admin.PinotAdministrator "$@"

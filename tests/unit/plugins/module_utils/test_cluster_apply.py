@@ -18,6 +18,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     last_pod_events,
     normalise,
     pod_restarts,
+    preflight,
     read_services,
     rollout_status,
     stale_config_maps,
@@ -26,7 +27,11 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_module import fail
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import instance_id, render_cluster
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import normalise_cluster, select_groups
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
+    ZONE_LABEL,
+    normalise_cluster,
+    select_groups,
+)
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sError
 
@@ -460,3 +465,37 @@ def test_all_pods_ready_needs_every_pod_of_every_group():
     assert not all_pods_ready({"a": group(2, True, True), "b": group(1, False)})
     assert not all_pods_ready({"a": group(2, True)})  # a pod being recreated is not listed yet
     assert all_pods_ready({"a": group(0)})
+
+
+class SecretsClient:
+    """The reads of the pre-flight: the namespace, the zoned nodes, Secrets by name (keys only matter)."""
+
+    def __init__(self, secrets):
+        self.secrets = secrets
+
+    def get(self, kind, name, namespace=None):
+        if kind == "Namespace":
+            return {"metadata": {"name": name}}
+        assert kind == "Secret", kind
+        keys = self.secrets.get(name)
+        return None if keys is None else {"data": dict.fromkeys(keys, "eA==")}
+
+    def list(self, kind):
+        assert kind == "Node"
+        return [{"metadata": {"name": f"n-{zone}", "labels": {ZONE_LABEL: zone}}}
+                for zone in ("zone-a", "zone-b", "zone-c")]
+
+
+def test_the_pre_flight_checks_the_deep_stores_secret_and_keys_naming_the_field():
+    desc = description(deep_store={"uri": "s3://pinot-segments/p", "region": "us-east-1",
+                                   "credentials_secret": {"name": "s3"}})
+    cluster = normalise_cluster(desc)
+    auth = {"pinot-auth": ["password"]}
+    with pytest.raises(SpecError) as info:
+        preflight(SecretsClient(auth), cluster, cluster["node_groups"])
+    assert info.value.field == "cluster.deep_store.credentials_secret.name"
+    with pytest.raises(SpecError) as info:
+        preflight(SecretsClient(dict(auth, s3=["AWS_ACCESS_KEY_ID"])), cluster, cluster["node_groups"])
+    assert info.value.field == "cluster.deep_store.credentials_secret.secret_key_key"
+    both = dict(auth, s3=["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
+    assert preflight(SecretsClient(both), cluster, cluster["node_groups"])["n-zone-a"] == "zone-a"

@@ -288,3 +288,48 @@ def test_pool_annotation_and_pod_management_policy():
     assert annotations == {"server-hot-a": "0", "server-hot-b": "1", "server-cold-c": "2"}
     assert refs["StatefulSet/pinot-server-hot-b"]["spec"]["podManagementPolicy"] == "Parallel"
     assert refs["StatefulSet/pinot-server-hot-a"]["spec"]["podManagementPolicy"] == "OrderedReady"
+
+
+def test_a_deep_store_is_in_the_configs_and_its_key_pair_only_in_secret_references():
+    desc = description(deep_store={"uri": "s3://pinot-segments/analytics", "region": "eu-west-1",
+                                   "endpoint": "http://10.250.0.1:9000", "credentials_secret": {"name": "pinot-s3"}})
+    items = manifests(desc)
+    refs = by_ref(items)
+    controller_conf = refs["ConfigMap/pinot-controller-config"]["data"]["pinot-controller.conf"].splitlines()
+    assert "controller.data.dir=s3://pinot-segments/analytics" in controller_conf
+    assert "pinot.controller.storage.factory.s3.endpoint=http://10.250.0.1:9000" in controller_conf
+    assert "pinot.server.segment.fetcher.protocols=file,http,s3" in \
+        refs["ConfigMap/pinot-server-hot-a-config"]["data"]["pinot-server.conf"].splitlines()
+    for sts in ("controller", "server-hot-a", "minion"):
+        variables = env(refs[f"StatefulSet/pinot-{sts}"])
+        assert variables["AWS_ACCESS_KEY_ID"]["valueFrom"] == {"secretKeyRef": {"name": "pinot-s3",
+                                                                                "key": "AWS_ACCESS_KEY_ID"}}
+        assert variables["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "pinot-s3"
+    assert "AWS_ACCESS_KEY_ID" not in env(refs["StatefulSet/pinot-broker-a"])
+    # No ConfigMap carries the key pair (S3PinotFS's accessKey/secretKey properties stay unset) and no variable a
+    # value: the pods read the Secret, pinotops never does.
+    configs = " ".join(conf for m in items if m["kind"] == "ConfigMap" for conf in m["data"].values())
+    assert ".s3.accesskey" not in configs.lower() and ".s3.secretkey" not in configs.lower()
+    assert all("value" not in e for m in items if m["kind"] == "StatefulSet"
+               for e in container(m)["env"] if e["name"].startswith("AWS_"))
+
+
+def test_secret_and_config_map_volumes_are_mounted_read_only_by_default():
+    desc = description()
+    desc["profiles"]["hot"]["volumes"] = [
+        {"name": "tls", "secret": "pinot-tls", "mount_path": "/etc/pinot/tls",
+         "items": [{"key": "keystore.p12", "path": "keystore.p12"}], "optional": True},
+        {"name": "extra", "config_map": "pinot-extra", "mount_path": "/opt/pinot/conf/extra", "read_only": False}]
+    sts = by_ref(manifests(desc))["StatefulSet/pinot-server-hot-a"]
+    pod = sts["spec"]["template"]["spec"]
+    assert pod["volumes"][-2:] == [
+        {"name": "tls", "secret": {"secretName": "pinot-tls", "items": [{"key": "keystore.p12",
+                                                                         "path": "keystore.p12"}], "optional": True}},
+        {"name": "extra", "configMap": {"name": "pinot-extra"}}]
+    assert container(sts)["volumeMounts"][-2:] == [
+        {"name": "tls", "mountPath": "/etc/pinot/tls", "readOnly": True},
+        {"name": "extra", "mountPath": "/opt/pinot/conf/extra", "readOnly": False}]
+    assert [v["name"] for v in pod["volumes"]][0] == "config"
+    # Groups of other profiles are unchanged.
+    other = by_ref(manifests(desc))["StatefulSet/pinot-controller"]["spec"]["template"]["spec"]
+    assert [v["name"] for v in other["volumes"]] == ["config"]

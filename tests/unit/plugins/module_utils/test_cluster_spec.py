@@ -5,6 +5,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
     check_partitions,
     normalise_cluster,
     parse_quantity,
+    secret_references,
     select_groups,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
@@ -238,3 +239,178 @@ def test_pod_management_policy_is_checked():
     assert groups["server-hot-b"]["settings"]["pod_management_policy"] == "Parallel"
     error = error_of(group_change(4, overrides={"pod_management_policy": "parallel"}))
     assert error.field == "cluster.node_groups[4].overrides.pod_management_policy"
+
+
+# -- deep store, volumes, controllers in HA ----------------------------------------------------------------
+
+DEEP_STORE = {"uri": "s3://pinot-segments/analytics/", "region": "eu-west-1", "endpoint": "http://10.250.0.1:9000",
+              "credentials_secret": {"name": "pinot-s3", "access_key_key": "id"}}
+
+
+def test_a_deep_store_sets_the_s3_file_system_of_the_roles_that_move_segments_and_no_credential():
+    cluster = normalise_cluster(description(deep_store=DEEP_STORE))
+    assert cluster["deep_store"] == {
+        "uri": "s3://pinot-segments/analytics", "region": "eu-west-1", "endpoint": "http://10.250.0.1:9000",
+        "credentials_secret": {"name": "pinot-s3", "access_key_key": "id", "secret_key_key": "AWS_SECRET_ACCESS_KEY"}}
+    groups = {g["name"]: g for g in cluster["node_groups"]}
+    controller = groups["controller"]["properties"]
+    assert controller["controller.data.dir"] == "s3://pinot-segments/analytics"
+    assert controller["pinot.controller.storage.factory.class.s3"] == "org.apache.pinot.plugin.filesystem.S3PinotFS"
+    assert controller["pinot.controller.storage.factory.s3.endpoint"] == "http://10.250.0.1:9000"
+    assert controller["pinot.controller.segment.fetcher.s3.class"] == \
+        "org.apache.pinot.common.utils.fetcher.PinotFSSegmentFetcher"
+    assert groups["server-hot-a"]["properties"]["pinot.server.storage.factory.s3.region"] == "eu-west-1"
+    assert groups["server-hot-a"]["properties"]["pinot.server.instance.segment.store.uri"] == \
+        "s3://pinot-segments/analytics"
+    assert groups["minion"]["properties"]["pinot.minion.segment.fetcher.protocols"] == "file,http,s3"
+    assert not any("s3" in key for key in groups["broker-a"]["properties"])
+    # The key pair comes from the Secret through the AWS SDK's own variables, for those three roles only.
+    for name in ("controller", "server-hot-a", "minion"):
+        assert [(e["name"], e["secret"], e["key"]) for e in groups[name]["secret_env"] if e["secret"] == "pinot-s3"] \
+            == [("AWS_ACCESS_KEY_ID", "pinot-s3", "id"), ("AWS_SECRET_ACCESS_KEY", "pinot-s3", "AWS_SECRET_ACCESS_KEY")]
+    assert all(e["secret"] != "pinot-s3" for e in groups["broker-a"]["secret_env"])
+    assert all("key" not in key.lower() for g in groups.values() for key in g["properties"] if "s3" in key)
+
+
+def test_without_credentials_the_aws_default_chain_applies():
+    cluster = normalise_cluster(description(deep_store={"uri": "s3://b-1", "region": "us-east-1"}))
+    controller = cluster["node_groups"][0]
+    assert controller["properties"]["controller.data.dir"] == "s3://b-1"
+    assert "pinot.controller.storage.factory.s3.endpoint" not in controller["properties"]
+    assert [e["name"] for e in controller["secret_env"]] == ["PINOT_ADMIN_PASSWORD"]
+
+
+@pytest.mark.parametrize(("deep_store", "field", "words"), [
+    ({"region": "us-east-1"}, "cluster.deep_store.uri", "is required"),
+    ({"uri": "gs://b/x", "region": "us-east-1"}, "cluster.deep_store.uri", "not an S3 URI"),
+    ({"uri": "s3://B_ad", "region": "us-east-1"}, "cluster.deep_store.uri", "not an S3 URI"),
+    ({"uri": "s3://bucket"}, "cluster.deep_store.region", "is required"),
+    ({"uri": "s3://bucket", "region": "US East"}, "cluster.deep_store.region", "not an AWS region"),
+    ({"uri": "s3://bucket", "region": "x1", "endpoint": "10.0.0.1:9000"}, "cluster.deep_store.endpoint", "http"),
+    ({"uri": "s3://bucket", "region": "x1", "credentials_secret": {}}, "cluster.deep_store.credentials_secret.name",
+     "is required"),
+    ({"uri": "s3://bucket", "region": "x1", "credentials_secret": {"name": "s", "secret_key_key": "a b"}},
+     "cluster.deep_store.credentials_secret.secret_key_key", "not a valid Secret key"),
+    ({"uri": "s3://bucket", "region": "x1", "bucket": "b"}, "cluster.deep_store.bucket", "unknown key"),
+])
+def test_a_bad_deep_store_names_its_field(deep_store, field, words):
+    error = error_of(description(deep_store=deep_store))
+    assert error.field == field and words in error.message
+
+
+def test_the_aws_variables_come_from_one_place():
+    desc = description(deep_store=DEEP_STORE)
+    desc["secret_env"].append({"name": "AWS_ACCESS_KEY_ID", "secret": "other", "key": "id"})
+    error = error_of(desc)
+    assert error.field == "cluster.deep_store.credentials_secret" and "AWS_ACCESS_KEY_ID" in error.message
+
+
+def test_a_property_the_deep_store_sets_is_changed_there_only():
+    desc = description(deep_store=DEEP_STORE)
+    desc["pinot"]["server"]["properties"]["pinot.server.storage.factory.s3.region"] = "us-east-1"
+    error = error_of(desc)
+    assert error.field == "cluster.pinot.server.properties[pinot.server.storage.factory.s3.region]"
+    assert "cluster.deep_store" in error.message
+    # The same value is no conflict.
+    desc["pinot"]["server"]["properties"]["pinot.server.storage.factory.s3.region"] = "eu-west-1"
+    normalise_cluster(desc)
+
+
+def test_the_secret_keys_pods_read_are_listed_with_their_fields():
+    refs = secret_references(normalise_cluster(description(deep_store=DEEP_STORE)))
+    assert [(r["secret_field"], r["key_field"], r["secret"], r["key"], r["roles"]) for r in refs] == [
+        ("cluster.secret_env[0].secret", "cluster.secret_env[0].key", "pinot-auth", "password", ["controller"]),
+        ("cluster.deep_store.credentials_secret.name", "cluster.deep_store.credentials_secret.access_key_key",
+         "pinot-s3", "id", ["controller", "server", "minion"]),
+        ("cluster.deep_store.credentials_secret.name", "cluster.deep_store.credentials_secret.secret_key_key",
+         "pinot-s3", "AWS_SECRET_ACCESS_KEY", ["controller", "server", "minion"])]
+
+
+@pytest.mark.parametrize("controllers", [
+    [{"replicas": 3}],
+    [{"replicas": 1}, {"replicas": 1}],
+    [{"replicas": 1}, {}],  # a group left to an HPA runs at least one
+])
+def test_several_controllers_without_a_deep_store_are_refused_with_the_reason(controllers):
+    desc = description()
+    base = desc["node_groups"][0]
+    desc["node_groups"][0:1] = [dict(base, name=f"controller-{i}", **c) for i, c in enumerate(controllers)]
+    for group in desc["node_groups"][: len(controllers)]:
+        if "replicas" not in controllers[desc["node_groups"].index(group)]:
+            group.pop("replicas")
+    error = error_of(desc)
+    assert error.field == "cluster.node_groups[0].replicas"
+    assert "no deep store" in error.message and "serves them only from there" in error.message
+    assert "cluster.deep_store" in error.message
+    normalise_cluster(dict(desc, deep_store={"uri": "s3://bucket", "region": "us-east-1"}))
+
+
+def test_several_controllers_may_use_a_deep_store_given_by_properties():
+    desc = group_change(0, replicas=2)
+    desc["pinot"]["controller"]["properties"]["controller.data.dir"] = "gs://bucket/pinot"
+    normalise_cluster(desc)
+    desc["node_groups"].insert(1, dict(desc["node_groups"][0], name="controller-b", replicas=1,
+                                       pinot={"properties": {"controller.data.dir": "/var/pinot/controller/data"}}))
+    error = error_of(desc)
+    assert error.field == "cluster.node_groups[1].replicas" and "3 controllers" in error.message
+
+
+def test_one_controller_needs_no_deep_store():
+    normalise_cluster(group_change(0, replicas=0))
+    normalise_cluster(description())
+
+
+TLS = {"name": "tls", "secret": "pinot-tls", "mount_path": "/etc/pinot/tls/",
+       "items": [{"key": "keystore.p12", "path": "keystore.p12"}]}
+
+
+def test_volumes_from_secrets_and_config_maps():
+    desc = description()
+    desc["profiles"]["small"]["volumes"] = [TLS, {"name": "extra", "config_map": "pinot-extra",
+                                                  "mount_path": "/opt/pinot/conf/extra", "read_only": False}]
+    cluster = normalise_cluster(desc)
+    volumes = cluster["node_groups"][0]["settings"]["volumes"]
+    assert [v["mount_path"] for v in volumes] == ["/etc/pinot/tls", "/opt/pinot/conf/extra"]
+
+
+@pytest.mark.parametrize(("volume", "field", "words"), [
+    ({"name": "x", "mount_path": "/x"}, "[0]", "exactly one of 'secret' or 'config_map'"),
+    ({"name": "x", "secret": "s", "config_map": "c", "mount_path": "/x"}, "[0]", "exactly one"),
+    ({"name": "data", "secret": "s", "mount_path": "/x"}, "[0].name", "pinotops mounts itself"),
+    ({"name": "X", "secret": "s", "mount_path": "/x"}, "[0].name", "DNS-1123"),
+    ({"name": "x", "secret": "S!", "mount_path": "/x"}, "[0].secret", "a Secret name"),
+    ({"name": "x", "secret": "s", "mount_path": "relative"}, "[0].mount_path", "absolute"),
+    ({"name": "x", "secret": "s", "mount_path": "/a/../b"}, "[0].mount_path", "absolute"),
+    ({"name": "x", "secret": "s", "mount_path": "/"}, "[0].mount_path", "absolute"),
+    ({"name": "x", "secret": "s", "mount_path": "/x", "read_only": "yes"}, "[0].read_only", "boolean"),
+    ({"name": "x", "secret": "s", "mount_path": "/x", "items": [{"key": "k", "path": "/abs"}]},
+     "[0].items[0].path", "relative"),
+    ({"name": "x", "secret": "s", "mount_path": "/x", "items": [{"key": "k"}]}, "[0].items[0].path", "required"),
+    ({"name": "x", "secret": "s", "mount_path": "/x", "sub_path": "a"}, "[0].sub_path", "unknown key"),
+])
+def test_a_bad_volume_names_its_field(volume, field, words):
+    desc = description()
+    desc["profiles"]["small"]["volumes"] = [volume]
+    error = error_of(desc)
+    assert error.field == "cluster.profiles.small.volumes" + field and words in error.message
+
+
+def test_volumes_may_not_share_a_name_or_a_path():
+    desc = description()
+    desc["profiles"]["small"]["volumes"] = [TLS, dict(TLS, mount_path="/other")]
+    assert error_of(desc).field == "cluster.profiles.small.volumes[1].name"
+    desc["profiles"]["small"]["volumes"] = [TLS, dict(TLS, name="tls-2")]
+    assert error_of(desc).field == "cluster.profiles.small.volumes[1].mount_path"
+
+
+@pytest.mark.parametrize("path", ["/var/pinot/server/data", "/var/pinot/server/config/extra", "/var/pinot",
+                                  "/var/pinot/server"])
+def test_a_volume_may_not_hide_or_shadow_what_pinotops_mounts(path):
+    desc = description()
+    desc["profiles"]["hot"]["volumes"] = [dict(TLS, mount_path=path)]
+    error = error_of(desc)
+    assert error.field == "cluster.node_groups[3].profile.volumes[0].mount_path"
+    assert "clashes with /var/pinot/server/" in error.message
+    # The same path is fine for another role's directories.
+    desc["profiles"]["hot"]["volumes"] = [dict(TLS, mount_path="/var/pinot/controller/data")]
+    normalise_cluster(desc)
