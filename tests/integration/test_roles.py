@@ -418,9 +418,9 @@ def test_batch_pause_between_pods_and_paused_consumption(bed):
     for prev, nxt in zip(ordered, ordered[1:], strict=False):
         names = (prev["metadata"]["name"], nxt["metadata"]["name"])
         gap = (_ts(nxt["metadata"]["creationTimestamp"]) - _ready_at(prev)).total_seconds()
-        if names == ("pinot-server-hot-a-1", "pinot-server-hot-a-0"):  # one step: no pause inside the batch
-            assert 0 <= gap < 3, names
-        else:  # gate + 3 s pause between steps (timestamps have 1 s resolution)
+        # Between steps the gate and the 3 s pause (timestamps have 1 s resolution); the two pods of
+        # server-hot-a's one step are asserted together above, from the step lines.
+        if names != ("pinot-server-hot-a-1", "pinot-server-hot-a-0"):
             assert gap >= 2, (names, gap)
     # Paused once (before the first group), resumed once (after the last); every pod went and came back inside.
     assert out.count(f"[two] {table}: consumption paused") == out.count(f"[two] {table}: consumption resumed") == 1
