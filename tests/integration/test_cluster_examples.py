@@ -159,7 +159,7 @@ def test_cluster_examples_run_as_written(analytics, home: Path, tmp_path: Path, 
 
 def run_rollout_examples(runner: Runner, cp, pinot, description: dict) -> None:
     """The plan, the upgrade stopped by its first gate as written, completed with the bed's instances, then the
-    brokers-only example with nothing left to do."""
+    brokers-only and the zone-at-a-time examples with nothing left to do."""
     pinot_vars = {"pinot_cluster": description}
     plan_name = "What would the upgrade restart?"
     upgrade_name = "Upgrade to the description, pod by pod, gated on Pinot"
@@ -200,6 +200,13 @@ def run_rollout_examples(runner: Runner, cp, pinot, description: dict) -> None:
                          play_vars=pinot_vars)
     assert_ok(brokers, changed=False)
     assert brokers["executed_requests"] == [] and len(brokers["progress"]) == 2
+
+    # Every server is at the new revision already: the zone steps find nothing to restart or delete.
+    zones = runner.run("pinot_cluster_rollout", "Upgrade with the servers a zone at a time (needs delete on pods)",
+                       play_vars=pinot_vars)
+    assert_ok(zones, changed=False)
+    assert zones["executed_requests"] == [] and zones["steps"] == []
+    assert any("server-hot-a: every pod at revision" in line for line in zones["progress"]), zones["progress"]
 
 
 @pytest.mark.every_version
