@@ -142,8 +142,9 @@ def stored_config(pinot, name):
 
 def replicas_online(pinot, name):
     """{segment: number of ONLINE replicas} in the external view."""
+    # Right after the table's creation Pinot may have no external view for it yet.
     view = requests.get(f"{pinot.controller_url}/tables/{name}/externalview", params={"tableType": "OFFLINE"},
-                        timeout=30).json()["OFFLINE"] or {}
+                        timeout=30).json().get("OFFLINE") or {}
     return {segment: sorted(states.values()).count("ONLINE") for segment, states in view.items()}
 
 
