@@ -55,8 +55,9 @@ options:
           managed:
             description:
               - A ZooKeeper ensemble run by pinotops (V({}) for the defaults) - StatefulSet C(<name>-zookeeper),
-                its headless and client Services and a PodDisruptionBudget. Pinot then uses
-                C(<name>-zookeeper:2181).
+                its headless and client Services and a PodDisruptionBudget. Pinot then connects to every
+                member by name, C(<name>-zookeeper-<i>.<name>-zookeeper-headless:2181), so a ZooKeeper client
+                fails over from a lost member without losing its session.
               - The node group name C(zookeeper) is then reserved. Switching to C(address) prunes the ensemble
                 (its PVCs are kept unless C(delete_pvcs=true)).
             type: dict

@@ -93,10 +93,18 @@ def conf_file(role):
     return f"pinot-{role}.conf"
 
 
+def zookeeper_hosts(cluster):
+    """Each member of the managed ensemble by its stable name under the headless Service."""
+    name = f"{cluster['name']}-{ZOOKEEPER}"
+    return [f"{name}-{i}.{name}-headless" for i in range(cluster["zookeeper"]["managed"]["replicas"])]
+
+
 def zookeeper_address(cluster):
+    """Every member by name, not the client Service: a ZooKeeper client fails over only between the hosts it is
+    given, and a reconnect through one ClusterIP can land on a lost member and time out the session."""
     if cluster["zookeeper"]["address"]:
         return cluster["zookeeper"]["address"]
-    return f"{cluster['name']}-{ZOOKEEPER}:2181"
+    return ",".join(f"{host}:2181" for host in zookeeper_hosts(cluster))
 
 
 def sts_name(cluster, group_name):
@@ -439,7 +447,7 @@ def render_zookeeper(cluster):
               "spec": {"type": "ClusterIP", "selector": dict(selector), "ports": service_ports[:1]}}
     pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": _meta(cluster, name, labels),
            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)}}}
-    servers = " ".join(f"server.{i + 1}={name}-{i}.{name}-headless:2888:3888;2181" for i in range(managed["replicas"]))
+    servers = " ".join(f"server.{i}={host}:2888:3888;2181" for i, host in enumerate(zookeeper_hosts(cluster), 1))
     volumes, mounts, claims = _storage(settings, selector, "/data")
     tcp = {"tcpSocket": {"port": 2181}}
     container = {

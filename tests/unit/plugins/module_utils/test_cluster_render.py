@@ -236,7 +236,10 @@ def test_managed_zookeeper():
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
     assert "Service/pinot-zookeeper" in refs
     broker = by_ref(stages[2][1])["StatefulSet/pinot-broker-a"]
-    assert "pinot-zookeeper:2181" in container(broker)["args"]
+    # Every member by name, so a client can fail over from a lost one without its session timing out.
+    args = container(broker)["args"]
+    assert args[args.index("-zkAddress") + 1] == ",".join(
+        f"pinot-zookeeper-{i}.pinot-zookeeper-headless:2181" for i in range(3))
 
 
 def test_rendering_is_pure_and_deterministic():
