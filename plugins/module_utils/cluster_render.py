@@ -14,6 +14,7 @@ import json
 import re
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
+    DEEP_STORE,
     K8S_ENV_REFERENCE,
     ROLE_PORTS,
     ZONE_LABEL,
@@ -173,6 +174,9 @@ def render_properties(cluster, group):
         defaults["pinot.broker.instance.tags"] = ",".join(group["tags"])
     result = dict(defaults)
     result.update(group["properties"])
+    if role == "controller" and DEEP_STORE.match(str(result["controller.data.dir"])):
+        # A controller refuses to start with a remote data dir and no local directory for uploads in progress.
+        result.setdefault("controller.local.temp.dir", f"{data_dir('controller')}/upload")
     result.update(managed)
     return dict(sorted(result.items()))
 

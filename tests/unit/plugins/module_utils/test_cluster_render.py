@@ -300,6 +300,8 @@ def test_a_deep_store_is_in_the_configs_and_its_key_pair_only_in_secret_referenc
     refs = by_ref(items)
     controller_conf = refs["ConfigMap/pinot-controller-config"]["data"]["pinot-controller.conf"].splitlines()
     assert "controller.data.dir=s3://pinot-segments/analytics" in controller_conf
+    # Without a local directory for uploads in progress a controller with a remote data dir does not start.
+    assert "controller.local.temp.dir=/var/pinot/controller/data/upload" in controller_conf
     assert "pinot.controller.storage.factory.s3.endpoint=http://10.250.0.1:9000" in controller_conf
     assert "pinot.server.segment.fetcher.protocols=file,http,s3" in \
         refs["ConfigMap/pinot-server-hot-a-config"]["data"]["pinot-server.conf"].splitlines()
@@ -315,6 +317,16 @@ def test_a_deep_store_is_in_the_configs_and_its_key_pair_only_in_secret_referenc
     assert ".s3.accesskey" not in configs.lower() and ".s3.secretkey" not in configs.lower()
     assert all("value" not in e for m in items if m["kind"] == "StatefulSet"
                for e in container(m)["env"] if e["name"].startswith("AWS_"))
+
+
+def test_a_local_data_dir_gets_no_temporary_dir_and_a_given_one_is_kept():
+    desc = description()
+    conf = by_ref(manifests(desc))["ConfigMap/pinot-controller-config"]["data"]["pinot-controller.conf"]
+    assert "controller.local.temp.dir" not in conf
+    desc["pinot"] = {"controller": {"properties": {"controller.data.dir": "gs://segments/a",
+                                                   "controller.local.temp.dir": "/tmp/uploads"}}}
+    conf = by_ref(manifests(desc))["ConfigMap/pinot-controller-config"]["data"]["pinot-controller.conf"]
+    assert "controller.local.temp.dir=/tmp/uploads" in conf.splitlines()
 
 
 def test_secret_and_config_map_volumes_are_mounted_read_only_by_default():
