@@ -236,6 +236,8 @@ def test_a_zone_lost_under_load_then_back(bed: RealCluster) -> None:
         f"SELECT COUNT(*), COUNT(DISTINCT user) FROM {REALTIME} WHERE user LIKE 'zone-%'") == [[sent, sent]],
         timeout=180)
 
+    renewed = watch.renewed()
+
     def figures(table: str) -> str:
         answers = [a for a in by_table[table] if a.at >= killed]
         failed = [a.at - killed for a in answers if a.outcome == "failed"]
@@ -249,12 +251,13 @@ def test_a_zone_lost_under_load_then_back(bed: RealCluster) -> None:
           f"{len(doomed['default2'])} of {BATCHES} segments in {LOST} ({doomed['default2']}); node back "
           f"{node.timings.get('revive', 0):.1f} s after revive(), Pinot saw the servers back at "
           f"+{watch.back_at - revived:.1f} s, every segment on three zones at +{converged - revived:.1f} s; "
-          f"{sent} messages fed, all ingested once")
-    # Issue #32 asks for no wrong answer and no failed query once Pinot has seen the loss. One run of two met it;
-    # the other had the zone-aware OFFLINE table answer 9 of its 12 rows (a segment missing, no exception, every
-    # server responding) some 20 s after Pinot saw the loss. Until that is understood it is reported here, by name
-    # and time, as an expected failure rather than failing the suite; every check above holds either way.
-    if wrong or late:
-        seen_at = f"Pinot saw the loss at +{seen - killed:.1f}s"
-        pytest.xfail(f"zone-aware tables answered after the loss ({seen_at}): " + "; ".join(
-            f"{a.table} {a.outcome} {a.detail} at +{a.at - killed:.1f}s" for a in (wrong + late)[:8]))
+          f"{sent} messages fed, all ingested once; ZooKeeper sessions renewed outside {LOST}: "
+          f"{ {n.split('.')[0]: [round(at - killed, 1) for at in ats] for n, ats in renewed.items()} or 'none'}")
+    # What a zone's loss must not do to the zones that stay: no wrong answer, no failed query once Pinot has seen the
+    # loss, no ZooKeeper session lost. A broker whose session expires rebuilds its routing, and while a zone is down
+    # it takes a segment younger than five minutes for a new one and leaves it out of every third answer, without an
+    # exception (docs/zones.md, "The managed ZooKeeper"): the likely cause of the 9-of-12-row answers of two runs
+    # made when Pinot reached ZooKeeper through its client Service.
+    assert not renewed, f"ZooKeeper sessions outside {LOST} expired and were renewed: {renewed}"
+    assert not wrong and not late, f"Pinot saw the loss at +{seen - killed:.1f}s; " + "; ".join(
+        f"{a.table} {a.outcome} {a.detail} at +{a.at - killed:.1f}s" for a in (wrong + late)[:8])

@@ -114,7 +114,10 @@ class QueryLoad(threading.Thread):
         count = body["resultTable"]["rows"][0][0]
         low, high = expected.bounds(sent, done)
         outcome = "ok" if low <= count <= high else "wrong"
-        return Answer(sent, expected.table, outcome, _ms(sent), f"{count} rows, expected {low}..{high}",
+        stats = ("numSegmentsQueried", "numSegmentsProcessed", "numServersResponded")
+        counts = "/".join(str(body.get(k)) for k in stats)
+        return Answer(sent, expected.table, outcome, _ms(sent),
+                      f"{count} rows, expected {low}..{high} (segments queried/processed/servers {counts})",
                       behind=max(0, high - count) if expected.feed else 0)
 
     def stop(self) -> None:

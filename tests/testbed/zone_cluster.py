@@ -103,7 +103,8 @@ def zones_of_segments(cluster: RealCluster, table_with_type: str, states: tuple[
 
 class LiveWatch(threading.Thread):
     """When the controller's live instances first lacked every one of `instances`, and first held them all again
-    (polled every 0.5 s): when Pinot saw a zone go and come back."""
+    (polled every 0.5 s): when Pinot saw a zone go and come back. Also every ZooKeeper session each live instance
+    was seen with, in order: an instance outside the zone with two lost its session and re-registered."""
 
     def __init__(self, cluster: RealCluster, instances: list[str]) -> None:
         super().__init__(daemon=True)
@@ -111,20 +112,34 @@ class LiveWatch(threading.Thread):
         self.gone_at: float | None = None
         self.back_at: float | None = None
         self.polls = 0
+        self.sessions: dict[str, list[tuple[float, str]]] = {}
         self._halt = threading.Event()
 
     def run(self) -> None:
+        helix = self.cluster.controller("GET", "/cluster/info").json()["clusterName"]
         while not self._halt.wait(0.5):
             try:
-                live = set(self.cluster.controller("GET", "/liveinstances").json()["instances"])
+                records = self.cluster.controller("GET", "/zk/getChildren",
+                                                  params={"path": f"/{helix}/LIVEINSTANCES"}).json()
             except Exception:  # noqa: BLE001 - the controller is in another zone; a missed poll is retried
                 continue
             self.polls += 1
             now = time.monotonic()
+            live = {r["id"] for r in records}
+            for record in records:
+                seen = self.sessions.setdefault(record["id"], [])
+                session = record["simpleFields"].get("SESSION_ID", "?")
+                if not seen or seen[-1][1] != session:
+                    seen.append((now, session))
             if self.gone_at is None and not live & self.instances:
                 self.gone_at = now
             elif self.gone_at is not None and self.back_at is None and self.instances <= live:
                 self.back_at = now
+
+    def renewed(self) -> dict[str, list[float]]:
+        """{instance outside the watched ones: when it was seen with a new session} for each that had one."""
+        return {name: [at for at, _session in seen[1:]] for name, seen in self.sessions.items()
+                if name not in self.instances and len(seen) > 1}
 
     def stop(self) -> None:
         self._halt.set()
