@@ -33,6 +33,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import (
     KUBERNETES_IMPORT_ERROR,
     K8sClient,
     K8sError,
+    reveal_kubeconfig,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_events import EventRecorder
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import (
@@ -53,6 +54,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.rollout import (
 def connect(module):
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+    reveal_kubeconfig(module)  # from here on errors name the kubeconfig file; a dict's credentials stay hidden
     return K8sClient.from_params(module.params)
 
 

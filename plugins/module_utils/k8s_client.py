@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import threading
 import time
+from collections.abc import Mapping
 from urllib.parse import quote, urlencode
 
 from ansible.module_utils.basic import env_fallback
@@ -37,10 +39,24 @@ try:
 except ImportError:  # pragma: no cover
     CONNECTION_ERRORS = (OSError,)
 
+try:
+    import yaml
+except ImportError:  # pragma: no cover - the kubernetes package needs PyYAML
+    yaml = None
+
 FIELD_MANAGER = "pinotops.k8s"
 
+PROXY_HEADERS_ARGS = dict(
+    proxy_basic_auth=dict(type="str", no_log=True,
+                          fallback=(env_fallback, ["K8S_AUTH_PROXY_HEADERS_PROXY_BASIC_AUTH"])),
+    basic_auth=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_PROXY_HEADERS_BASIC_AUTH"])),
+    user_agent=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_PROXY_HEADERS_USER_AGENT"])),
+)
+
 K8S_AUTH_ARGS = dict(
-    kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+    # A path or a dict of kubeconfig content (tokens, keys). no_log hides every value of it from the first moment
+    # (the module's log line, a failure before connecting); reveal_kubeconfig() shows again what is no secret.
+    kubeconfig=dict(type="raw", no_log=True, fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
     context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
     host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
     api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
@@ -49,6 +65,12 @@ K8S_AUTH_ARGS = dict(
     client_cert=dict(type="path", aliases=["cert_file"], fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
     client_key=dict(type="path", aliases=["key_file"], no_log=False,
                     fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
+    proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_PROXY"])),
+    no_proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_NO_PROXY"])),
+    # apply_defaults: the suboptions' variables apply when the task gives no proxy_headers (kubernetes.core's way).
+    proxy_headers=dict(type="dict", options=PROXY_HEADERS_ARGS, apply_defaults=True),
+    impersonate_user=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_USER"])),
+    impersonate_groups=dict(type="list", elements="str", fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_GROUPS"])),
 )
 
 # kind -> (API prefix, plural, namespaced)
@@ -114,28 +136,191 @@ def _message(status, data, reason):
     return text.strip()[:2000] or str(reason or status)
 
 
+# A dict kubeconfig's values that may be credentials: everything of a user's entry but these (names, the
+# exec plugin's command and apiVersion, which are no secret and would otherwise be hidden wherever they occur in
+# the output), and anywhere a value whose key names a secret (certificate-authority-data, tokens, passwords).
+_USER_NOT_SECRET = frozenset(("name", "apiVersion", "command", "interactiveMode", "installHint", "provideClusterInfo"))
+_SECRET_KEY = re.compile(r"token|password|secret|key|-data$|credential", re.IGNORECASE)
+_DICT_KUBECONFIG = "(given as a dict)"
+
+
+def _values(value):
+    """Every value of a structure as Ansible's no_log handling sees it (strings; numbers as text)."""
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _values(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _values(item)
+    elif isinstance(value, str):
+        if value:
+            yield value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield str(value)
+
+
+def kubeconfig_secrets(content, user=False):
+    """The values of kubeconfig content (a dict) that may be credentials."""
+    secrets = set()
+    items = content.items() if isinstance(content, Mapping) else \
+        ((None, item) for item in content) if isinstance(content, (list, tuple)) else ()
+    for key, value in items:
+        if key is not None and _SECRET_KEY.search(str(key)):
+            secrets.update(_values(value))
+        elif isinstance(value, (Mapping, list, tuple)):
+            secrets.update(kubeconfig_secrets(value, user or key == "user"))
+        elif user and key not in _USER_NOT_SECRET:
+            secrets.update(_values(value))
+    return secrets
+
+
+def _no_log_option_values(spec, params, skip=()):
+    """The values Ansible hides for the no_log options of `spec` (suboptions included), but those of `skip`."""
+    values = set()
+    for name, option in spec.items():
+        value = (params or {}).get(name)
+        if name in skip or value is None:
+            continue
+        if option.get("no_log"):
+            values.update(_values(value))
+        elif option.get("options"):
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, Mapping):
+                    values.update(_no_log_option_values(option["options"], item))
+    return values
+
+
+def _is_path(value):
+    """Whether a kubeconfig string can be a path (not kubeconfig content given as text by mistake)."""
+    return "\n" not in value and not value.lstrip().startswith(("{", "apiVersion:")) and len(value) < 4096
+
+
+def reveal_kubeconfig(module):
+    """`kubeconfig` is no_log, so Ansible hides each value it holds wherever it appears in the output. Once the
+    module runs, show again what is no secret: a path (so that errors name the file), and the parts of a dict
+    other than its credentials (its names, "v1", "default" would otherwise be starred out of every message).
+    A value that another no_log option also holds stays hidden."""
+    kubeconfig = module.params.get("kubeconfig")
+    if isinstance(kubeconfig, str):
+        shown = {kubeconfig} if _is_path(kubeconfig) else set()
+    elif isinstance(kubeconfig, Mapping):
+        shown = set(_values(kubeconfig)) - kubeconfig_secrets(kubeconfig)
+    else:
+        return
+    module.no_log_values.difference_update(
+        shown - _no_log_option_values(module.argument_spec, module.params, skip=("kubeconfig",)))
+
+
+def _kubeconfig_file(params):
+    """(path, where it came from) of the kubeconfig file to load, or (None, None)."""
+    kubeconfig = params.get("kubeconfig") or None
+    if isinstance(kubeconfig, str):  # several files: separated as in KUBECONFIG (the client merges them)
+        paths = [os.path.expanduser(os.path.expandvars(part)) for part in kubeconfig.split(os.pathsep) if part]
+        return os.pathsep.join(paths), "option kubeconfig or K8S_AUTH_KUBECONFIG"
+    if kubeconfig is None and (params.get("context") or not params.get("host")):
+        variable = os.environ.get("KUBECONFIG")
+        path = os.path.expanduser(variable.split(os.pathsep)[0] if variable else "~/.kube/config")
+        if params.get("context") or os.path.exists(path):
+            return path, ("KUBECONFIG" if variable else "the default path") + ", as option kubeconfig is not set"
+    return None, None
+
+
+def _read_kubeconfig(path, origin):
+    """The content of a kubeconfig file; an error names the file and the option, never what the file holds."""
+
+    def failed(problem):
+        return K8sError("load", "kubeconfig", path, message=f"{problem} (from {origin})")
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise failed("no such file") from None
+    except OSError as exc:
+        raise failed(f"cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise failed("it is not UTF-8 text") from None
+    if yaml is None:  # pragma: no cover
+        return None
+    try:
+        content = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        # Only the parser's kind of problem: its full message quotes the offending line.
+        raise failed(f"not valid YAML{where}: {getattr(exc, 'problem', None) or type(exc).__name__}") from None
+    if not isinstance(content, dict):
+        raise failed(f"it does not hold a kubeconfig (a YAML mapping), but {type(content).__name__}")
+    return content
+
+
+def _load_kubeconfig(configuration, params):
+    """Load the kubeconfig (a dict, a file, or none: the in-cluster service account) into `configuration`.
+    True when something was loaded."""
+    kubeconfig = params.get("kubeconfig") or None
+    context = params.get("context")
+    if kubeconfig is not None and not isinstance(kubeconfig, (str, Mapping)):
+        raise K8sError("load", "kubeconfig", None, message=(
+            f"the kubeconfig option takes a path or a dict of kubeconfig content, not {type(kubeconfig).__name__}"))
+    if isinstance(kubeconfig, str) and not _is_path(kubeconfig):
+        raise K8sError("load", "kubeconfig", None, message=(
+            "the kubeconfig option holds text that is not a path: give kubeconfig content as a dict "
+            "(for example through the from_yaml filter)"))
+    path, origin = _kubeconfig_file(params)
+    if isinstance(kubeconfig, Mapping):
+        content, name = dict(kubeconfig), _DICT_KUBECONFIG
+    elif path:
+        content = {"files": [_read_kubeconfig(part, origin) for part in path.split(os.pathsep)]}
+        name = path
+    else:
+        return False
+    try:
+        if isinstance(kubeconfig, Mapping):
+            # In memory: only the client's own temporary copies of *-data fields are written, and removed when the
+            # module ends (the kubernetes package's exit handler), as for a kubeconfig file.
+            k8s_config.load_kube_config_from_dict(content, context=context, client_configuration=configuration,
+                                                  persist_config=False)
+        else:
+            k8s_config.load_kube_config(config_file=path, context=context, client_configuration=configuration,
+                                        persist_config=False)
+    except (k8s_config.ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        if isinstance(exc, (k8s_config.ConfigException, OSError)):
+            message = str(exc).splitlines()[0][:500]
+        else:  # the client stumbled over a field of another type or encoding; its words may quote the field
+            kind = type(exc).__name__ if type(exc).__module__ == "builtins" else \
+                f"{type(exc).__module__}.{type(exc).__name__}"
+            message = f"not a valid kubeconfig: a field has an unexpected type or encoding ({kind})"
+        for secret in sorted(kubeconfig_secrets(content or {}), key=len, reverse=True):
+            message = message.replace(secret, "********")
+        raise K8sError("load", "kubeconfig", name, message=message) from None
+    return True
+
+
+def _proxy_headers(options):
+    given = {name: value for name, value in (options or {}).items() if value is not None}
+    return urllib3.util.make_headers(**given) if given else None
+
+
+def impersonation_headers(params):
+    """kubernetes.core's impersonation options as request headers: (name, value) pairs, one per group."""
+    headers = [("Impersonate-User", params["impersonate_user"])] if params.get("impersonate_user") else []
+    return headers + [("Impersonate-Group", group) for group in params.get("impersonate_groups") or [] if group]
+
+
 def make_configuration(params):
     """A kubernetes Configuration from the module's auth options (kubernetes.core's precedence):
-    host/api_key/certificates given directly; else kubeconfig (option, KUBECONFIG, ~/.kube/config) with
-    optional context and explicit overrides; else the in-cluster service account."""
+    host/api_key/certificates given directly; else kubeconfig (option as a path or a dict, KUBECONFIG,
+    ~/.kube/config) with optional context and explicit overrides; else the in-cluster service account.
+    The proxy options apply to every source (impersonation: impersonation_headers)."""
     host = params.get("host")
-    kubeconfig = params.get("kubeconfig")
-    context = params.get("context")
     configuration = k8s_api.Configuration()
-    default_kubeconfig = os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0])
-    try:
-        if kubeconfig or context or (not host and os.path.exists(default_kubeconfig)):
-            k8s_config.load_kube_config(config_file=kubeconfig or default_kubeconfig, context=context,
-                                        client_configuration=configuration, persist_config=False)
-        elif not host:
-            try:
-                k8s_config.load_incluster_config(client_configuration=configuration)
-            except k8s_config.ConfigException as exc:
-                raise K8sError("connect to", "Kubernetes", None, message=(
-                    "no connection settings: give kubeconfig, or host (and api_key), or set K8S_AUTH_KUBECONFIG / "
-                    f"K8S_AUTH_HOST, or run inside a pod ({exc})")) from None
-    except (k8s_config.ConfigException, OSError) as exc:
-        raise K8sError("load", "kubeconfig", None, message=str(exc).splitlines()[0][:500]) from None
+    if not _load_kubeconfig(configuration, params) and not host:
+        try:
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        except k8s_config.ConfigException as exc:
+            raise K8sError("connect to", "Kubernetes", None, message=(
+                "no connection settings: give kubeconfig, or host (and api_key), or set K8S_AUTH_KUBECONFIG / "
+                f"K8S_AUTH_HOST, or run inside a pod ({exc})")) from None
     if host:
         configuration.host = host.rstrip("/")
     if params.get("api_key"):
@@ -149,14 +334,40 @@ def make_configuration(params):
         configuration.cert_file = params["client_cert"]
     if params.get("client_key"):
         configuration.key_file = params["client_key"]
+    if params.get("proxy"):
+        configuration.proxy = params["proxy"]
+    if params.get("no_proxy"):
+        configuration.no_proxy = params["no_proxy"]
+    headers = _proxy_headers(params.get("proxy_headers"))
+    if headers:
+        configuration.proxy_headers = headers
     return configuration
+
+
+class RepeatedHeader(str):
+    """The name of a header a request carries once per value (Impersonate-Group): as a dict key it equals only
+    itself, so the plain dict of headers the REST layer passes to urllib3 holds, and urllib3 sends, one line per
+    value (also where urllib3 copies them into its own header dict, for a request with a body, or a plain HTTP
+    proxy's dict). The apiserver reads each line as one group; one line "a, b" would be the group "a, b"."""
+
+    __slots__ = ()
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
 
 
 class K8sClient:
     """GET / LIST / server-side apply / DELETE on fixed paths, and Events; counts reads, writes, dry runs, Events."""
 
-    def __init__(self, configuration, retries=4, backoff=0.5, timeout=(10, 60), sleep=time.sleep):
+    def __init__(self, configuration, retries=4, backoff=0.5, timeout=(10, 60), sleep=time.sleep, *, headers=()):
         self.configuration = configuration
+        self.extra_headers = list(headers)  # (name, value): sent with every request, a name may repeat
         self.api_client = k8s_api.ApiClient(configuration)
         self.retries = retries
         self.backoff = backoff
@@ -177,7 +388,7 @@ class K8sClient:
 
     @classmethod
     def from_params(cls, params):
-        return cls(make_configuration(params))
+        return cls(make_configuration(params), headers=impersonation_headers(params))
 
     @property
     def counts(self):
@@ -190,6 +401,8 @@ class K8sClient:
         for setting in self.configuration.auth_settings().values():
             if setting.get("in") == "header" and setting.get("value"):
                 headers[setting["key"]] = setting["value"]
+        for name, value in self.extra_headers:
+            headers[RepeatedHeader(name)] = value
         if content_type:
             headers["Content-Type"] = content_type
         return headers

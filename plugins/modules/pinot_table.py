@@ -63,6 +63,11 @@ options:
   src:
     description:
       - Path to a JSON or YAML file holding the table config. Mutually exclusive with O(table).
+      - A relative path is looked up on the controller the way M(ansible.builtin.copy) finds its
+        O(ansible.builtin.copy#module:src) when the module runs on a local connection (also when delegated to
+        C(localhost)) - the role's C(files/) directory, then the playbook directory's C(files/) and the playbook
+        directory. On any other connection the path is read on the host where the module runs. An absolute
+        path, or one starting with C(~), is used as given.
     type: path
   force:
     description:

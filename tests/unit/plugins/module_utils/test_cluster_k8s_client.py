@@ -55,12 +55,17 @@ def client(answers):
 
 
 def test_auth_args_follow_kubernetes_core_env_names():
-    envs = {name: spec["fallback"][1][0] for name, spec in K8S_AUTH_ARGS.items()}
+    envs = {name: spec["fallback"][1][0] for name, spec in K8S_AUTH_ARGS.items() if "fallback" in spec}
     assert envs == {"kubeconfig": "K8S_AUTH_KUBECONFIG", "context": "K8S_AUTH_CONTEXT", "host": "K8S_AUTH_HOST",
                     "api_key": "K8S_AUTH_API_KEY", "validate_certs": "K8S_AUTH_VERIFY_SSL",
                     "ca_cert": "K8S_AUTH_SSL_CA_CERT", "client_cert": "K8S_AUTH_CERT_FILE",
-                    "client_key": "K8S_AUTH_KEY_FILE"}
+                    "client_key": "K8S_AUTH_KEY_FILE", "proxy": "K8S_AUTH_PROXY", "no_proxy": "K8S_AUTH_NO_PROXY",
+                    "impersonate_user": "K8S_AUTH_IMPERSONATE_USER",
+                    "impersonate_groups": "K8S_AUTH_IMPERSONATE_GROUPS"}
+    headers = {name: spec["fallback"][1][0] for name, spec in K8S_AUTH_ARGS["proxy_headers"]["options"].items()}
+    assert headers == {name: f"K8S_AUTH_PROXY_HEADERS_{name.upper()}" for name in headers}
     assert K8S_AUTH_ARGS["api_key"]["no_log"] is True
+    assert K8S_AUTH_ARGS["kubeconfig"]["no_log"] is True  # a dict of kubeconfig content holds credentials
 
 
 def test_paths():
