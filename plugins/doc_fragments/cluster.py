@@ -80,7 +80,7 @@ options:
                     type: raw
               profile:
                 description: A profile of C(profiles) for the ZooKeeper pods (resources, placement...). Its
-                  C(storage) and C(volumes) are ignored.
+                  C(storage), C(volumes) and C(metrics) are ignored.
                 type: raw
       pinot:
         description: Pinot configuration per role, C(properties) and C(jvm_opts) of each role's node groups.
@@ -198,6 +198,20 @@ options:
             keystores, extra configs - a list of C(name), C(secret) or C(config_map), C(mount_path), C(items)
             (C(key) and C(path)), C(read_only) (default V(true)) and C(optional); not at or around the role's config
             and data directories).
+          - A profile's C(metrics) (V({}) for the defaults) makes its Pinot pods serve Prometheus metrics. The
+            Prometheus JMX exporter's Java agent of the image starts with the JVM (C(-javaagent) in C(JAVA_OPTS)),
+            on C(metrics.port) (default V(8008); not a port of the role), with the exporter config
+            C(metrics.config) (default the official image's
+            C(/opt/pinot/etc/jmx_prometheus_javaagent/configs/<role>.yml)) and the agent jar C(metrics.jar)
+            (default C(/opt/pinot/etc/jmx_prometheus_javaagent/jmx_prometheus_javaagent.jar)), both paths in the
+            image. The port is declared on the container and the group's headless Service as C(metrics). The pods
+            get Prometheus' scrape annotations (C(prometheus.io/scrape), C(prometheus.io/port),
+            C(prometheus.io/path)); C(pod_annotations) that give them other values are refused. With
+            C(metrics.service_monitor) V(true) a Prometheus Operator ServiceMonitor per node group selects its headless
+            Service instead (no scrape annotations), labelled with C(metrics.service_monitor_labels) as the
+            Prometheus' C(serviceMonitorSelector) wants; the cluster must serve the ServiceMonitor CRD.
+            C(metrics.enabled) V(false) turns it off (in a group's C(overrides)). A JMX exporter C(-javaagent) in
+            C(jvm_opts) is refused. The managed ZooKeeper ignores C(metrics). See C(docs/metrics.md).
           - Kubernetes values keep Kubernetes' camelCase spelling; the apiserver's dry run checks them before any
             write.
         type: dict
@@ -239,7 +253,9 @@ options:
               C(pod_annotations), C(env), C(service.type), C(service.annotations), C(service.labels),
               C(probes.startup), C(probes.readiness), C(probes.liveness), C(termination_grace_period_seconds),
               C(security_context), C(pod_security_context), C(service_account), C(priority_class_name),
-              C(image_pull_policy), C(pod_management_policy), C(volumes) (see C(profiles)).
+              C(image_pull_policy), C(pod_management_policy), C(volumes), C(metrics.enabled), C(metrics.port),
+              C(metrics.config), C(metrics.jar), C(metrics.service_monitor), C(metrics.service_monitor_labels) (see
+              C(profiles)).
             type: dict
           pinot:
             description: C(properties) and C(jvm_opts) merged over those of the group's role in C(pinot) (its

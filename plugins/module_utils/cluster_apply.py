@@ -44,7 +44,10 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecErr
 from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sError
 from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_events import SOURCE, EventRecorder, paths_message
 
-MANAGED_KINDS = ("StatefulSet", "PodDisruptionBudget", "Service", "ConfigMap")  # deletion order
+MANAGED_KINDS = ("ServiceMonitor", "StatefulSet", "PodDisruptionBudget", "Service", "ConfigMap")  # deletion order
+# Custom resources: read only where the cluster serves them (a list of an unserved kind is a 404, and a role without
+# rights on monitoring.coreos.com must keep working for descriptions that ask for no ServiceMonitor).
+OPTIONAL_KINDS = ("ServiceMonitor",)
 STRIPPED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid", "selfLink")
 REVISION_LABEL = "controller-revision-hash"
 DRY_RUN_WORKERS = 8
@@ -322,6 +325,13 @@ def preflight(client, cluster, groups):
                 raise SpecError(f"cluster.node_groups[{index[group['name']]}].zones",
                                 f"no node has the label {ZONE_LABEL}={zone}; zones of the nodes: "
                                 f"{', '.join(known) or 'none (no node has a zone label)'}")
+    monitored = [g for g in groups if (g.get("metrics") or {}).get("service_monitor")]
+    if monitored and not client.serves("ServiceMonitor"):
+        raise SpecError(f"cluster.node_groups[{index[monitored[0]['name']]}]", (
+            "its metrics.service_monitor asks for a ServiceMonitor, but this cluster does not serve "
+            "monitoring.coreos.com/v1 ServiceMonitor (the Prometheus Operator's CRDs are not installed). Nothing "
+            "was written. Install the CRDs, or set metrics.service_monitor to false: the pods then get "
+            "Prometheus' scrape annotations"))
     roles = {g["role"] for g in groups}
     checked = {}
     for ref in secret_references(cluster):  # secret_env's and the deep store's credentials
@@ -540,9 +550,14 @@ class Outcome:
         return any(o["action"] != "unchanged" for o in self.objects)
 
 
+def managed_kinds(client):
+    """MANAGED_KINDS less the custom resources the cluster does not serve."""
+    return tuple(kind for kind in MANAGED_KINDS if kind not in OPTIONAL_KINDS or client.serves(kind))
+
+
 def live_index(client, cluster):
     index = {}
-    for kind in MANAGED_KINDS:
+    for kind in managed_kinds(client):
         for obj in client.list(kind, cluster["namespace"], instance_labels(cluster)):
             index[(kind, obj["metadata"]["name"])] = obj
     return index
@@ -766,7 +781,7 @@ def absent(client, name, namespace, *, delete_pvcs=False, check_mode=False, reco
     selector = instance_labels({"name": name})
     outcome = Outcome()
     found = []
-    for kind in MANAGED_KINDS:
+    for kind in managed_kinds(client):
         found.extend(client.list(kind, namespace, selector))
     if delete_pvcs:
         found.extend(client.list("PersistentVolumeClaim", namespace, selector))

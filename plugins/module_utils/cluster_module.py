@@ -12,11 +12,11 @@ import time
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import (
-    MANAGED_KINDS,
     WaitTimeout,
     absent,
     all_pods_ready,
     explain_wait_timeout,
+    managed_kinds,
     present,
     read_groups,
     read_services,
@@ -130,7 +130,7 @@ def run_cluster_info(module):
         names = set(params["node_groups"]) if params["node_groups"] else None
         groups = read_groups(client, name, namespace, names)
         objects = []
-        for kind in MANAGED_KINDS + ("PersistentVolumeClaim",):
+        for kind in managed_kinds(client) + ("PersistentVolumeClaim",):
             for obj in client.list(kind, namespace, instance_labels({"name": name})):
                 labels = obj["metadata"].get("labels") or {}
                 if names is None or labels.get(LABEL_GROUP) in names:

@@ -19,6 +19,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
     ROLE_PORTS,
     ZONE_LABEL,
     deep_merge,
+    scrape_annotations,
 )
 
 FIELD_MANAGER = "pinotops.k8s"
@@ -68,7 +69,10 @@ SERVER_DEFAULTS = {"pinot.server.starter.enableRealtimeFreshnessBasedConsumption
 # A broker stops routing to a server whose connection fails, instead of until Helix reports it gone: with Pinot's
 # default (NO_OP), 48 of 140 queries failed over 25 s after one server of two was killed; with this, 1 of 137.
 BROKER_DEFAULTS = {"pinot.broker.failure.detector.type": "CONNECTION"}
-KIND_ORDER = {"ConfigMap": 0, "Service": 1, "PodDisruptionBudget": 2, "StatefulSet": 3}
+KIND_ORDER = {"ConfigMap": 0, "Service": 1, "PodDisruptionBudget": 2, "StatefulSet": 3, "ServiceMonitor": 4}
+# The Prometheus Operator's custom resource (its CRD must be installed) for a group with metrics.service_monitor.
+SERVICE_MONITOR_API = "monitoring.coreos.com/v1"
+METRICS_PORT_NAME = "metrics"
 
 
 INSTANCE_TYPE = {"controller": "Controller", "broker": "Broker", "server": "Server", "minion": "Minion"}
@@ -238,10 +242,13 @@ def _topology_spread(settings, zones, selector):
     return constraints
 
 
-def _pod_metadata(settings, labels):
+def _pod_metadata(settings, labels, annotations=None):
+    """The pod template's labels and annotations: the profile's, with pinotops' own (`annotations`: those of the
+    metrics endpoint, which cluster_spec has checked the profile's do not contradict)."""
     meta = {"labels": {**(settings.get("pod_labels") or {}), **labels}}
-    if settings.get("pod_annotations"):
-        meta["annotations"] = dict(settings["pod_annotations"])
+    merged = {**(settings.get("pod_annotations") or {}), **(annotations or {})}
+    if merged:
+        meta["annotations"] = merged
     return meta
 
 
@@ -337,9 +344,29 @@ def _env(group, settings):
 
 def java_opts(group):
     role = group["role"]
-    parts = [JVM_DEFAULTS, group["jvm_opts"], f"-Dlog4j2.configurationFile=/opt/pinot/etc/conf/pinot-{role}-log4j2.xml",
+    parts = [JVM_DEFAULTS, metrics_agent(group.get("metrics")), group["jvm_opts"],
+             f"-Dlog4j2.configurationFile=/opt/pinot/etc/conf/pinot-{role}-log4j2.xml",
              "-Dplugins.dir=/opt/pinot/plugins"]
     return " ".join(part for part in parts if part)
+
+
+def metrics_agent(metrics):
+    """The JVM option that starts the Prometheus JMX exporter's agent on the metrics port ("" without metrics)."""
+    if not metrics:
+        return ""
+    return f"-javaagent:{metrics['jar']}={metrics['port']}:{metrics['config']}"
+
+
+def render_service_monitor(cluster, group, labels):
+    """The Prometheus Operator's ServiceMonitor of a group with metrics.service_monitor: it selects the group's
+    headless Service (the role's client Service has no group label and no metrics port), whose endpoints list
+    every pod of the group, ready or not, and scrapes their metrics port."""
+    metrics = group["metrics"]
+    name = sts_name(cluster, group["name"])
+    return {"apiVersion": SERVICE_MONITOR_API, "kind": "ServiceMonitor",
+            "metadata": _meta(cluster, name, {**metrics["service_monitor_labels"], **labels}),
+            "spec": {"selector": {"matchLabels": selector_labels(cluster, group["role"], group["name"])},
+                     "endpoints": [{"port": METRICS_PORT_NAME, "path": metrics["path"]}]}}
 
 
 def update_strategy(partition=None):
@@ -350,10 +377,13 @@ def update_strategy(partition=None):
 
 
 def render_group(cluster, group, partition=None):
-    """ConfigMap, headless Service, PodDisruptionBudget and StatefulSet of one Pinot node group."""
+    """ConfigMap, headless Service, PodDisruptionBudget and StatefulSet of one Pinot node group, and its
+    ServiceMonitor when its metrics ask for one."""
     role = group["role"]
     name = sts_name(cluster, group["name"])
     settings = group["settings"]
+    metrics = group.get("metrics")
+    own_ports = list(PORTS[role]) + ([(METRICS_PORT_NAME, metrics["port"])] if metrics else [])
     selector = selector_labels(cluster, role, group["name"])
     labels = object_labels(cluster, role, group["name"], group["image"])
     properties = render_properties(cluster, group)
@@ -361,7 +391,7 @@ def render_group(cluster, group, partition=None):
     config_name = config_map_name(name, data)
     configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(cluster, config_name, labels),
                  "data": data}
-    ports = [{"name": pname, "port": port, "targetPort": port, "protocol": "TCP"} for pname, port in PORTS[role]]
+    ports = [{"name": pname, "port": port, "targetPort": port, "protocol": "TCP"} for pname, port in own_ports]
     headless = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(cluster, f"{name}-headless", labels),
                 "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": dict(selector),
                          "ports": ports}}
@@ -379,7 +409,7 @@ def render_group(cluster, group, partition=None):
         "image": group["image"],
         "args": args,
         "env": _env(group, settings),
-        "ports": [{"name": pname, "containerPort": port, "protocol": "TCP"} for pname, port in PORTS[role]],
+        "ports": [{"name": pname, "containerPort": port, "protocol": "TCP"} for pname, port in own_ports],
         "volumeMounts": [{"name": "config", "mountPath": config_dir(role), "readOnly": True}] + mounts + extra_mounts,
         "startupProbe": _probe(role, "startup", settings),
         "readinessProbe": _probe(role, "readiness", settings),
@@ -387,7 +417,8 @@ def render_group(cluster, group, partition=None):
     }
     _container_common(settings, container)
     volumes = [{"name": "config", "configMap": {"name": config_name}}] + volumes + extra_volumes
-    template = {"metadata": _pod_metadata(settings, labels),
+    scrape = scrape_annotations(metrics) if metrics and not metrics["service_monitor"] else None
+    template = {"metadata": _pod_metadata(settings, labels, scrape),
                 "spec": _pod_spec_common(cluster, settings, role, container, zones=group["zones"], selector=selector,
                                          volumes=volumes)}
     spec = {}
@@ -410,6 +441,8 @@ def render_group(cluster, group, partition=None):
         annotations[ANNOTATION_POOL] = str(group["pool"])
     sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(cluster, name, labels, annotations),
            "spec": spec}
+    if metrics and metrics["service_monitor"]:
+        return [configmap, headless, pdb, sts, render_service_monitor(cluster, group, labels)]
     return [configmap, headless, pdb, sts]
 
 

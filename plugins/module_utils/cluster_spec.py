@@ -79,12 +79,24 @@ VOLUME_KEYS = ("name", "secret", "config_map", "mount_path", "items", "read_only
 RESERVED_VOLUMES = ("config", "data")
 MOUNT_PATH = re.compile(r"^/([A-Za-z0-9._-]+/?)*$")
 
+# `metrics` of a profile: the Prometheus JMX exporter's Java agent where the official image keeps it, serving
+# /metrics on `port`; the pod gets Prometheus' scrape annotations, or a ServiceMonitor selects the group.
+METRICS_KEYS = ("enabled", "port", "config", "jar", "service_monitor", "service_monitor_labels")
+METRICS_HOME = "/opt/pinot/etc/jmx_prometheus_javaagent"
+METRICS_JAR = f"{METRICS_HOME}/jmx_prometheus_javaagent.jar"
+METRICS_PORT = 8008
+METRICS_PATH = "/metrics"
+# A path inside the image: -javaagent:<jar>=<port>:<config> is one word of JAVA_OPTS, split at its '=' and ':'.
+IMAGE_FILE = re.compile(r"^/([A-Za-z0-9._-]+/)*[A-Za-z0-9._-]+$")
+# A -javaagent of jvm_opts that is a Prometheus JMX exporter too (it would serve a second endpoint, or fail to bind).
+JMX_EXPORTER_JAR = re.compile(r"jmx_prometheus|jmx_exporter", re.IGNORECASE)
+
 PROFILE_KEYS = {
     "resources": dict, "storage": dict, "node_selector": dict, "tolerations": list, "affinity": dict,
     "topology_spread": list, "pod_labels": dict, "pod_annotations": dict, "service": dict, "probes": dict,
     "termination_grace_period_seconds": int, "security_context": dict, "pod_security_context": dict,
     "service_account": str, "priority_class_name": str, "env": dict, "image_pull_policy": str,
-    "pod_management_policy": str, "volumes": list,
+    "pod_management_policy": str, "volumes": list, "metrics": dict,
 }
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 POD_MANAGEMENT_POLICIES = ("OrderedReady", "Parallel")
@@ -244,6 +256,8 @@ def _profile(raw, field):
             raise SpecError(sub, f"{value!r} is not one of {', '.join(POD_MANAGEMENT_POLICIES)}")
         elif key == "volumes":
             _volumes(value, sub)
+        elif key == "metrics":
+            _metrics(value, sub)
         elif key == "tolerations":
             for index, item in enumerate(value):
                 _type(item, dict, _path(sub, index))
@@ -294,6 +308,94 @@ def _volumes(volumes, field):
                 path = item["path"]
                 if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
                     raise SpecError(_path(item_field, "path"), f"{path!r} is not a relative path without '..'")
+
+
+def _metrics(metrics, field):
+    """The fields of a profile's (or an `overrides`') `metrics`, each as given; what depends on the role is checked
+    per group (_group_metrics)."""
+    _check_keys(metrics, METRICS_KEYS, field)
+    for flag in ("enabled", "service_monitor"):
+        if metrics.get(flag) is not None and not isinstance(metrics[flag], bool):
+            raise SpecError(_path(field, flag), "must be a boolean")
+    port = metrics.get("port")
+    if port is not None:
+        _type(port, int, _path(field, "port"))
+        if not 1 <= port <= 65535:
+            raise SpecError(_path(field, "port"), f"{port} is not a port number (1 to 65535)")
+    for name in ("config", "jar"):
+        path = metrics.get(name)
+        if path is not None and (not isinstance(path, str) or not IMAGE_FILE.match(path)
+                                 or ".." in path.split("/")):
+            raise SpecError(_path(field, name), f"{path!r} is not an absolute file path in the image (letters, "
+                            "digits, '.', '_', '-' and '/'; no blanks, ':' or '=', which the -javaagent option "
+                            "uses as separators)")
+    labels = metrics.get("service_monitor_labels")
+    if labels is not None:
+        sub = _path(field, "service_monitor_labels")
+        _string_map(labels, sub, values=LABEL_VALUE)
+        reserved = [k for k in labels if k.startswith("app.kubernetes.io/") or k.startswith("pinotops.io/")]
+        if reserved:
+            raise SpecError(_path(sub, reserved[0]), "is set by pinotops and cannot be overridden")
+
+
+def _setting_field(group, field, profiles_field, *keys):
+    """The field a group's merged setting `keys` came from: its `overrides` where they give it, else its profile."""
+    overrides = group.get("overrides") or {}
+    for key in keys:
+        if not isinstance(overrides, dict) or key not in overrides:
+            break
+        overrides = overrides[key]
+    else:
+        return ".".join([_path(field, "overrides"), *keys])
+    if group.get("profile") is None:  # nothing to blame but the group's overrides
+        return _path(field, "overrides")
+    return ".".join([f"{profiles_field}.{group['profile']}", *keys])
+
+
+def metrics_config(role):
+    """The official image's exporter config of a role (the test bed's image has one of the same name)."""
+    return f"{METRICS_HOME}/configs/{role}.yml"
+
+
+def _group_metrics(group, field, role, *, settings, jvm_opts, jvm_field, profiles_field):
+    """The metrics a group's pods export, defaulted (None without `metrics`, or with `enabled: false`): the
+    agent's port must not be one of the role's own, jvm_opts must not start another JMX exporter, and the pod's
+    own annotations must not give Prometheus' scrape annotations other values."""
+    merged = settings.get("metrics")
+    if merged is None or merged.get("enabled") is False:
+        return None
+
+    def where(*keys):
+        return _setting_field(group, field, profiles_field, *keys)
+
+    metrics = {"port": merged.get("port") or METRICS_PORT, "path": METRICS_PATH,
+               "config": merged.get("config") or metrics_config(role), "jar": merged.get("jar") or METRICS_JAR,
+               "service_monitor": bool(merged.get("service_monitor")),
+               "service_monitor_labels": dict(merged.get("service_monitor_labels") or {})}
+    for name, port, prop, _client in ROLE_PORTS[role]:
+        if metrics["port"] == port:
+            raise SpecError(where("metrics", "port"), f"{port} is the {role}'s {name} port ({prop}): choose "
+                            "another port for the metrics endpoint")
+    for option in jvm_opts.split():
+        agent = option[len("-javaagent:"):].split("=", 1)[0] if option.startswith("-javaagent:") else None
+        if agent and (agent == metrics["jar"] or JMX_EXPORTER_JAR.search(agent.rsplit("/", 1)[-1])):
+            raise SpecError(jvm_field, f"starts the JMX exporter ({option.split('=', 1)[0]}), which `metrics` "
+                            "starts already: remove the -javaagent option (metrics.port and metrics.config set its "
+                            "port and rules) or remove `metrics`")
+    if not metrics["service_monitor"]:
+        for key, value in scrape_annotations(metrics).items():
+            given = (settings.get("pod_annotations") or {}).get(key)
+            if given is not None and given != value:
+                raise SpecError(where("pod_annotations", key), f"is {given!r}, but `metrics` sets it to {value!r}: "
+                                "remove it (pinotops renders Prometheus' scrape annotations), or set "
+                                "metrics.enabled to false and annotate the pods yourself")
+    return metrics
+
+
+def scrape_annotations(metrics):
+    """Prometheus' pod annotations for the metrics endpoint (the kubernetes-pods scrape job of its examples)."""
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(metrics["port"]),
+            "prometheus.io/path": metrics["path"]}
 
 
 def _check_volume_paths(settings, role, field):
@@ -648,11 +750,11 @@ def _node_groups(raw, field, cluster, pinot):
     groups = []
     for index, group in enumerate(raw):
         groups.append(_node_group(group, _path(groups_field, index), cluster, pinot=pinot, pinot_field=f"{field}.pinot",
-                                  taken={g["name"] for g in groups}))
+                                  profiles_field=f"{field}.profiles", taken={g["name"] for g in groups}))
     return groups
 
 
-def _node_group(raw, field, cluster, *, pinot, pinot_field, taken):
+def _node_group(raw, field, cluster, *, pinot, pinot_field, profiles_field, taken):
     """One node group. `cluster` holds the cluster-wide values it inherits, `taken` the names of earlier groups."""
     _check_keys(raw, GROUP_KEYS, field, required=("name", "role"))
     name = _group_name(raw["name"], _path(field, "name"), cluster, taken)
@@ -677,6 +779,10 @@ def _node_group(raw, field, cluster, *, pinot, pinot_field, taken):
     if role == "controller":
         # Blame the profile when there is one: that is where a group's storage is usually given.
         _check_controller_storage(settings, properties, settings_field)
+    given_jvm_opts = isinstance(raw.get("pinot"), dict) and raw["pinot"].get("jvm_opts") is not None
+    metrics = _group_metrics(raw, field, role, settings=settings, jvm_opts=jvm_opts, profiles_field=profiles_field,
+                             jvm_field=_path(field, "pinot.jvm_opts") if given_jvm_opts
+                             else f"{pinot_field}.{role}.jvm_opts")
     tags = raw.get("tags")
     if tags is not None:
         _type(tags, list, _path(field, "tags"))
@@ -691,7 +797,7 @@ def _node_group(raw, field, cluster, *, pinot, pinot_field, taken):
     return {
         "name": name, "role": role, "replicas": replicas, "zones": zones, "image": image, "profile": profile,
         "settings": settings, "properties": properties, "jvm_opts": jvm_opts, "tags": tags, "pool": pool,
-        "secret_env": secret_env,
+        "secret_env": secret_env, "metrics": metrics,
     }
 
 

@@ -86,6 +86,8 @@ KINDS = {
     "StatefulSet": ("/apis/apps/v1", "statefulsets", True),
     "ControllerRevision": ("/apis/apps/v1", "controllerrevisions", True),
     "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
+    # The Prometheus Operator's custom resource: served only where its CRD is installed (K8sClient.serves).
+    "ServiceMonitor": ("/apis/monitoring.coreos.com/v1", "servicemonitors", True),
 }
 RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))
 
@@ -464,6 +466,14 @@ class K8sClient:
         self._count("reads")
         status, body = self.request("get", kind, name, "GET", api_path(kind, namespace, name))
         return None if status == 404 else body
+
+    def serves(self, kind):
+        """Whether the apiserver serves `kind` (for a custom resource: whether its CRD is installed), from the
+        discovery document of its API group version, which every authenticated user may read."""
+        prefix, plural, _namespaced = KINDS[kind]
+        self._count("reads")
+        status, body = self.request("discover", kind, None, "GET", prefix)
+        return status != 404 and any(r.get("name") == plural for r in (body or {}).get("resources") or [])
 
     def list(self, kind, namespace=None, selector=None):
         """Objects of a kind (in a namespace), optionally filtered by a label selector (dict or string)."""

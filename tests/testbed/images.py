@@ -40,6 +40,13 @@ PINOT_ROLES = ("controller", "broker", "server", "minion")
 # The official images' documented ports; informational in OCI, but kubectl describe shows them.
 PINOT_PORTS = (9000, 8099, 8098, 8097, 8096, 9514)
 ZOOKEEPER_PORTS = (2181, 2888, 3888, 8080)
+# The Prometheus JMX exporter's Java agent (its newest release Maven Central serves; a shaded jar without runtime
+# dependencies), where the official image keeps it: /opt/pinot/etc/jmx_prometheus_javaagent/jmx_prometheus_javaagent.jar
+# (a link to the versioned jar), with the exporter configs in configs/ beside it. The configs are the test bed's own
+# (image_files/pinot/jmx_prometheus_javaagent/pinot.yml), installed under the official image's file names.
+JMX_EXPORTER = ("io.prometheus.jmx", "jmx_prometheus_javaagent", "1.0.1")
+JMX_EXPORTER_HOME = "opt/pinot/etc/jmx_prometheus_javaagent"
+JMX_EXPORTER_CONFIGS = ("pinot.yml", *(f"{role}.yml" for role in PINOT_ROLES))
 NICE = ["nice", "-n", "10"]  # the machine is shared with other test runs
 
 
@@ -442,16 +449,47 @@ def pinot_files() -> list[Path]:
     return [FILES / "pinot" / "pinot-admin.sh"] + [FILES / "pinot" / f"pinot-{r}-log4j2.xml" for r in PINOT_ROLES]
 
 
+def jmx_exporter_config() -> Path:
+    """The test bed's exporter rules for Pinot's metrics, one file for every role."""
+    return FILES / "pinot" / "jmx_prometheus_javaagent" / "pinot.yml"
+
+
+def ensure_jmx_exporter() -> Path:
+    """The JMX exporter's agent jar, downloaded from Maven Central once (cached under jmx-exporter/<version>/lib)."""
+    group, artifact, version = JMX_EXPORTER
+    lib = pinot._maven_lib(pinot.CACHE_DIR / "jmx-exporter" / version, [JMX_EXPORTER], [])
+    jar = lib / f"{artifact}-{version}.jar"
+    if not jar.is_file():
+        raise ImageBuildError(f"{group}:{artifact}:{version} resolved without {jar.name} in {lib}")
+    return jar
+
+
+def install_jmx_exporter(jar: Path, config: Path, home: Path) -> None:
+    """The official image's layout under `home` (/opt/pinot/etc/jmx_prometheus_javaagent in the layer): the versioned
+    jar, jmx_prometheus_javaagent.jar linked to it, and `config` as configs/pinot.yml and configs/<role>.yml."""
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(jar, home / jar.name)
+    except OSError:
+        shutil.copy2(jar, home / jar.name)
+    (home / "jmx_prometheus_javaagent.jar").symlink_to(jar.name)
+    for name in JMX_EXPORTER_CONFIGS:
+        _install(config, home / "configs" / name, 0o644)
+
+
 def pinot_image(version: str, release: str = "bookworm") -> Path:
     """OCI archive `docker.io/apachepinot/pinot:<version>`: base + /opt/pinot/{lib,plugins,etc/conf,bin}, the S3 file
-    system plugin under plugins/ as in the official image."""
+    system plugin under plugins/ and the JMX exporter's agent under etc/jmx_prometheus_javaagent/ as in the official
+    image."""
     lib = pinot.ensure_pinot(version)
     plugins = pinot.ensure_s3_plugin(version)
+    agent = ensure_jmx_exporter()
     base = base_image(release)
     files = pinot_files()
+    exporter_config = jmx_exporter_config()
     config = pinot_config(version)
-    key = _key(RECIPE, _base_key(release), (lib.parent / "complete.json").read_text(), _files_digest(files), config,
-               (plugins.parent / "plugins.json").read_text())
+    key = pinot_image_key(release, lib_marker=(lib.parent / "complete.json").read_text(), files=files, config=config,
+                          plugins_marker=(plugins.parent / "plugins.json").read_text(), exporter_config=exporter_config)
 
     def fill(layer: Path) -> None:
         home = layer / "opt" / "pinot"
@@ -462,8 +500,17 @@ def pinot_image(version: str, release: str = "bookworm") -> Path:
         for path in files[1:]:
             _install(path, home / "etc" / "conf" / path.name, 0o644)
         _install(files[0], home / "bin" / "pinot-admin.sh", 0o755)
+        install_jmx_exporter(agent, exporter_config, layer / JMX_EXPORTER_HOME)
 
     return _derived_image(f"pinot-{version}", f"{PINOT_REPOSITORY}:{version}", key, base, config=config, fill=fill)
+
+
+def pinot_image_key(release: str, *, lib_marker: str, files: list[Path], config: dict[str, Any],
+                    plugins_marker: str, exporter_config: Path) -> str:
+    """The Pinot image's cache key: a change of the base, the jars, the image files, the OCI config, the JMX
+    exporter's version or its config builds the image again."""
+    return _key(RECIPE, _base_key(release), lib_marker, _files_digest(files), config, plugins_marker,
+                ":".join(JMX_EXPORTER), _files_digest([exporter_config]))
 
 
 # What ZooKeeper's binary distribution adds to the server's classpath (provided/optional in its POM, so not in the

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 
+from ansible_collections.pinotops.k8s.plugins.module_utils import cluster_spec
 from tests.testbed import images, pinot
 
 ENTRYPOINT = images.FILES / "zookeeper" / "docker-entrypoint.sh"
@@ -154,6 +157,105 @@ def test_the_pinot_layer_holds_what_the_collections_pods_reference():
     assert all(p.is_file() for p in images.pinot_files())
     # cluster_render's JAVA_OPTS names /opt/pinot/etc/conf/pinot-<role>-log4j2.xml for each role.
     assert names[1:] == [f"pinot-{role}-log4j2.xml" for role in ("controller", "broker", "server", "minion")]
+
+
+# --------------------------------------------------------------------------- the JMX exporter in the Pinot image
+
+
+def test_the_exporter_sits_where_the_collections_metrics_default_to():
+    # cluster_spec's `metrics` defaults are the official image's paths; the stand-in must have the same files.
+    assert f"/{images.JMX_EXPORTER_HOME}/jmx_prometheus_javaagent.jar" == cluster_spec.METRICS_JAR
+    for role in images.PINOT_ROLES:
+        config = cluster_spec.metrics_config(role)
+        assert config.startswith(f"/{images.JMX_EXPORTER_HOME}/configs/")
+        assert config.rsplit("/", 1)[1] in images.JMX_EXPORTER_CONFIGS
+    assert "pinot.yml" in images.JMX_EXPORTER_CONFIGS  # the official image's all-roles config
+
+
+def test_install_jmx_exporter_lays_out_the_official_images_directory(tmp_path: Path):
+    jar = tmp_path / "jmx_prometheus_javaagent-1.0.1.jar"
+    jar.write_bytes(b"PK")
+    home = tmp_path / "layer" / images.JMX_EXPORTER_HOME
+    images.install_jmx_exporter(jar, images.jmx_exporter_config(), home)
+    link = home / "jmx_prometheus_javaagent.jar"
+    assert link.is_symlink() and os.readlink(link) == jar.name and link.read_bytes() == b"PK"
+    config = images.jmx_exporter_config().read_text()
+    assert sorted(p.name for p in (home / "configs").iterdir()) == sorted(images.JMX_EXPORTER_CONFIGS)
+    for name in images.JMX_EXPORTER_CONFIGS:
+        assert (home / "configs" / name).read_text() == config
+        assert (home / "configs" / name).stat().st_mode & 0o777 == 0o644
+
+
+def test_the_pinot_image_key_follows_the_exporters_version_and_config(tmp_path: Path, monkeypatch):
+    config = tmp_path / "pinot.yml"
+    config.write_text("rules: []\n")
+    files = images.pinot_files()
+
+    def key():
+        return images.pinot_image_key("bookworm", lib_marker="{}", files=files, config=images.pinot_config("1.5.1"),
+                                      plugins_marker="{}", exporter_config=config)
+
+    before = key()
+    assert key() == before
+    config.write_text("rules: [{pattern: x}]\n")
+    changed_config = key()
+    assert changed_config != before
+    monkeypatch.setattr(images, "JMX_EXPORTER", ("io.prometheus.jmx", "jmx_prometheus_javaagent", "9.9.9"))
+    assert key() not in (before, changed_config)
+
+
+def exported(bean: str, attribute: str) -> tuple[str, str, dict[str, str]] | None:
+    """(name, type, labels) the exporter makes of a bean's attribute with the test bed's rules, as jmx_exporter matches
+    them: each pattern as ^.*(?:pattern).*$ against `domain<properties><>attribute: value`, the first match wins."""
+    domain, properties = bean.split(":", 1)
+    text = f"{domain}<{properties.replace(',', ', ')}><>{attribute}: 1"
+    for rule in yaml.safe_load(images.jmx_exporter_config().read_text())["rules"]:
+        match = re.match(f"^.*(?:{rule['pattern']}).*$", text)
+        if match:
+            def fill(value: str, match=match) -> str:
+                return re.sub(r"\$(\d+)", lambda m: match.group(int(m.group(1))) or "", str(value))
+
+            labels = {key: fill(value) for key, value in (rule.get("labels") or {}).items()}
+            return fill(rule["name"]), rule.get("type", "UNTYPED"), labels
+    return None
+
+
+PINOT_BEAN = '"org.apache.pinot.common.metrics":type="{type}",name="{name}"'
+
+
+@pytest.mark.parametrize(("metrics_type", "name", "attribute", "expected"), [
+    # Bean names as Pinot 1.5.1 registers them (checked with its classes and the 1.0.1 agent).
+    ("BrokerMetrics", "pinot.broker.queries", "Count", ("pinot_broker_queries", "COUNTER", {})),
+    ("BrokerMetrics", "pinot.broker.airlineStats.queries", "Count",
+     ("pinot_broker_queries", "COUNTER", {"key": "airlineStats"})),
+    ("ServerMetrics", "pinot.server.queries", "Count", ("pinot_server_queries", "COUNTER", {})),
+    ("ServerMetrics", "pinot.server.airlineStats_REALTIME.realtimeRowsConsumed", "Count",
+     ("pinot_server_realtimeRowsConsumed", "COUNTER", {"table": "airlineStats", "table_type": "REALTIME"})),
+    ("ServerMetrics", "pinot.server.segmentCount.airlineStats_OFFLINE", "Value",
+     ("pinot_server_segmentCount", "GAUGE", {"table": "airlineStats", "table_type": "OFFLINE"})),
+    ("ServerMetrics", "pinot.server.llcPartitionConsuming.airlineStats_REALTIME.0", "Value",
+     ("pinot_server_llcPartitionConsuming", "GAUGE",
+      {"table": "airlineStats", "table_type": "REALTIME", "partition": "0"})),
+    ("ServerMetrics", "pinot.server.airlineStats_OFFLINE.segmentUploadTimeMs", "99thPercentile",
+     ("pinot_server_segmentUploadTimeMs_ms", "GAUGE",
+      {"table": "airlineStats", "table_type": "OFFLINE", "percentile": "99"})),
+    ("ControllerMetrics", "pinot.controller.segmentCount.airlineStats_OFFLINE", "Value",
+     ("pinot_controller_segmentCount", "GAUGE", {"table": "airlineStats", "table_type": "OFFLINE"})),
+    ("MinionMetrics", "pinot.minion.healthCheckGoodCalls", "Count",
+     ("pinot_minion_healthCheckGoodCalls", "COUNTER", {})),
+    ("ServerMetrics", "pinot.server.queries", "OneMinuteRate", None),  # rates come from the counters
+])
+def test_the_exporter_rules_name_pinots_metrics(metrics_type, name, attribute, expected):
+    assert exported(PINOT_BEAN.format(type=metrics_type, name=name), attribute) == expected
+
+
+def test_the_exporter_config_reads_only_pinots_beans():
+    config = yaml.safe_load(images.jmx_exporter_config().read_text())
+    assert config["includeObjectNames"] == ['"org.apache.pinot.common.metrics":*']
+    assert set(config) == {"includeObjectNames", "rules"}
+    for rule in config["rules"]:
+        assert set(rule) <= {"pattern", "name", "type", "labels"}
+        assert rule["name"].startswith("pinot_$1_")
 
 
 # --------------------------------------------------------------------------- the ZooKeeper image's files

@@ -1,0 +1,70 @@
+import threading
+
+import pytest
+from cluster_fixtures import description
+
+from ansible_collections.pinotops.k8s.plugins.module_utils import cluster_apply
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import ZONE_LABEL, normalise_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sClient
+
+
+class Client:
+    def __init__(self, served):
+        self.served = served
+        self.asked = []
+
+    def serves(self, kind):
+        self.asked.append(kind)
+        return self.served
+
+    def get(self, kind, name, namespace=None):
+        assert kind == "Namespace"
+        return {"metadata": {"name": name}}
+
+    def list(self, kind, namespace=None, selector=None):
+        if kind == "Node":
+            return [{"metadata": {"name": f"n-{z}", "labels": {ZONE_LABEL: z}}}
+                    for z in ("zone-a", "zone-b", "zone-c")]
+        return []
+
+
+def monitored(metrics=None):
+    desc = description(secret_env=[])
+    desc["pinot"]["controller"]["properties"].pop("controller.admin.access.control.principals.admin.password")
+    if metrics is not None:
+        desc["profiles"]["hot"]["metrics"] = metrics
+    return normalise_cluster(desc)
+
+
+def test_a_service_monitor_without_its_crd_fails_the_pre_flight_naming_the_group():
+    cluster = monitored({"service_monitor": True})
+    with pytest.raises(SpecError) as info:
+        cluster_apply.preflight(Client(False), cluster, cluster["node_groups"])
+    assert info.value.field == "cluster.node_groups[3]"
+    assert "Nothing was written" in info.value.message
+    assert cluster_apply.preflight(Client(True), cluster, cluster["node_groups"])
+
+
+def test_no_discovery_read_without_a_service_monitor_in_the_pre_flight():
+    cluster = monitored({})
+    client = Client(False)
+    cluster_apply.preflight(client, cluster, cluster["node_groups"])
+    assert client.asked == []
+
+
+def test_service_monitors_are_listed_only_where_served():
+    assert "ServiceMonitor" not in cluster_apply.managed_kinds(Client(False))
+    assert cluster_apply.managed_kinds(Client(True))[0] == "ServiceMonitor"
+
+
+def test_serves_reads_the_group_versions_discovery(monkeypatch):
+    client = K8sClient.__new__(K8sClient)
+    client.reads = 0
+    client._lock = threading.Lock()
+    client.executed_requests = []
+    answers = {"/apis/monitoring.coreos.com/v1": (200, {"resources": [{"name": "servicemonitors"}]})}
+    monkeypatch.setattr(client, "request", lambda verb, kind, name, method, path, **kw: answers.get(path, (404, None)))
+    assert client.serves("ServiceMonitor")
+    answers.clear()
+    assert not client.serves("ServiceMonitor")
