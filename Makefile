@@ -44,8 +44,14 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../.. $@
 
+# What `make demo` and `make test` need beside the Python packages, checked (and installed with apt as root on
+# Debian) before anything builds: tests/testbed/prerequisites.sh says what and why.
+.PHONY: prerequisites
+prerequisites:
+	@PYTHON=$(PYTHON) VENV_BIN=$(BIN) bash tests/testbed/prerequisites.sh
+
 # Kubernetes binaries and every Pinot version of the matrix, built once into the cache (progress every 20 s).
-testbed-build: venv
+testbed-build: prerequisites venv
 	$(BIN)/python -m tests.testbed build
 
 demo: testbed-build
@@ -53,7 +59,7 @@ demo: testbed-build
 
 # The molecule scenario runs after the shared-bed modules: the own-bed lane (the real nodes' installs, upgrades and
 # a zone's loss) is the longer one.
-test: lint sanity ansible-lint test-unit testbed-build
+test: prerequisites lint sanity ansible-lint test-unit testbed-build
 	$(call side_by_side,test-integration-own-beds,test-integration-shared-bed test-molecule)
 
 lint: venv
@@ -160,3 +166,4 @@ bench: venv
 
 clean:
 	rm -rf build collections .pytest_cache
+
