@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pinot_cluster_event
 short_description: Record a Kubernetes Event on pods or StatefulSets of a Pinot cluster
-version_added: 1.0.0
+version_added: 2.0.0
 description:
   - Records one Event (source C(pinotops.k8s)) on each named object, in the style of Kubernetes' own
     controllers, so that C(kubectl get events) and C(kubectl describe) show what an automation decided about it.

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pinot_cluster_rollout
 short_description: Roll a Pinot cluster on Kubernetes to its description pod by pod, gated on Kubernetes and Pinot
-version_added: 1.1.0
+version_added: 2.0.0
 description:
   - The ordered, serial, incremental rolling upgrade of the role C(pinotops.k8s.pinot_upgrade), as one task. It
     applies the description node group by node group (roles in O(order), groups of a role in description order, so

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pinot_instance
 short_description: Put Apache Pinot instances into service, drain them, or drop them from Helix
-version_added: 1.0.0
+version_added: 2.0.0
 description:
   - Scales a Pinot cluster in and out without losing a served segment. The steps of a scale-in are V(drained)
     (before the pod goes), then V(absent) (after it has gone); a scale-out is V(present) once the new pods run.

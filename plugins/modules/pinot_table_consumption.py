@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pinot_table_consumption
 short_description: Pause, resume or force-commit the stream consumption of an Apache Pinot REALTIME table
-version_added: 1.0.0
+version_added: 2.0.0
 description:
   - Reads the table's pause status and writes only when it differs from O(state), so pausing a paused table or
     resuming a consuming one sends nothing.

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pinot_table_rebalance
 short_description: Rebalance an Apache Pinot table, dry run and pre-checks first, and follow the job to its end
-version_added: 1.0.0
+version_added: 2.0.0
 description:
   - For each type of the table, asks the controller for a dry run with its pre-checks. A balanced type (V(NO_OP))
     gets no write, so a rerun changes nothing. Otherwise the rebalance is started and its job followed until it

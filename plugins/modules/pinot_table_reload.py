@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pinot_table_reload
 short_description: Reload the segments of an Apache Pinot table when its servers say they need it
-version_added: 1.0.0
+version_added: 2.0.0
 description:
   - Asks the servers of each type of the table whether its segments need a reload (Pinot's C(needReload), true
     for a segment built before a column or an index was added to the schema or table config), reloads the types

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pinot_tenant_rebalance
 short_description: Rebalance the tables of an Apache Pinot server tenant in one job, dry run and pre-checks first
-version_added: 1.0.0
+version_added: 2.0.0
 description:
   - Asks the controller for a dry run of every table of the server tenant (or of those O(include_tables) names,
     less O(exclude_tables)), with the pre-checks aggregated. When every table is balanced (V(NO_OP)) nothing is

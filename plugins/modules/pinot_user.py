@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pinot_user
 short_description: Create, update or delete an Apache Pinot user
-version_added: 1.0.0
+version_added: 2.0.0
 description:
   - Manages the users Pinot keeps in ZooKeeper (the C(/users) API), which C(ZkBasicAuthAccessControlFactory)
     authenticates against. A user is a name and a component; the same name may exist for several components.

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: pinot_user_info
 short_description: Read Apache Pinot users
-version_added: 1.0.0
+version_added: 2.0.0
 description:
   - Returns one user, or every user Pinot keeps in ZooKeeper, without their password hashes.
 author:
