@@ -65,6 +65,8 @@ test: prerequisites lint sanity ansible-lint test-unit test-ansible-2.18 testbed
 lint: venv
 	$(BIN)/ruff check plugins tests
 	$(BIN)/yamllint -s .
+	$(BIN)/antsibull-changelog lint
+	PATH=$(BIN):$$PATH $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 
 # ansible-test needs the collection at .../ansible_collections/pinotops/k8s: copy the tracked tree there.
 # Its pip bootstrap script (pip 24.2 in ansible-core 2.19) comes from a host this network cannot reach: a

@@ -55,12 +55,24 @@ PLAYBOOK = """\
         name: "{{ schema_name }}"
       register: found
 
+    - name: A schema file from a role's files/ (src through the files search path)
+      ansible.builtin.import_role:
+        name: schema_from_file
+
     - name: The controller stores what was asked for
       ansible.builtin.assert:
         that:
           - found.schema.schemaName == schema_name
           - found.schema.dimensionFieldSpecs | map(attribute='name') | list == ['country']
           - found.schema.metricFieldSpecs | map(attribute='name') | list == ['clicks']
+"""
+
+# A role of the playbook's own whose files/ holds a schema: `src: views.json` is found there, not in the module's
+# working directory (the action plugin resolves it on the controller).
+ROLE_TASKS = """\
+- name: Schema from files/views.json
+  pinotops.k8s.pinot_schema:
+    src: views.json
 """
 
 
@@ -174,6 +186,12 @@ def test_playbook_runs_from_the_installed_collection(installed: dict, pinot):
     root, env = installed["root"], installed["env"]
     (root / "play.yml").write_text(PLAYBOOK)
     name = f"pkg_{uuid.uuid4().hex[:10]}"
+    role = root / "roles" / "schema_from_file"
+    (role / "tasks").mkdir(parents=True, exist_ok=True)
+    (role / "files").mkdir(exist_ok=True)
+    (role / "tasks" / "main.yml").write_text(ROLE_TASKS)
+    (role / "files" / "views.json").write_text(json.dumps({
+        "schemaName": f"{name}_views", "dimensionFieldSpecs": [{"name": "page", "dataType": "STRING"}]}))
     extra = ["-e", f"controller_url={pinot.controller_url}", "-e", f"schema_name={name}"]
     playbook = installed["venv"] / "bin" / "ansible-playbook"
     try:
@@ -183,11 +201,14 @@ def test_playbook_runs_from_the_installed_collection(installed: dict, pinot):
         used = re.findall(r"Using module file (\S+)", first.stdout)
         assert used, first.stdout[-3000:]
         assert all(path.startswith(str(installed["home"])) for path in used), used
-        assert [int(n) for n in RECAP.search(first.stdout).groups()] == [3, 1, 0, 0], first.stdout[-3000:]
+        assert [int(n) for n in RECAP.search(first.stdout).groups()] == [4, 2, 0, 0], first.stdout[-3000:]
+        stored = requests.get(f"{pinot.controller_url}/schemas/{name}_views", timeout=30)
+        assert stored.ok and stored.json()["dimensionFieldSpecs"][0]["name"] == "page", stored.text
 
         started = time.monotonic()
         second = run(playbook, "play.yml", *extra, cwd=root, env=env)
         report("playbook run 2 (idempotent)", time.monotonic() - started)
-        assert [int(n) for n in RECAP.search(second.stdout).groups()] == [3, 0, 0, 0], second.stdout
+        assert [int(n) for n in RECAP.search(second.stdout).groups()] == [4, 0, 0, 0], second.stdout
     finally:
-        requests.delete(f"{pinot.controller_url}/schemas/{name}", timeout=30)
+        for schema in (name, f"{name}_views"):
+            requests.delete(f"{pinot.controller_url}/schemas/{schema}", timeout=30)
