@@ -324,7 +324,17 @@ def test_interrupted_upgrade_resumes(bed):
     assert {_image(p) for p in after.values()} == {"apachepinot/pinot:1.5.3"}
     # Across the killed run and the rerun, every pod was replaced exactly once.
     twice = [name for name, count in history.replacements().items() if count != 1]
-    assert not twice, {name: history.story(name) for name in twice}
+    assert not twice, ({name: history.story(name) for name in twice}, statefulset_events(bed, "one"))
+
+
+def statefulset_events(bed, host):
+    """What the StatefulSet controller did to pods, in order (which of it deleted or recreated a pod)."""
+    events = bed.cp.request("GET", f"/api/v1/namespaces/{bed.ns[host]}/events")["items"]
+    kinds = ("SuccessfulCreate", "SuccessfulDelete", "RecreatingFailedPod", "RecreatingTerminatedPod", "FailedCreate")
+    return [f"{e.get('lastTimestamp') or e.get('eventTime')} {e['involvedObject']['name']} {e['reason']}: "
+            f"{(e.get('message') or '')[:140]}"
+            for e in sorted(events, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+            if e["involvedObject"]["kind"] == "StatefulSet" and e["reason"] in kinds]
 
 
 def test_reconcile_check_is_a_drift_report(bed):
