@@ -6,7 +6,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     """The cluster description, as the modules that take one (pinot_cluster, pinot_cluster_rollout) document it.
-    module_utils/cluster_options.py is its argument spec; the roles' argument specs are generated from it
+    module_utils/cluster/options.py is its argument spec; the roles' argument specs are generated from it
     (`make role-specs`)."""
 
     DOCUMENTATION = r"""

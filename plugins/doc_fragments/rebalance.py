@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """The rebalance parameters, sent explicitly (module_utils/rebalance.py PARAMETERS), and the job options."""
+    """The rebalance parameters, sent explicitly (module_utils/pinot/rebalance.py PARAMETERS), and the job options."""
 
     DOCUMENTATION = r"""
 options:

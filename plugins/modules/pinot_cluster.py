@@ -304,9 +304,9 @@ field:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_module import run_cluster
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_options import CLUSTER_OPTIONS
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8S_AUTH_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.module import run_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.options import CLUSTER_OPTIONS
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8S_AUTH_ARGS
 
 
 def main():

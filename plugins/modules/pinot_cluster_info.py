@@ -93,8 +93,8 @@ request_counts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_module import run_cluster_info
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8S_AUTH_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.module import run_cluster_info
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8S_AUTH_ARGS
 
 
 def main():

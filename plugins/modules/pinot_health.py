@@ -152,7 +152,12 @@ elapsed_seconds:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import (
+    HAS_REQUESTS,
+    PINOT_CONNECTION_ARGS,
+    REQUESTS_IMPORT_ERROR,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.health import (
     COMPONENTS,
     build_probe,
     failed_check,
@@ -160,11 +165,6 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
     gate_message,
     restart_checks,
     wait_for_gate,
-)
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import (
-    HAS_REQUESTS,
-    PINOT_CONNECTION_ARGS,
-    REQUESTS_IMPORT_ERROR,
 )
 
 

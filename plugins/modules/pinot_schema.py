@@ -143,9 +143,9 @@ reload:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import fills, run_reconcile
-from ansible_collections.pinotops.k8s.plugins.module_utils.schema import build
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.module import fills, run_reconcile
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.schema import build
 
 
 def main():

@@ -48,9 +48,9 @@ schemas:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import run_info
-from ansible_collections.pinotops.k8s.plugins.module_utils.schema import read_info
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.module import run_info
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.schema import read_info
 
 
 def main():

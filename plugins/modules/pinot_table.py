@@ -216,10 +216,10 @@ rebalance:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import fills, run_reconcile
-from ansible_collections.pinotops.k8s.plugins.module_utils.rebalance import parameter_spec
-from ansible_collections.pinotops.k8s.plugins.module_utils.table import build
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.module import fills, run_reconcile
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.rebalance import parameter_spec
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table import build
 
 
 def main():

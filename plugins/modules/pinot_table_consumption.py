@@ -140,9 +140,9 @@ executed_requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.consumption import CONSUME_FROM, STATES, apply
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import run_operation
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.consumption import CONSUME_FROM, STATES, apply
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.module import run_operation
 
 
 def main():

@@ -53,9 +53,9 @@ tables:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import run_info
-from ansible_collections.pinotops.k8s.plugins.module_utils.table import read_info
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.module import run_info
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table import read_info
 
 
 def main():

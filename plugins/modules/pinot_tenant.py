@@ -157,9 +157,9 @@ executed_requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import per_object_options, run_reconcile
-from ansible_collections.pinotops.k8s.plugins.module_utils.tenant import build
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.module import per_object_options, run_reconcile
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.tenant import build
 
 
 def main():

@@ -52,9 +52,9 @@ tenants:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import run_info
-from ansible_collections.pinotops.k8s.plugins.module_utils.tenant import read_info
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.module import run_info
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.tenant import read_info
 
 
 def main():

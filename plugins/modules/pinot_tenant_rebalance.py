@@ -125,9 +125,9 @@ executed_requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import run_operation
-from ansible_collections.pinotops.k8s.plugins.module_utils.rebalance import argument_spec, tenant_apply
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.module import run_operation
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.rebalance import argument_spec, tenant_apply
 
 
 def main():

@@ -116,9 +116,9 @@ executed_requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_module import run_reconcile
-from ansible_collections.pinotops.k8s.plugins.module_utils.user import COMPONENTS, PERMISSIONS, ROLES, build
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.module import run_reconcile
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.user import COMPONENTS, PERMISSIONS, ROLES, build
 
 
 def main():

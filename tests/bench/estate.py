@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "collections") not in sys.path:
     sys.path.insert(0, str(REPO / "collections"))
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import render_cluster  # noqa: E402
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import normalise_cluster  # noqa: E402
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import render_cluster  # noqa: E402
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster  # noqa: E402
 
 SCHEMAS = 100
 TENANTS = 4

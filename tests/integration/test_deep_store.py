@@ -18,8 +18,8 @@ import time
 import pytest
 import requests
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import conf_file, render_cluster
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import normalise_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import conf_file, render_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster
 from tests.support.polling import wait_until
 from tests.support.tables import id_ts_schema, ingest_csv, produce_rows, row_counts
 from tests.testbed.pinot import CLUSTER_NAME, S3Server

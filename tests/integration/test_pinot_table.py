@@ -6,7 +6,7 @@ import uuid
 import pytest
 import requests
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.instance import instance_body
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.instance import instance_body
 from tests.support.modules import run_module
 from tests.support.polling import wait_until
 from tests.support.tables import offline_table

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 from tests.support.tables import realtime_table
 from tests.testbed.pinot import http_get, port_open, running_pids, stop_from_state
 

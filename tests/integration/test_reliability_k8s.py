@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import k8s_client
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube import client as k8s_client
 from tests.support.modules import run_module
 from tests.testbed import plays
 from tests.testbed.k8s import ANN_HOLD_READY, ANN_READY_DELAY, ControlPlaneError

@@ -15,8 +15,8 @@ from unittest import mock
 import pytest
 import yaml
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8S_AUTH_ARGS
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8S_AUTH_ARGS
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUPS = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["action_groups"]

@@ -6,9 +6,9 @@ from collections import Counter
 import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Plan, reconcile_many
-from ansible_collections.pinotops.k8s.plugins.module_utils.table import build
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Plan, reconcile_many
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table import build
 from tests.bench import estate
 
 

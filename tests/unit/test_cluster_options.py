@@ -4,9 +4,9 @@ argument specs are generated from it) and docs/cluster-description.md (the narra
 
 import re
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import cluster_spec
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_options import CLUSTER_OPTIONS
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import without_unset
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster import spec as cluster_spec
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.options import CLUSTER_OPTIONS
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import without_unset
 from tests.support.examples import REPO
 from tests.support.generated_docs import cluster_documentation
 

@@ -17,12 +17,12 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import schema as schema_mod
-from ansible_collections.pinotops.k8s.plugins.module_utils import table as table_mod
-from ansible_collections.pinotops.k8s.plugins.module_utils import tenant as tenant_mod
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import render_cluster
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import normalise_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import render_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import schema as schema_mod
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import table as table_mod
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import tenant as tenant_mod
 
 # PINOTOPS_HYPOTHESIS_EXAMPLES raises the bound for a longer hunt (the suite runs 200 per property).
 SETTINGS = settings(max_examples=int(os.environ.get("PINOTOPS_HYPOTHESIS_EXAMPLES", "200")), deadline=None,

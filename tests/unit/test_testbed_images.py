@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import cluster_spec
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster import spec as cluster_spec
 from tests.testbed import images, pinot
 
 ENTRYPOINT = images.FILES / "zookeeper" / "docker-entrypoint.sh"

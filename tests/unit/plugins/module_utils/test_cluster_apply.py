@@ -7,7 +7,7 @@ import pytest
 import yaml
 from cluster_fixtures import description
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import (
     Outcome,
     WaitTimeout,
     all_pods_ready,
@@ -25,15 +25,15 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     wait_for,
     waiting_reason,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_module import fail
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import instance_id, render_cluster
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.module import fail
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import instance_id, render_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     ZONE_LABEL,
     normalise_cluster,
     select_groups,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sError
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 
 
 def sts(*, replicas=3, generation=2, observed=2, ready=3, updated=3, current="r1", update="r1", partition=None,

@@ -8,7 +8,7 @@ import json
 import pytest
 import urllib3
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import (
     K8S_AUTH_ARGS,
     K8sClient,
     K8sError,

@@ -5,12 +5,12 @@ import copy
 import pytest
 from cluster_fixtures import description
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import (
     JVM_DEFAULTS,
     render_cluster,
     render_zookeeper,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     METRICS_JAR,
     ROLE_PORTS,
     normalise_cluster,

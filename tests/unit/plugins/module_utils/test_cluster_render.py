@@ -2,13 +2,13 @@ import copy
 
 from cluster_fixtures import description
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import (
     LABEL_GROUP,
     LABEL_VERSION,
     render_cluster,
     version_of,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import ZONE_LABEL, normalise_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import ZONE_LABEL, normalise_cluster
 
 
 def manifests(desc=None, **kwargs):

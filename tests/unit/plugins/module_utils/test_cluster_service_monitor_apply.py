@@ -3,10 +3,10 @@ import threading
 import pytest
 from cluster_fixtures import description
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import cluster_apply
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import ZONE_LABEL, normalise_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster import apply as cluster_apply
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import ZONE_LABEL, normalise_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sClient
 
 
 class Client:

@@ -1,7 +1,7 @@
 import pytest
 from cluster_fixtures import description
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     check_partitions,
     normalise_cluster,
     parse_quantity,

@@ -2,9 +2,10 @@
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import consumption, pinot_client
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import client as pinot_client
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import consumption
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 
 
 class RealtimeTable(PinotClient):

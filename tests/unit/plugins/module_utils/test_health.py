@@ -2,7 +2,8 @@
 
 import json
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS, PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.health import (
     Probe,
     build_probe,
     check_segments,
@@ -11,7 +12,6 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
     run_once,
     wait_for_gate,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PINOT_CONNECTION_ARGS, PinotError
 
 
 class FakeClient:

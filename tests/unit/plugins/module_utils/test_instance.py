@@ -2,9 +2,10 @@
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import instance, pinot_client
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import client as pinot_client
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import instance
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 
 TAGS = ["DefaultTenant_OFFLINE", "DefaultTenant_REALTIME"]
 S0, S1, S2 = "Server_a_8098", "Server_b_8098", "Server_c_8098"

@@ -23,8 +23,8 @@ import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import k8s_client
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube import client as k8s_client
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import (
     K8S_AUTH_ARGS,
     K8sClient,
     K8sError,
@@ -148,7 +148,7 @@ def test_a_dict_kubeconfig_is_loaded_like_a_file(tmp_path):
 
 LOAD_IN_A_MODULE_PROCESS = """
 import json, os, sys
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import make_configuration
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import make_configuration
 configuration = make_configuration(json.loads(sys.stdin.read()))
 written = {name: open(os.path.join(os.environ["TMPDIR"], name)).read() for name in os.listdir(os.environ["TMPDIR"])}
 print(json.dumps({"ca": configuration.ssl_ca_cert, "key": configuration.key_file, "written": written}))

@@ -1,8 +1,8 @@
 from datetime import UTC, datetime
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import delete_all, rolled_pods
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sError
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_events import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import delete_all, rolled_pods
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import (
     EventRecorder,
     event_manifest,
     paths_message,

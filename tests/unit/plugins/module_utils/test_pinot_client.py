@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 
 
 class Script(BaseHTTPRequestHandler):

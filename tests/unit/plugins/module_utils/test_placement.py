@@ -6,11 +6,12 @@ from collections import Counter
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import pinot_client, placement, zones
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Plan, reconcile, reconcile_many
-from ansible_collections.pinotops.k8s.plugins.module_utils.table import build
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import client as pinot_client
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import placement, zones
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Plan, reconcile, reconcile_many
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table import build
 
 # What Pinot 1.5.1 fills into an instance assignment entry it stores.
 ENTRY_DEFAULTS = {"partitionSelector": "INSTANCE_REPLICA_GROUP_PARTITION_SELECTOR", "minimizeDataMovement": False}

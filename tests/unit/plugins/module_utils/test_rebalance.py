@@ -2,9 +2,10 @@
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import pinot_client, rebalance
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import client as pinot_client
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import rebalance
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 
 
 class RebalancingController(PinotClient):

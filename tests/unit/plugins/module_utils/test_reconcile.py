@@ -3,7 +3,12 @@
 import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths, redact, secret_values
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, Plan, reconcile, reconcile_many
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import (
+    Handler,
+    Plan,
+    reconcile,
+    reconcile_many,
+)
 
 
 class MemoryHandler(Handler):

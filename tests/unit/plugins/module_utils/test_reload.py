@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import pinot_client
-from ansible_collections.pinotops.k8s.plugins.module_utils import reload as reload_utils
-from ansible_collections.pinotops.k8s.plugins.module_utils import schema as schema_utils
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import reconcile
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import client as pinot_client
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import reload as reload_utils
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import schema as schema_utils
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import reconcile
 
 
 class ReloadingController(PinotClient):

@@ -4,11 +4,8 @@ step parts (a restart check on the controller's views, the pods' deletion) are a
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import REVISION_LABEL, WaitTimeout
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import normalise_cluster
-from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sError
-from ansible_collections.pinotops.k8s.plugins.module_utils.rollout import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import REVISION_LABEL, WaitTimeout
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout import (
     DELETE_HINT,
     OBSERVE_INTERVAL,
     KubernetesSide,
@@ -18,6 +15,9 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.rollout import (
     check_options,
     planned_groups,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 
 OLD, NEW = "apachepinot/pinot:1.4.0", "apachepinot/pinot:1.5.1"
 

@@ -1,7 +1,7 @@
 import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.schema import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.schema import (
     check_schema,
     incompatibilities,
     normalise_schema,

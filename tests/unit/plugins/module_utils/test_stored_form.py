@@ -7,9 +7,9 @@ the default is serialised away and so listed as unrecognized; an unknown key is 
 import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, Plan
-from ansible_collections.pinotops.k8s.plugins.module_utils.stored_form import pointer_to_field, stored_form
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Handler, Plan
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.stored_form import pointer_to_field, stored_form
 
 # Real field properties and the default Pinot drops on output.
 DEFAULTS = {"notNull": False, "singleValueField": True}

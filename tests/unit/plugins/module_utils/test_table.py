@@ -3,7 +3,7 @@ import copy
 import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.table import as_created, check_table, normalise_table
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table import as_created, check_table, normalise_table
 
 DESIRED = {
     "tableName": "events",

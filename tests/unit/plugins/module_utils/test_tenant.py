@@ -3,9 +3,9 @@
 import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Plan, reconcile_many
-from ansible_collections.pinotops.k8s.plugins.module_utils.tenant import build
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Plan, reconcile_many
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.tenant import build
 
 DEFAULT_SERVER_TAGS = ["DefaultTenant_OFFLINE", "DefaultTenant_REALTIME"]
 

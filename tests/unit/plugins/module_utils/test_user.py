@@ -3,10 +3,10 @@
 import bcrypt
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import user as user_utils
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import reconcile
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import user as user_utils
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import reconcile
 
 
 class UserStore(PinotClient):

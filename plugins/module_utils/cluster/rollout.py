@@ -31,8 +31,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import consumption
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import (
     REVISION_LABEL,
     WaitTimeout,
     all_pods_ready,
@@ -42,9 +41,18 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     rolled_pods,
     wait_for,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import instance_labels
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import instance_labels
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.upgrade_plan import (
+    group_steps,
+    rollout_units,
+    version_order_problems,
+)
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import SOURCE
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import consumption
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.health import (
     Probe,
     failed_check,
     gate_checks,
@@ -52,14 +60,6 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.health import (
     health_client,
     restart_checks,
     wait_for_gate,
-)
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sError
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_events import SOURCE
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
-from ansible_collections.pinotops.k8s.plugins.module_utils.upgrade_plan import (
-    group_steps,
-    rollout_units,
-    version_order_problems,
 )
 
 GATE_TIMEOUTS = {"cluster": 60, "controller": 300, "broker": 300, "server": 600, "minion": 300}

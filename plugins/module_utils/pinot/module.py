@@ -7,13 +7,18 @@ from __future__ import annotations
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, redact, secret_values
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     PinotClient,
     PinotError,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import DEFINITIONS, Plan, reconcile, reconcile_many
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import (
+    DEFINITIONS,
+    Plan,
+    reconcile,
+    reconcile_many,
+)
 
 
 def connect(module):

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import time
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotClient, PinotError
-from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import TABLE_TYPES
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import TABLE_TYPES
 
 COMPONENTS = ("cluster", "controller", "broker", "server", "minion")
 SERVING_STATES = ("ONLINE", "CONSUMING")  # the external-view states a broker routes queries to

@@ -3,7 +3,7 @@
 """Apply / prune / wait for a Pinot cluster on Kubernetes (the flow behind pinot_cluster and pinot_cluster_info).
 
 Order of work, so that bad input never half-applies:
-1. validate the description (cluster_spec), 2. pre-flight reads (namespace, zones on nodes, Secrets and keys),
+1. validate the description (spec.py), 2. pre-flight reads (namespace, zones on nodes, Secrets and keys),
 3. read the live objects by label, refuse immutable StatefulSet changes with an explanation, 4. server-side
 dry run of EVERY object (the apiserver validates and predicts the stored object), 5. only then write what
 really differs (`changed` = live != dry-run prediction), role by role in deployment order, waiting between
@@ -22,7 +22,7 @@ try:
 except ImportError:  # pragma: no cover - the kubernetes client, which every run needs, requires PyYAML
     yaml = None
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import (
     ANNOTATION_POOL,
     ANNOTATION_TAGS,
     LABEL_COMPONENT,
@@ -33,7 +33,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import
     render_cluster,
     sts_name,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     ZONE_LABEL,
     check_partitions,
     parse_quantity,
@@ -41,8 +41,8 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
     select_groups,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import K8sError
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_events import SOURCE, EventRecorder, paths_message
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import SOURCE, EventRecorder, paths_message
 
 MANAGED_KINDS = ("ServiceMonitor", "StatefulSet", "PodDisruptionBudget", "Service", "ConfigMap")  # deletion order
 # Custom resources: read only where the cluster serves them (a list of an unserved kind is a 404, and a role without

@@ -5,10 +5,10 @@ tests/unit/test_cluster_options.py compare the two).
 
 Ansible checks the structure: the keys of every fixed-key mapping (unknown keys are refused, their path named)
 and that mappings and lists of mappings are what they claim to be. Every other value is `raw`: Ansible's
-coercing types would change what the module's own validator (cluster_spec.normalise_cluster) sees, a string
+coercing types would change what the module's own validator (spec.normalise_cluster) sees, a string
 "2" into an integer, a list into its text, "a,b" into a list. Free-form mappings (profile names, Pinot
 properties, profile fields with Kubernetes values, overrides) are plain dicts. No suboption has a default:
-the defaults are cluster_spec's, and cluster_spec.without_unset drops what Ansible filled in as None.
+the defaults are spec.py's, and spec.without_unset drops what Ansible filled in as None.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 # Copyright: contributors to pinotops.k8s
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure renderers: a normalised cluster description (cluster_spec.normalise_cluster) -> Kubernetes manifests.
+"""Pure renderers: a normalised cluster description (spec.normalise_cluster) -> Kubernetes manifests.
 
 Nothing here talks to a cluster, so unit tests call these functions directly. The manifests hold only the
 fields pinotops declares (server-side apply owns exactly those); server defaults are left to the apiserver.
@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     DEEP_STORE,
     K8S_ENV_REFERENCE,
     ROLE_PORTS,
@@ -244,7 +244,7 @@ def _topology_spread(settings, zones, selector):
 
 def _pod_metadata(settings, labels, annotations=None):
     """The pod template's labels and annotations: the profile's, with pinotops' own (`annotations`: those of the
-    metrics endpoint, which cluster_spec has checked the profile's do not contradict)."""
+    metrics endpoint, which spec.py has checked the profile's do not contradict)."""
     meta = {"labels": {**(settings.get("pod_labels") or {}), **labels}}
     merged = {**(settings.get("pod_annotations") or {}), **(annotations or {})}
     if merged:

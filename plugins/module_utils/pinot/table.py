@@ -8,13 +8,13 @@ from __future__ import annotations
 import copy
 from urllib.parse import quote
 
-from ansible_collections.pinotops.k8s.plugins.module_utils import placement, zones
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.placement import DEFAULT_TENANT
-from ansible_collections.pinotops.k8s.plugins.module_utils.rebalance import TableRebalance
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, load_definition
-from ansible_collections.pinotops.k8s.plugins.module_utils.stored_form import stored_form
-from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import TABLE_TYPES, raw_name
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import placement, zones
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.placement import DEFAULT_TENANT
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.rebalance import TableRebalance
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Handler, load_definition
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.stored_form import stored_form
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import TABLE_TYPES, raw_name
 
 # Values Pinot stores as strings even when given as numbers.
 STRING_FIELDS = {

@@ -12,7 +12,7 @@ import re
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Handler
 
 try:
     import bcrypt

@@ -17,8 +17,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError, poll_until
-from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import raw_name
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError, poll_until
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import raw_name
 
 STATES = ("paused", "consuming")
 # Where a resume starts reading the stream: Pinot's own values (lastConsumed is its default).

@@ -7,7 +7,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import DEFINITIONS, Handler
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import DEFINITIONS, Handler
 
 ROLES = ("BROKER", "SERVER")
 UNTAGGED = {"BROKER": "broker_untagged", "SERVER": "server_untagged"}

@@ -11,7 +11,7 @@ import socket
 import time
 from datetime import datetime, timezone
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import FIELD_MANAGER, K8sError
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import FIELD_MANAGER, K8sError
 
 SOURCE = FIELD_MANAGER
 MESSAGE_LIMIT = 1024  # what events.k8s.io allows for a note; core Events are shown truncated long before

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.placement import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.placement import (
     DEFAULT_TENANT,
     replication,
     server_tags,

@@ -1,7 +1,7 @@
 # Copyright: contributors to pinotops.k8s
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What pinot_cluster and pinot_cluster_info do around the apply flow: connect, run, report, fail cleanly
-(the Kubernetes side's counterpart of pinot_module.py)."""
+(the Kubernetes side's counterpart of pinot/module.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import (
     WaitTimeout,
     absent,
     all_pods_ready,
@@ -21,33 +21,33 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_apply import 
     read_groups,
     read_services,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_render import LABEL_GROUP, instance_labels
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster_spec import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import LABEL_GROUP, instance_labels
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout import (
+    KubernetesSide,
+    PinotSide,
+    Rollout,
+    RolloutStopped,
+    check_options,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     normalise_cluster,
     normalise_identity,
     without_unset,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_client import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     K8sClient,
     K8sError,
     reveal_kubeconfig,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.k8s_events import EventRecorder
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import EventRecorder
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     PinotClient,
     PinotError,
-)
-from ansible_collections.pinotops.k8s.plugins.module_utils.rollout import (
-    KubernetesSide,
-    PinotSide,
-    Rollout,
-    RolloutStopped,
-    check_options,
 )
 
 

@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError, poll_until
-from ansible_collections.pinotops.k8s.plugins.module_utils.rebalance import TableRebalance
-from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import TABLE_TYPES
-from ansible_collections.pinotops.k8s.plugins.module_utils.tenant import INSTANCE_PREFIX
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError, poll_until
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.rebalance import TableRebalance
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import TABLE_TYPES
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.tenant import INSTANCE_PREFIX
 
 STILL_LIVE = "IS_ALIVE"  # Pinot's drop validation code for an instance whose process still runs
 WORKERS = 8

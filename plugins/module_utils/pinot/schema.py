@@ -9,11 +9,11 @@ import math
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
-from ansible_collections.pinotops.k8s.plugins.module_utils.reconcile import Handler, load_definition
-from ansible_collections.pinotops.k8s.plugins.module_utils.reload import TableReload
-from ansible_collections.pinotops.k8s.plugins.module_utils.stored_form import UNRECOGNIZED, stored_form
-from ansible_collections.pinotops.k8s.plugins.module_utils.table_names import table_types
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Handler, load_definition
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reload import TableReload
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.stored_form import UNRECOGNIZED, stored_form
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import table_types
 
 FIELD_LISTS = {
     "dimensionFieldSpecs": "DIMENSION",

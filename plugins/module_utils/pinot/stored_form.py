@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot_client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
 
 UNRECOGNIZED = "unrecognizedProperties"
 # Pinot reports these like any unknown key, but they were real in older versions and configs still carry them.
