@@ -22,7 +22,7 @@ import threading
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.module import PROGRESS_FILE_ENV
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.progress import PROGRESS_FILE_ENV
 
 display = Display()
 POLL_SECONDS = 0.2

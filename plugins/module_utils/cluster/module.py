@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from ansible.module_utils.basic import missing_required_lib
@@ -21,6 +20,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import 
     read_groups,
     read_services,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.progress import PROGRESS_FILE_ENV, PlayChannel
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import LABEL_GROUP, instance_labels
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout import (
     KubernetesSide,
@@ -162,47 +162,6 @@ def run_cluster_event(module):
     except K8sError as exc:
         fail(module, client, exc)
     module.exit_json(changed=bool(recorder.recorded), events=recorder.recorded, request_counts=client.counts)
-
-
-PROGRESS_FILE_ENV = "PINOTOPS_ROLLOUT_PROGRESS"  # set by pinot_cluster_rollout's action plugin
-
-
-class PlayChannel:
-    """The rollout module's link to the play that runs it: its progress lines, and whether that play still waits.
-
-    The lines are kept for the result and, when the action plugin gave a file (a local connection), appended to
-    it one by one, so the play prints each line when it happens. The action plugin removes the file when its
-    ansible-playbook has ended; this side never re-creates it. A file it may not write (another user under become)
-    only loses the live display."""
-
-    def __init__(self, path):
-        self.path = path
-        self.writable = bool(path)
-        self.lines = []
-
-    def __call__(self, line):
-        line = " ".join(line.split())  # one line each, whatever a message held
-        self.lines.append(line)
-        if self.writable:
-            try:
-                handle = os.open(self.path, os.O_WRONLY | os.O_APPEND)  # no O_CREAT: a removed file stays removed
-                with os.fdopen(handle, "a", encoding="utf-8") as log:
-                    log.write(line + "\n")
-            except OSError:
-                self.writable = False
-
-    def gone(self):
-        """Whether the play that started this run has ended (its ansible-playbook killed): the action plugin
-        removed the progress file, or nothing reads this process's output any more. A blank line before the
-        result is dropped by Ansible."""
-        if self.path and not os.path.exists(self.path):
-            return True
-        try:
-            sys.stdout.write("\n")
-            sys.stdout.flush()
-        except OSError:
-            return True
-        return False
 
 
 def run_cluster_rollout(module):

@@ -1,7 +1,7 @@
 """The rollout's progress lines: written by the module one by one, printed by the action plugin once each."""
 
 from ansible_collections.pinotops.k8s.plugins.action import pinot_cluster_rollout as action
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.module import PlayChannel
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.progress import PlayChannel
 
 
 def test_the_module_appends_each_line_and_keeps_them_for_the_result(tmp_path):
