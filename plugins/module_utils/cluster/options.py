@@ -1,7 +1,7 @@
 # Copyright: contributors to pinotops.k8s
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The suboptions of pinot_cluster's `cluster`, exactly as its DOCUMENTATION gives them (validate-modules and
-tests/unit/test_cluster_options.py compare the two).
+tests/unit/plugins/module_utils/cluster/test_options.py compare the two).
 
 Ansible checks the structure: the keys of every fixed-key mapping (unknown keys are refused, their path named)
 and that mappings and lists of mappings are what they claim to be. Every other value is `raw`: Ansible's

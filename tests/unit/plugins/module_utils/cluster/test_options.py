@@ -1,5 +1,5 @@
-"""The description's fields are written down in four places that must agree: the validator (cluster_spec), the
-argument spec Ansible checks (cluster_options), the cluster doc fragment (what ansible-doc shows; the roles'
+"""The description's fields are written down in four places that must agree: the validator (spec.py), the
+argument spec Ansible checks (options.py), the cluster doc fragment (what ansible-doc shows; the roles'
 argument specs are generated from it) and docs/cluster-description.md (the narrative reference)."""
 
 import re

@@ -33,7 +33,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import (
 )
 from tests.support.modules import run_module
 
-REPO = Path(__file__).resolve().parents[4]
+REPO = Path(__file__).resolve().parents[5]
 TOKEN = "s3cr3t-kubeconfig-token-0123456789"
 KEY_DATA = base64.b64encode(b"-----BEGIN PRIVATE KEY-----\nnot a real key\n-----END PRIVATE KEY-----\n").decode()
 CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nnot a real CA\n-----END CERTIFICATE-----\n").decode()
