@@ -113,8 +113,9 @@ sanity: venv
 ansible-lint: venv
 	$(BIN)/ansible-lint --profile production
 
+# The collection's unit tests (tests/unit: plugins/ mirrored) and the test bed's own (tests/testbed/tests).
 test-unit: venv
-	$(PYTEST) tests/unit
+	$(PYTEST) tests/unit tests/testbed/tests
 
 # Integration tests run in two lanes side by side, each a pytest of its own whose lines carry the lane's name:
 # the modules that bring their own test beds (the real node's control plane, node and Pinot pods; the Kubernetes
