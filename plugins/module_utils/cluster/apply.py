@@ -43,13 +43,20 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import SOURCE, EventRecorder, paths_message
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.status import (
+    last_pod_events,
+    pod_ready,
+    pod_revision,
+    rolled_pods,
+    rollout_status,
+    waiting_reason,
+)
 
 MANAGED_KINDS = ("ServiceMonitor", "StatefulSet", "PodDisruptionBudget", "Service", "ConfigMap")  # deletion order
 # Custom resources: read only where the cluster serves them (a list of an unserved kind is a 404, and a role without
 # rights on monitoring.coreos.com must keep working for descriptions that ask for no ServiceMonitor).
 OPTIONAL_KINDS = ("ServiceMonitor",)
 STRIPPED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid", "selfLink")
-REVISION_LABEL = "controller-revision-hash"
 DRY_RUN_WORKERS = 8
 
 
@@ -103,83 +110,7 @@ def ref(obj):
     return f"{obj['kind']}/{obj['metadata']['name']}"
 
 
-# -- rollout status (kubectl rollout status semantics, partition-aware) --------------------------------------
-
-def rollout_status(sts):
-    """(done, message) for a StatefulSet, following kubectl's StatefulSetStatusViewer."""
-    spec = sts.get("spec") or {}
-    status = sts.get("status") or {}
-    meta = sts.get("metadata") or {}
-    strategy = spec.get("updateStrategy") or {}
-    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
-        return True, "update strategy is not RollingUpdate; nothing to wait for"
-    observed = status.get("observedGeneration")
-    if not observed or meta.get("generation", 0) > observed:
-        return False, "waiting for the StatefulSet controller to observe the new generation"
-    replicas = spec.get("replicas", 1)
-    ready = status.get("readyReplicas") or 0
-    if ready < replicas:
-        return False, f"{ready} of {replicas} pods ready"
-    if (status.get("replicas") or 0) > replicas:
-        return False, f"scaling down: {status.get('replicas')} pods, want {replicas}"
-    partition = (strategy.get("rollingUpdate") or {}).get("partition")
-    if partition:
-        updated = status.get("updatedReplicas") or 0
-        if updated < replicas - partition:
-            return False, f"{updated} of {replicas - partition} pods above partition {partition} updated"
-        return True, f"partitioned rollout done: {updated} pods updated, partition {partition}"
-    if status.get("updateRevision") != status.get("currentRevision"):
-        return False, (f"rolling update in progress: {status.get('updatedReplicas') or 0} of {replicas} pods at "
-                       f"revision {status.get('updateRevision')}")
-    return True, f"{replicas} pods ready at revision {status.get('currentRevision')}"
-
-
-def pod_ready(pod):
-    for condition in (pod.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return condition.get("status") == "True"
-    return False
-
-
-def _condition(pod, kind):
-    return next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == kind), {})
-
-
-def waiting_reason(pod):
-    """Why a pod is not Ready, in the words Kubernetes uses: what a user needs to act on a stuck rollout."""
-    status = pod.get("status") or {}
-    scheduled = _condition(pod, "PodScheduled")
-    if scheduled.get("status") == "False":
-        return f"{scheduled.get('reason') or 'not scheduled'}: {scheduled.get('message', '')}".rstrip(": ")
-    containers = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
-    for container in containers:
-        waiting = (container.get("state") or {}).get("waiting")
-        if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
-            why = f"{container.get('name')}: {waiting['reason']}"
-            last = (container.get("lastState") or {}).get("terminated")
-            if last:
-                why += f" (last exit {last.get('exitCode')}{', ' + last['reason'] if last.get('reason') else ''})"
-            return f"{why}: {waiting['message']}" if waiting.get("message") else why
-    if status.get("phase") == "Running":
-        ready = _condition(pod, "ContainersReady")
-        return f"running, not ready{': ' + ready['message'] if ready.get('message') else ' (readiness probe)'}"
-    return status.get("phase") or "no phase"
-
-
-def last_pod_events(events):
-    """{pod name: 'Reason: message'} of the newest Event about each pod (what `kubectl describe` shows last)."""
-    newest = {}
-    for event in events:
-        involved = event.get("involvedObject") or {}
-        if involved.get("kind") != "Pod" or not involved.get("name"):
-            continue
-        when = (event.get("lastTimestamp") or event.get("eventTime")
-                or (event.get("metadata") or {}).get("creationTimestamp") or "")
-        if involved["name"] not in newest or when >= newest[involved["name"]][0]:
-            text = f"{event.get('reason') or '?'}: {' '.join((event.get('message') or '').split())}".rstrip(": ")
-            newest[involved["name"]] = (when, text)
-    return {name: text for name, (_when, text) in newest.items()}
-
+# -- the groups' status, and waiting for their rollouts (kube/status.py judges each object) ------------------
 
 def group_status(sts, pods, node_zones):
     spec = sts.get("spec") or {}
@@ -206,7 +137,7 @@ def group_status(sts, pods, node_zones):
         "pods": [{
             "name": p["metadata"]["name"],
             "instance": instance_id(role, p["metadata"]["name"], spec.get("serviceName"), sts["metadata"]["namespace"]),
-            "revision": _revision(p),
+            "revision": pod_revision(p),
             "image": ((p.get("spec") or {}).get("containers") or [{}])[0].get("image"),
             "ready": pod_ready(p),
             "phase": (p.get("status") or {}).get("phase"),
@@ -714,27 +645,13 @@ def write_stages(client, cluster, to_write, outcome, recorder, *, stages, groups
     pods_after = client.list("Pod", cluster["namespace"], instance_labels(cluster))
     for pod, before in rolled_pods(pods_before, pods_after):
         recorder.record(pod, "Rolled", f"Replaced by the rollout of {_owner(pod)} that {SOURCE} applied "
-                        f"(revision {_revision(before)} -> {_revision(pod)}); Ready")
+                        f"(revision {pod_revision(before)} -> {pod_revision(pod)}); Ready")
     return pods_after
-
-
-def _revision(pod):
-    return (pod["metadata"].get("labels") or {}).get(REVISION_LABEL)
 
 
 def _owner(pod):
     owner = next((o for o in pod["metadata"].get("ownerReferences") or [] if o.get("kind") == "StatefulSet"), {})
     return f"StatefulSet/{owner.get('name')}"
-
-
-def rolled_pods(before, after):
-    """(pod, its predecessor) for every pod of a StatefulSet that was replaced between two listings (same name,
-    new uid) and now runs another revision: what a run's rollout restarted."""
-    previous = {p["metadata"]["name"]: p for p in before}
-    return [(pod, previous[pod["metadata"]["name"]]) for pod in sorted(after, key=lambda p: p["metadata"]["name"])
-            if pod["metadata"]["name"] in previous
-            and pod["metadata"].get("uid") != previous[pod["metadata"]["name"]]["metadata"].get("uid")
-            and _revision(pod) != _revision(previous[pod["metadata"]["name"]])]
 
 
 def delete_all(client, objects, namespace, recorder, dry_run=False):

@@ -32,13 +32,11 @@ from __future__ import annotations
 import time
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import (
-    REVISION_LABEL,
     WaitTimeout,
     all_pods_ready,
     explain_wait_timeout,
     present,
     read_groups,
-    rolled_pods,
     wait_for,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import instance_labels
@@ -50,6 +48,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.upgrade_plan 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import SOURCE
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.status import REVISION_LABEL, rolled_pods
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import consumption
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.health import (

@@ -4,7 +4,7 @@ step parts (a restart check on the controller's views, the pods' deletion) are a
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import REVISION_LABEL, WaitTimeout
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import WaitTimeout
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout import (
     DELETE_HINT,
     OBSERVE_INTERVAL,
@@ -18,6 +18,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout impor
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.status import REVISION_LABEL
 
 OLD, NEW = "apachepinot/pinot:1.4.0", "apachepinot/pinot:1.5.1"
 

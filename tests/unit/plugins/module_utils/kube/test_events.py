@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import delete_all, rolled_pods
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import delete_all
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import (
     EventRecorder,
@@ -75,20 +75,6 @@ def test_a_disabled_recorder_sends_nothing_and_a_dry_run_reports_without_sending
     assert dry.recorded == [{"kind": "StatefulSet", "name": "pinot-server-hot-a", "reason": "UpgradeStopped",
                              "message": "gate", "type": "Warning"}]
     assert dry.warnings == []
-
-
-def pod(name, uid, revision):
-    return {"kind": "Pod", "metadata": {"name": name, "uid": uid, "labels": {"controller-revision-hash": revision},
-                                        "ownerReferences": [{"kind": "StatefulSet", "name": name.rsplit("-", 1)[0]}]}}
-
-
-def test_rolled_pods_are_those_replaced_on_another_revision():
-    before = [pod("s-0", "a", "r1"), pod("s-1", "b", "r1"), pod("s-2", "c", "r1")]
-    after = [pod("s-1", "b", "r1"),  # untouched (held below a partition)
-             pod("s-0", "a2", "r2"),  # rolled
-             pod("s-2", "c2", "r1"),  # restarted on the same revision: not this run's rollout
-             pod("s-3", "d", "r2")]  # new: a scale-up, recorded as no roll
-    assert [(p["metadata"]["uid"], b["metadata"]["uid"]) for p, b in rolled_pods(before, after)] == [("a2", "a")]
 
 
 def test_deletions_are_recorded_and_a_dry_run_records_none():
