@@ -8,9 +8,18 @@ import io
 import json
 from unittest import mock
 
-from ansible.module_utils import _internal
 from ansible.module_utils.common import warnings
-from ansible.module_utils.testing import patch_module_args
+
+try:  # ansible-core 2.19
+    from ansible.module_utils import _internal
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # 2.18: a module reads its arguments from basic._ANSIBLE_ARGS, and knows no controller flag
+    from ansible.module_utils import basic
+
+    _internal = None
+
+    def patch_module_args(args):
+        return mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
 
 
 def run_module(name: str, args: dict, check: bool = False, diff: bool = False) -> dict:
@@ -20,7 +29,8 @@ def run_module(name: str, args: dict, check: bool = False, diff: bool = False) -
     full_args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
     warnings._global_warnings.clear()
     # As on a managed host: warnings are returned in the result instead of printed by the controller.
-    with mock.patch.object(_internal, "is_controller", False), patch_module_args(full_args), \
+    on_host = mock.patch.object(_internal, "is_controller", False) if _internal else contextlib.nullcontext()
+    with on_host, patch_module_args(full_args), \
             contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
         module.main()
     result = json.loads(out.getvalue())
