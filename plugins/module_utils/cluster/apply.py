@@ -28,7 +28,6 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import
     LABEL_COMPONENT,
     LABEL_GROUP,
     ZOOKEEPER,
-    instance_id,
     instance_labels,
     render_cluster,
     sts_name,
@@ -41,6 +40,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     select_groups,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import instance_id
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import SOURCE, EventRecorder, paths_message
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.status import (

@@ -16,11 +16,11 @@ import re
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     DEEP_STORE,
     K8S_ENV_REFERENCE,
-    ROLE_PORTS,
     ZONE_LABEL,
     deep_merge,
     scrape_annotations,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import HEALTH, ROLE_PORTS, ZOOKEEPER_PORTS
 
 FIELD_MANAGER = "pinotops.k8s"
 MANAGED_BY = "pinotops.k8s"
@@ -35,17 +35,10 @@ ANNOTATION_TAGS = "pinotops.io/pinot-instance-tags"
 ANNOTATION_POOL = "pinotops.io/pinot-instance-pool"
 ZOOKEEPER = "zookeeper"
 
-# Role facts (apache/pinot CommonConstants and the health resources of each role).
+# The ports of each role's pods and of its client Service, as (name, number).
 PORTS = {role: [(name, port) for name, port, _prop, _client in ports] for role, ports in ROLE_PORTS.items()}
 CLIENT_PORTS = {role: [(name, port) for name, port, _prop, client in ports if client]
                 for role, ports in ROLE_PORTS.items()}
-HEALTH = {  # probe -> (path, port)
-    "controller": {"startup": ("/health", 9000), "readiness": ("/health", 9000), "liveness": ("/health", 9000)},
-    "broker": {"startup": ("/health", 8099), "readiness": ("/health", 8099), "liveness": ("/health", 8099)},
-    "server": {"startup": ("/health/liveness", 8097), "readiness": ("/health/readiness", 8097),
-               "liveness": ("/health/liveness", 8097)},
-    "minion": {"startup": ("/health", 9514), "readiness": ("/health", 9514), "liveness": ("/health", 9514)},
-}
 PROBE_TIMING = {
     # Segment loading can take long: the startup probe allows 10 minutes before liveness starts counting.
     "startup": {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 60},
@@ -75,16 +68,6 @@ SERVICE_MONITOR_API = "monitoring.coreos.com/v1"
 METRICS_PORT_NAME = "metrics"
 
 
-INSTANCE_TYPE = {"controller": "Controller", "broker": "Broker", "server": "Server", "minion": "Minion"}
-
-
-def instance_id(role, pod_name, service_name, namespace):
-    """The Helix instance id of a Pinot pod: with pinot.set.instance.id.to.hostname it is the pod's DNS name
-    (StatefulSet pod + its headless Service) and the role's first port. None for a non-Pinot role."""
-    if role not in INSTANCE_TYPE:
-        return None
-    return f"{INSTANCE_TYPE[role]}_{pod_name}.{service_name}.{namespace}.svc.cluster.local_{PORTS[role][0][1]}"
-
 
 def config_dir(role):
     return f"/var/pinot/{role}/config"
@@ -109,7 +92,7 @@ def zookeeper_address(cluster):
     given, and a reconnect through one ClusterIP can land on a lost member and time out the session."""
     if cluster["zookeeper"]["address"]:
         return cluster["zookeeper"]["address"]
-    return ",".join(f"{host}:2181" for host in zookeeper_hosts(cluster))
+    return ",".join(f"{host}:{ZOOKEEPER_PORTS['client']}" for host in zookeeper_hosts(cluster))
 
 
 def sts_name(cluster, group_name):
@@ -475,7 +458,7 @@ def render_zookeeper(cluster):
     settings = dict(settings, storage={"size": managed["storage"]["size"], "class": managed["storage"]["class"]})
     selector = selector_labels(cluster, ZOOKEEPER, ZOOKEEPER)
     labels = object_labels(cluster, ZOOKEEPER, ZOOKEEPER, managed["image"])
-    ports = [("client", 2181), ("follower", 2888), ("election", 3888)]
+    ports = list(ZOOKEEPER_PORTS.items())
     service_ports = [{"name": pname, "port": port, "targetPort": port, "protocol": "TCP"} for pname, port in ports]
     headless = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(cluster, f"{name}-headless", labels),
                 "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": dict(selector),
@@ -484,9 +467,10 @@ def render_zookeeper(cluster):
               "spec": {"type": "ClusterIP", "selector": dict(selector), "ports": service_ports[:1]}}
     pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": _meta(cluster, name, labels),
            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)}}}
-    servers = " ".join(f"server.{i}={host}:2888:3888;2181" for i, host in enumerate(zookeeper_hosts(cluster), 1))
+    servers = " ".join(f"server.{i}={host}:{ZOOKEEPER_PORTS['follower']}:{ZOOKEEPER_PORTS['election']};"
+                       f"{ZOOKEEPER_PORTS['client']}" for i, host in enumerate(zookeeper_hosts(cluster), 1))
     volumes, mounts, claims = _storage(settings, selector, "/data")
-    tcp = {"tcpSocket": {"port": 2181}}
+    tcp = {"tcpSocket": {"port": ZOOKEEPER_PORTS["client"]}}
     container = {
         "name": ZOOKEEPER,
         "image": managed["image"],

@@ -14,6 +14,7 @@ import copy
 import re
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SECRET_KEY_PATTERN, SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import ROLE_PORTS
 
 ROLES = ("controller", "broker", "server", "minion")
 DEFAULT_ORDER = list(ROLES)
@@ -41,18 +42,8 @@ K8S_ENV_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 # label value, so `<cluster>-<group>` may be at most 52 characters.
 MAX_STS_NAME = 52
 
-# Every port a role listens on: (name, number, the property that sets it, served by the role's client Service).
-# Pinot's multi-stage ports default to 0, a random port at every start: pinned, so that they can be declared.
-ROLE_PORTS = {
-    "controller": (("http", 9000, "controller.port", True),),
-    "broker": (("http", 8099, "pinot.broker.client.queryPort", True),
-               ("mailbox", 8442, "pinot.query.runner.port", False)),
-    "server": (("netty", 8098, "pinot.server.netty.port", True), ("admin", 8097, "pinot.server.adminapi.port", True),
-               ("grpc", 8090, "pinot.server.grpc.port", True), ("query", 8421, "pinot.query.server.port", False),
-               ("mailbox", 8442, "pinot.query.runner.port", False)),
-    "minion": (("http", 9514, "pinot.minion.port", True),),
-}
-# Properties pinotops renders itself: probes, Services and the start command depend on them.
+# Properties pinotops renders itself (those of the ports: facts.ROLE_PORTS): probes, Services and the start
+# command depend on them.
 MANAGED_PROPERTIES = {
     role: tuple(prop for _name, _port, prop, _client in ports)
     + (("controller.zk.str", "controller.helix.cluster.name") if role == "controller" else ())
