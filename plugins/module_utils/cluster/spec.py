@@ -14,7 +14,11 @@ import copy
 import re
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SECRET_KEY_PATTERN, SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.facts import ROLE_PORTS
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import (
+    BROKER_TAG_SUFFIX,
+    ROLE_PORTS,
+    SERVER_TAG_SUFFIXES,
+)
 
 ROLES = ("controller", "broker", "server", "minion")
 DEFAULT_ORDER = list(ROLES)
@@ -886,10 +890,11 @@ def _tags(tags, role, field):
     for index, tag in enumerate(tags):
         if not isinstance(tag, str) or not re.match(r"^[A-Za-z0-9_\-.]+$", tag):
             raise SpecError(_path(field, index), f"{tag!r} is not a valid Pinot tag")
-        if role == "broker" and not tag.endswith("_BROKER"):
-            raise SpecError(_path(field, index), f"broker tags end with _BROKER (e.g. {tag}_BROKER)")
-        if role == "server" and not tag.endswith(("_OFFLINE", "_REALTIME")):
-            raise SpecError(_path(field, index), "server tags end with _OFFLINE or _REALTIME")
+        if role == "broker" and not tag.endswith(BROKER_TAG_SUFFIX):
+            raise SpecError(_path(field, index), f"broker tags end with {BROKER_TAG_SUFFIX} "
+                            f"(e.g. {tag}{BROKER_TAG_SUFFIX})")
+        if role == "server" and not tag.endswith(SERVER_TAG_SUFFIXES):
+            raise SpecError(_path(field, index), f"server tags end with {' or '.join(SERVER_TAG_SUFFIXES)}")
     if len(set(tags)) != len(tags):
         raise SpecError(field, "lists a tag twice")
     return list(tags)
