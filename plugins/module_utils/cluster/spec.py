@@ -16,13 +16,16 @@ import re
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SECRET_KEY_PATTERN, SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import (
     BROKER_TAG_SUFFIX,
+    RESERVED_LABEL_PREFIXES,
     ROLE_PORTS,
     SERVER_TAG_SUFFIXES,
+    ZONE_LABEL,
+    ZOOKEEPER,
+    sts_name,
 )
 
 ROLES = ("controller", "broker", "server", "minion")
 DEFAULT_ORDER = list(ROLES)
-ZONE_LABEL = "topology.kubernetes.io/zone"
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -211,7 +214,7 @@ def _profile(raw, field):
             _string_map(value, sub, values=LABEL_VALUE)
         elif key == "pod_labels":
             _string_map(value, sub, values=LABEL_VALUE)
-            reserved = [k for k in value if k.startswith("app.kubernetes.io/") or k.startswith("pinotops.io/")]
+            reserved = [k for k in value if k.startswith(RESERVED_LABEL_PREFIXES)]
             if reserved:
                 raise SpecError(_path(sub, reserved[0]), "is set by pinotops and cannot be overridden")
         elif key in ("pod_annotations",):
@@ -328,7 +331,7 @@ def _metrics(metrics, field):
     if labels is not None:
         sub = _path(field, "service_monitor_labels")
         _string_map(labels, sub, values=LABEL_VALUE)
-        reserved = [k for k in labels if k.startswith("app.kubernetes.io/") or k.startswith("pinotops.io/")]
+        reserved = [k for k in labels if k.startswith(RESERVED_LABEL_PREFIXES)]
         if reserved:
             raise SpecError(_path(sub, reserved[0]), "is set by pinotops and cannot be overridden")
 
@@ -801,10 +804,10 @@ def _group_name(name, field, cluster, taken):
     _dns_label(name, field)
     if name in taken:
         raise SpecError(field, f"duplicate node group name {name!r}")
-    if cluster["zookeeper"]["managed"] and name == "zookeeper":
-        raise SpecError(field, "'zookeeper' is reserved for the managed ZooKeeper")
-    if len(cluster["name"]) + 1 + len(name) > MAX_STS_NAME:
-        raise SpecError(field, f"'{cluster['name']}-{name}' is longer than {MAX_STS_NAME} characters "
+    if cluster["zookeeper"]["managed"] and name == ZOOKEEPER:
+        raise SpecError(field, f"'{ZOOKEEPER}' is reserved for the managed ZooKeeper")
+    if len(sts_name(cluster["name"], name)) > MAX_STS_NAME:
+        raise SpecError(field, f"'{sts_name(cluster['name'], name)}' is longer than {MAX_STS_NAME} characters "
                         "(StatefulSet pod labels are limited to 63)")
     return name
 
@@ -937,7 +940,7 @@ def select_groups(cluster, names, field="node_groups"):
         return list(cluster["node_groups"])
     known = {g["name"] for g in cluster["node_groups"]}
     if cluster["zookeeper"]["managed"]:
-        known.add("zookeeper")
+        known.add(ZOOKEEPER)
     for index, name in enumerate(names):
         if name not in known:
             raise SpecError(f"{field}[{index}]", f"{name!r} is not a node group of the description; "

@@ -24,13 +24,9 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import 
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.module import fail
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import render_cluster
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
-    ZONE_LABEL,
-    normalise_cluster,
-    select_groups,
-)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster, select_groups
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.facts import instance_id
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import ZONE_LABEL, instance_id
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 
 
