@@ -36,6 +36,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.facts import (
     client_service_name,
     config_map_name,
     headless_service_name,
+    image_tag,
     pod_name,
     sts_name,
 )
@@ -103,11 +104,10 @@ def zookeeper_address(cluster):
 
 def version_of(image):
     """The image tag as a label value (`apachepinot/pinot:1.4.0` -> `1.4.0`); None if it has none."""
-    ref = image.split("@", 1)[0]
-    last = ref.rsplit("/", 1)[-1]
-    if ":" not in last:
+    tag = image_tag(image)
+    if tag is None:
         return None
-    tag = re.sub(r"[^A-Za-z0-9._-]", "", last.rsplit(":", 1)[1])[:63]
+    tag = re.sub(r"[^A-Za-z0-9._-]", "", tag)[:63]
     tag = tag.strip("._-")
     return tag or None
 
