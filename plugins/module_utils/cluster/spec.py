@@ -16,16 +16,15 @@ import re
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SECRET_KEY_PATTERN, SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import (
     BROKER_TAG_SUFFIX,
+    DEFAULT_ORDER,
     RESERVED_LABEL_PREFIXES,
     ROLE_PORTS,
+    ROLES,
     SERVER_TAG_SUFFIXES,
     ZONE_LABEL,
     ZOOKEEPER,
     sts_name,
 )
-
-ROLES = ("controller", "broker", "server", "minion")
-DEFAULT_ORDER = list(ROLES)
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")

@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import time
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.facts import INSTANCE_PREFIX, TABLE_TYPES, TYPE_SUFFIX
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import INSTANCE_PREFIX, ROLES, TABLE_TYPES, TYPE_SUFFIX
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 
-COMPONENTS = ("cluster", "controller", "broker", "server", "minion")
+COMPONENTS = ("cluster",) + ROLES
 SERVING_STATES = ("ONLINE", "CONSUMING")  # the external-view states a broker routes queries to
 
 
