@@ -302,7 +302,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.module import run_cluster_rollout
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.options import CLUSTER_OPTIONS
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import ROLES
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import ROLES
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8S_AUTH_ARGS
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS
 

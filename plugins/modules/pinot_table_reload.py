@@ -117,10 +117,10 @@ executed_requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TABLE_TYPES
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PINOT_CONNECTION_ARGS
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.module import run_operation
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reload import apply
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import TABLE_TYPES
 
 
 def main():

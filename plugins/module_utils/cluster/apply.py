@@ -22,25 +22,27 @@ try:
 except ImportError:  # pragma: no cover - the kubernetes client, which every run needs, requires PyYAML
     yaml = None
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import (
-    ANNOTATION_POOL,
-    ANNOTATION_TAGS,
-    LABEL_COMPONENT,
-    LABEL_GROUP,
-    ZOOKEEPER,
-    instance_id,
-    instance_labels,
-    render_cluster,
-    sts_name,
-)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import instance_labels, render_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
-    ZONE_LABEL,
     check_partitions,
     parse_quantity,
     secret_references,
     select_groups,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import (
+    ANNOTATION_POOL,
+    ANNOTATION_TAGS,
+    LABEL_COMPONENT,
+    LABEL_GROUP,
+    ZONE_LABEL,
+    ZOOKEEPER,
+    client_service_name,
+    instance_id,
+    pod_name,
+    service_host,
+    sts_name,
+)
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import SOURCE, EventRecorder, paths_message
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.status import (
@@ -195,13 +197,13 @@ def read_services(client, cluster):
     for service in client.list("Service", cluster["namespace"], instance_labels(cluster)):
         meta, spec = service["metadata"], service.get("spec") or {}
         role = (meta.get("labels") or {}).get(LABEL_COMPONENT)
-        if not role or meta["name"] != f"{cluster['name']}-{role}" or not spec.get("ports"):
+        if not role or meta["name"] != client_service_name(cluster["name"], role) or not spec.get("ports"):
             continue  # headless Services are per group
         ports = {p.get("name") or str(p["port"]): p["port"] for p in spec["ports"]}
         cluster_ip = spec.get("clusterIP")
         result[role] = {"name": meta["name"], "cluster_ip": cluster_ip if cluster_ip not in (None, "None") else None,
                         "ports": ports,
-                        "url": f"http://{meta['name']}.{cluster['namespace']}.svc.cluster.local:{spec['ports'][0]['port']}"}
+                        "url": f"http://{service_host(meta['name'], cluster['namespace'])}:{spec['ports'][0]['port']}"}
     return result
 
 
@@ -209,7 +211,7 @@ def wait_for(client, cluster, group_names, *, timeout, deadline, sleep=time.slee
     """Until every named group's rollout is complete: list the StatefulSets, then watch them from that list
     (as `kubectl rollout status` does) so a change is seen when it happens; poll when a watch cannot run.
     WaitTimeout lists what is pending."""
-    names = {sts_name(cluster, g): g for g in group_names}
+    names = {sts_name(cluster["name"], g): g for g in group_names}
     selector = instance_labels(cluster)
     while True:
         pending = {}
@@ -338,7 +340,7 @@ def _mounted_config(cluster, live, manifest):
     group = _group_of(manifest)
     if manifest["kind"] != "ConfigMap" or group is None:
         return None
-    sts = live.get(("StatefulSet", sts_name(cluster, group))) or {}
+    sts = live.get(("StatefulSet", sts_name(cluster["name"], group))) or {}
     for name in sorted(_config_maps_of(((sts.get("spec") or {}).get("template") or {}).get("spec"))):
         if ("ConfigMap", name) in live:
             return f"ConfigMap/{name}", normalise(live[("ConfigMap", name)])
@@ -357,7 +359,7 @@ def stale_config_maps(client, cluster, live, desired_keys, groups, *, partitions
     pods = client.list("Pod", cluster["namespace"], instance_labels(cluster))
     used = set()
     for group in groups:
-        name = sts_name(cluster, group["name"])
+        name = sts_name(cluster["name"], group["name"])
         partition = (partitions or {}).get(group["name"]) or 0
         for pod in pods:
             owners = pod["metadata"].get("ownerReferences") or []
@@ -405,7 +407,7 @@ def manifest_text(obj):
 def _instances_of(sts, ordinals):
     meta, spec = sts["metadata"], sts.get("spec") or {}
     role = (meta.get("labels") or {}).get(LABEL_COMPONENT)
-    return [instance_id(role, f"{meta['name']}-{n}", spec.get("serviceName"), meta["namespace"]) for n in ordinals]
+    return [instance_id(role, pod_name(meta["name"], n), spec.get("serviceName"), meta["namespace"]) for n in ordinals]
 
 
 def _tags_of(sts):

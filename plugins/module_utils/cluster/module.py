@@ -21,7 +21,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import 
     read_services,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.progress import PROGRESS_FILE_ENV, PlayChannel
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import LABEL_GROUP, instance_labels
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import instance_labels
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout import (
     KubernetesSide,
     PinotSide,
@@ -35,6 +35,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     without_unset,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import LABEL_GROUP
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,

@@ -13,6 +13,8 @@ the defaults are spec.py's, and spec.without_unset drops what Ansible filled in 
 
 from __future__ import annotations
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import ROLES
+
 
 def _raw(**extra):
     return dict(type="raw", **extra)
@@ -38,7 +40,7 @@ CLUSTER_OPTIONS = dict(
         )),
     )),
     pinot=dict(type="dict", options={role: dict(type="dict", options=_role_config())
-                                     for role in ("controller", "broker", "server", "minion")}),
+                                     for role in ROLES}),
     secret_env=dict(type="list", elements="dict", no_log=False, options=dict(
         name=_raw(),
         secret=_raw(no_log=False),

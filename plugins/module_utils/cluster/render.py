@@ -9,43 +9,42 @@ fields pinotops declares (server-side apply owns exactly those); server defaults
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import re
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     DEEP_STORE,
     K8S_ENV_REFERENCE,
-    ROLE_PORTS,
-    ZONE_LABEL,
     deep_merge,
     scrape_annotations,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import (
+    ANNOTATION_POOL,
+    ANNOTATION_TAGS,
+    HEALTH,
+    LABEL_COMPONENT,
+    LABEL_GROUP,
+    LABEL_INSTANCE,
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+    LABEL_PART_OF,
+    LABEL_VERSION,
+    MANAGED_BY,
+    ROLE_PORTS,
+    ZONE_LABEL,
+    ZOOKEEPER,
+    ZOOKEEPER_PORTS,
+    client_service_name,
+    config_map_name,
+    headless_service_name,
+    image_tag,
+    pod_name,
+    sts_name,
+)
 
-FIELD_MANAGER = "pinotops.k8s"
-MANAGED_BY = "pinotops.k8s"
-LABEL_NAME = "app.kubernetes.io/name"
-LABEL_INSTANCE = "app.kubernetes.io/instance"
-LABEL_COMPONENT = "app.kubernetes.io/component"
-LABEL_VERSION = "app.kubernetes.io/version"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_PART_OF = "app.kubernetes.io/part-of"
-LABEL_GROUP = "pinotops.io/node-group"
-ANNOTATION_TAGS = "pinotops.io/pinot-instance-tags"
-ANNOTATION_POOL = "pinotops.io/pinot-instance-pool"
-ZOOKEEPER = "zookeeper"
-
-# Role facts (apache/pinot CommonConstants and the health resources of each role).
+# The ports of each role's pods and of its client Service, as (name, number).
 PORTS = {role: [(name, port) for name, port, _prop, _client in ports] for role, ports in ROLE_PORTS.items()}
 CLIENT_PORTS = {role: [(name, port) for name, port, _prop, client in ports if client]
                 for role, ports in ROLE_PORTS.items()}
-HEALTH = {  # probe -> (path, port)
-    "controller": {"startup": ("/health", 9000), "readiness": ("/health", 9000), "liveness": ("/health", 9000)},
-    "broker": {"startup": ("/health", 8099), "readiness": ("/health", 8099), "liveness": ("/health", 8099)},
-    "server": {"startup": ("/health/liveness", 8097), "readiness": ("/health/readiness", 8097),
-               "liveness": ("/health/liveness", 8097)},
-    "minion": {"startup": ("/health", 9514), "readiness": ("/health", 9514), "liveness": ("/health", 9514)},
-}
 PROBE_TIMING = {
     # Segment loading can take long: the startup probe allows 10 minutes before liveness starts counting.
     "startup": {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 60},
@@ -75,16 +74,6 @@ SERVICE_MONITOR_API = "monitoring.coreos.com/v1"
 METRICS_PORT_NAME = "metrics"
 
 
-INSTANCE_TYPE = {"controller": "Controller", "broker": "Broker", "server": "Server", "minion": "Minion"}
-
-
-def instance_id(role, pod_name, service_name, namespace):
-    """The Helix instance id of a Pinot pod: with pinot.set.instance.id.to.hostname it is the pod's DNS name
-    (StatefulSet pod + its headless Service) and the role's first port. None for a non-Pinot role."""
-    if role not in INSTANCE_TYPE:
-        return None
-    return f"{INSTANCE_TYPE[role]}_{pod_name}.{service_name}.{namespace}.svc.cluster.local_{PORTS[role][0][1]}"
-
 
 def config_dir(role):
     return f"/var/pinot/{role}/config"
@@ -100,8 +89,9 @@ def conf_file(role):
 
 def zookeeper_hosts(cluster):
     """Each member of the managed ensemble by its stable name under the headless Service."""
-    name = f"{cluster['name']}-{ZOOKEEPER}"
-    return [f"{name}-{i}.{name}-headless" for i in range(cluster["zookeeper"]["managed"]["replicas"])]
+    name = sts_name(cluster["name"], ZOOKEEPER)
+    return [f"{pod_name(name, i)}.{headless_service_name(name)}"
+            for i in range(cluster["zookeeper"]["managed"]["replicas"])]
 
 
 def zookeeper_address(cluster):
@@ -109,20 +99,15 @@ def zookeeper_address(cluster):
     given, and a reconnect through one ClusterIP can land on a lost member and time out the session."""
     if cluster["zookeeper"]["address"]:
         return cluster["zookeeper"]["address"]
-    return ",".join(f"{host}:2181" for host in zookeeper_hosts(cluster))
-
-
-def sts_name(cluster, group_name):
-    return f"{cluster['name']}-{group_name}"
+    return ",".join(f"{host}:{ZOOKEEPER_PORTS['client']}" for host in zookeeper_hosts(cluster))
 
 
 def version_of(image):
     """The image tag as a label value (`apachepinot/pinot:1.4.0` -> `1.4.0`); None if it has none."""
-    ref = image.split("@", 1)[0]
-    last = ref.rsplit("/", 1)[-1]
-    if ":" not in last:
+    tag = image_tag(image)
+    if tag is None:
         return None
-    tag = re.sub(r"[^A-Za-z0-9._-]", "", last.rsplit(":", 1)[1])[:63]
+    tag = re.sub(r"[^A-Za-z0-9._-]", "", tag)[:63]
     tag = tag.strip("._-")
     return tag or None
 
@@ -197,13 +182,6 @@ def _escape(value):
     if value[:1] in (" ", "\t"):
         value = "\\" + value
     return value
-
-
-def config_map_name(sts, data):
-    """A group's rendered config is named after its content and never changed in place: each pod revision mounts
-    the config it was created with, even when a held pod of the old revision restarts during an upgrade."""
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:10]
-    return f"{sts}-config-{digest}"
 
 
 def _probe(role, name, settings):
@@ -362,7 +340,7 @@ def render_service_monitor(cluster, group, labels):
     headless Service (the role's client Service has no group label and no metrics port), whose endpoints list
     every pod of the group, ready or not, and scrapes their metrics port."""
     metrics = group["metrics"]
-    name = sts_name(cluster, group["name"])
+    name = sts_name(cluster["name"], group["name"])
     return {"apiVersion": SERVICE_MONITOR_API, "kind": "ServiceMonitor",
             "metadata": _meta(cluster, name, {**metrics["service_monitor_labels"], **labels}),
             "spec": {"selector": {"matchLabels": selector_labels(cluster, group["role"], group["name"])},
@@ -380,7 +358,7 @@ def render_group(cluster, group, partition=None):
     """ConfigMap, headless Service, PodDisruptionBudget and StatefulSet of one Pinot node group, and its
     ServiceMonitor when its metrics ask for one."""
     role = group["role"]
-    name = sts_name(cluster, group["name"])
+    name = sts_name(cluster["name"], group["name"])
     settings = group["settings"]
     metrics = group.get("metrics")
     own_ports = list(PORTS[role]) + ([(METRICS_PORT_NAME, metrics["port"])] if metrics else [])
@@ -392,7 +370,7 @@ def render_group(cluster, group, partition=None):
     configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(cluster, config_name, labels),
                  "data": data}
     ports = [{"name": pname, "port": port, "targetPort": port, "protocol": "TCP"} for pname, port in own_ports]
-    headless = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(cluster, f"{name}-headless", labels),
+    headless = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(cluster, headless_service_name(name), labels),
                 "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": dict(selector),
                          "ports": ports}}
     pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": _meta(cluster, name, labels),
@@ -425,7 +403,7 @@ def render_group(cluster, group, partition=None):
     if group["replicas"] is not None:
         spec["replicas"] = group["replicas"]
     spec.update({
-        "serviceName": f"{name}-headless",
+        "serviceName": headless_service_name(name),
         "selector": {"matchLabels": dict(selector)},
         "podManagementPolicy": settings.get("pod_management_policy") or "OrderedReady",
         "updateStrategy": update_strategy(partition),
@@ -456,7 +434,8 @@ def render_client_service(cluster, role):
             "ports": [{"name": pname, "port": port, "targetPort": port, "protocol": "TCP"}
                       for pname, port in CLIENT_PORTS[role]]}
     return {"apiVersion": "v1", "kind": "Service",
-            "metadata": _meta(cluster, f"{cluster['name']}-{role}", labels, dict(service.get("annotations") or {})),
+            "metadata": _meta(cluster, client_service_name(cluster["name"], role), labels,
+                              dict(service.get("annotations") or {})),
             "spec": spec}
 
 
@@ -470,23 +449,25 @@ def render_zookeeper(cluster):
     managed = cluster["zookeeper"]["managed"]
     if not managed:
         return []
-    name = f"{cluster['name']}-{ZOOKEEPER}"
+    name = sts_name(cluster["name"], ZOOKEEPER)
     settings = cluster["profiles"].get(managed["profile"], {}) if managed["profile"] else {}
     settings = dict(settings, storage={"size": managed["storage"]["size"], "class": managed["storage"]["class"]})
     selector = selector_labels(cluster, ZOOKEEPER, ZOOKEEPER)
     labels = object_labels(cluster, ZOOKEEPER, ZOOKEEPER, managed["image"])
-    ports = [("client", 2181), ("follower", 2888), ("election", 3888)]
+    ports = list(ZOOKEEPER_PORTS.items())
     service_ports = [{"name": pname, "port": port, "targetPort": port, "protocol": "TCP"} for pname, port in ports]
-    headless = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(cluster, f"{name}-headless", labels),
+    headless = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(cluster, headless_service_name(name), labels),
                 "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": dict(selector),
                          "ports": service_ports}}
-    client = {"apiVersion": "v1", "kind": "Service", "metadata": _meta(cluster, name, labels),
+    client = {"apiVersion": "v1", "kind": "Service",
+              "metadata": _meta(cluster, client_service_name(cluster["name"], ZOOKEEPER), labels),
               "spec": {"type": "ClusterIP", "selector": dict(selector), "ports": service_ports[:1]}}
     pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": _meta(cluster, name, labels),
            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)}}}
-    servers = " ".join(f"server.{i}={host}:2888:3888;2181" for i, host in enumerate(zookeeper_hosts(cluster), 1))
+    servers = " ".join(f"server.{i}={host}:{ZOOKEEPER_PORTS['follower']}:{ZOOKEEPER_PORTS['election']};"
+                       f"{ZOOKEEPER_PORTS['client']}" for i, host in enumerate(zookeeper_hosts(cluster), 1))
     volumes, mounts, claims = _storage(settings, selector, "/data")
-    tcp = {"tcpSocket": {"port": 2181}}
+    tcp = {"tcpSocket": {"port": ZOOKEEPER_PORTS["client"]}}
     container = {
         "name": ZOOKEEPER,
         "image": managed["image"],
@@ -506,7 +487,7 @@ def render_zookeeper(cluster):
                 "spec": _pod_spec_common(cluster, settings, ZOOKEEPER, container, zones=cluster_zones(cluster),
                                          selector=selector, volumes=volumes)}
     sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(cluster, name, labels), "spec": {
-        "replicas": managed["replicas"], "serviceName": f"{name}-headless",
+        "replicas": managed["replicas"], "serviceName": headless_service_name(name),
         "selector": {"matchLabels": dict(selector)}, "podManagementPolicy": "Parallel",
         "updateStrategy": update_strategy(),
         "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},

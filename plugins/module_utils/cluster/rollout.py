@@ -46,9 +46,10 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.upgrade_plan 
     version_order_problems,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import REVISION_LABEL, sts_name
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import SOURCE
-from ansible_collections.pinotops.k8s.plugins.module_utils.kube.status import REVISION_LABEL, rolled_pods
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.status import rolled_pods
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import consumption
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.health import (
@@ -507,7 +508,7 @@ class KubernetesSide:
         return read_groups(self.client, self.cluster["name"], self.cluster["namespace"])
 
     def statefulset(self, group):
-        return f"{self.cluster['name']}-{group}"
+        return sts_name(self.cluster["name"], group)
 
     def plan(self, group):
         """(change paths, Ansible diffs, status or None) of the group's objects as a dry run predicts them."""

@@ -14,10 +14,17 @@ import copy
 import re
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SECRET_KEY_PATTERN, SpecError
-
-ROLES = ("controller", "broker", "server", "minion")
-DEFAULT_ORDER = list(ROLES)
-ZONE_LABEL = "topology.kubernetes.io/zone"
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import (
+    BROKER_TAG_SUFFIX,
+    DEFAULT_ORDER,
+    RESERVED_LABEL_PREFIXES,
+    ROLE_PORTS,
+    ROLES,
+    SERVER_TAG_SUFFIXES,
+    ZONE_LABEL,
+    ZOOKEEPER,
+    sts_name,
+)
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -41,18 +48,8 @@ K8S_ENV_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 # label value, so `<cluster>-<group>` may be at most 52 characters.
 MAX_STS_NAME = 52
 
-# Every port a role listens on: (name, number, the property that sets it, served by the role's client Service).
-# Pinot's multi-stage ports default to 0, a random port at every start: pinned, so that they can be declared.
-ROLE_PORTS = {
-    "controller": (("http", 9000, "controller.port", True),),
-    "broker": (("http", 8099, "pinot.broker.client.queryPort", True),
-               ("mailbox", 8442, "pinot.query.runner.port", False)),
-    "server": (("netty", 8098, "pinot.server.netty.port", True), ("admin", 8097, "pinot.server.adminapi.port", True),
-               ("grpc", 8090, "pinot.server.grpc.port", True), ("query", 8421, "pinot.query.server.port", False),
-               ("mailbox", 8442, "pinot.query.runner.port", False)),
-    "minion": (("http", 9514, "pinot.minion.port", True),),
-}
-# Properties pinotops renders itself: probes, Services and the start command depend on them.
+# Properties pinotops renders itself (those of the ports: facts.ROLE_PORTS): probes, Services and the start
+# command depend on them.
 MANAGED_PROPERTIES = {
     role: tuple(prop for _name, _port, prop, _client in ports)
     + (("controller.zk.str", "controller.helix.cluster.name") if role == "controller" else ())
@@ -216,7 +213,7 @@ def _profile(raw, field):
             _string_map(value, sub, values=LABEL_VALUE)
         elif key == "pod_labels":
             _string_map(value, sub, values=LABEL_VALUE)
-            reserved = [k for k in value if k.startswith("app.kubernetes.io/") or k.startswith("pinotops.io/")]
+            reserved = [k for k in value if k.startswith(RESERVED_LABEL_PREFIXES)]
             if reserved:
                 raise SpecError(_path(sub, reserved[0]), "is set by pinotops and cannot be overridden")
         elif key in ("pod_annotations",):
@@ -333,7 +330,7 @@ def _metrics(metrics, field):
     if labels is not None:
         sub = _path(field, "service_monitor_labels")
         _string_map(labels, sub, values=LABEL_VALUE)
-        reserved = [k for k in labels if k.startswith("app.kubernetes.io/") or k.startswith("pinotops.io/")]
+        reserved = [k for k in labels if k.startswith(RESERVED_LABEL_PREFIXES)]
         if reserved:
             raise SpecError(_path(sub, reserved[0]), "is set by pinotops and cannot be overridden")
 
@@ -806,10 +803,10 @@ def _group_name(name, field, cluster, taken):
     _dns_label(name, field)
     if name in taken:
         raise SpecError(field, f"duplicate node group name {name!r}")
-    if cluster["zookeeper"]["managed"] and name == "zookeeper":
-        raise SpecError(field, "'zookeeper' is reserved for the managed ZooKeeper")
-    if len(cluster["name"]) + 1 + len(name) > MAX_STS_NAME:
-        raise SpecError(field, f"'{cluster['name']}-{name}' is longer than {MAX_STS_NAME} characters "
+    if cluster["zookeeper"]["managed"] and name == ZOOKEEPER:
+        raise SpecError(field, f"'{ZOOKEEPER}' is reserved for the managed ZooKeeper")
+    if len(sts_name(cluster["name"], name)) > MAX_STS_NAME:
+        raise SpecError(field, f"'{sts_name(cluster['name'], name)}' is longer than {MAX_STS_NAME} characters "
                         "(StatefulSet pod labels are limited to 63)")
     return name
 
@@ -895,10 +892,11 @@ def _tags(tags, role, field):
     for index, tag in enumerate(tags):
         if not isinstance(tag, str) or not re.match(r"^[A-Za-z0-9_\-.]+$", tag):
             raise SpecError(_path(field, index), f"{tag!r} is not a valid Pinot tag")
-        if role == "broker" and not tag.endswith("_BROKER"):
-            raise SpecError(_path(field, index), f"broker tags end with _BROKER (e.g. {tag}_BROKER)")
-        if role == "server" and not tag.endswith(("_OFFLINE", "_REALTIME")):
-            raise SpecError(_path(field, index), "server tags end with _OFFLINE or _REALTIME")
+        if role == "broker" and not tag.endswith(BROKER_TAG_SUFFIX):
+            raise SpecError(_path(field, index), f"broker tags end with {BROKER_TAG_SUFFIX} "
+                            f"(e.g. {tag}{BROKER_TAG_SUFFIX})")
+        if role == "server" and not tag.endswith(SERVER_TAG_SUFFIXES):
+            raise SpecError(_path(field, index), f"server tags end with {' or '.join(SERVER_TAG_SUFFIXES)}")
     if len(set(tags)) != len(tags):
         raise SpecError(field, "lists a tag twice")
     return list(tags)
@@ -941,7 +939,7 @@ def select_groups(cluster, names, field="node_groups"):
         return list(cluster["node_groups"])
     known = {g["name"] for g in cluster["node_groups"]}
     if cluster["zookeeper"]["managed"]:
-        known.add("zookeeper")
+        known.add(ZOOKEEPER)
     for index, name in enumerate(names):
         if name not in known:
             raise SpecError(f"{field}[{index}]", f"{name!r} is not a node group of the description; "

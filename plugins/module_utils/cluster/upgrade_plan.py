@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ansible.module_utils.compat.version import LooseVersion
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import image_tag, pod_name, sts_name
+
 # (lower, higher): the lower role must never run a newer Pinot than the higher one (Pinot's upgrade docs).
 VERSION_ORDER = (("broker", "controller"), ("server", "broker"), ("minion", "broker"))
 
@@ -43,7 +45,7 @@ def group_steps(status, cluster_name, group_spec, batch_size, instance_map):
     batches = [ordinals[i:i + int(batch_size)] for i in range(0, len(ordinals), int(batch_size))]
     steps = []
     for index, batch in enumerate(batches, 1):
-        pods = [f"{cluster_name}-{group}-{ordinal}" for ordinal in batch]
+        pods = [pod_name(sts_name(cluster_name, group), ordinal) for ordinal in batch]
         targets = step_targets(pods, instances, instance_map, group, role)
         stale = [pod for pod in pods if revisions.get(pod) != status["update_revision"]]
         steps.append({
@@ -80,10 +82,8 @@ def rollout_units(groups, server_steps="serial"):
 
 def _tag(image):
     """The version an image runs (`apachepinot/pinot:1.4.0` -> `1.4.0`), or None when the tag is not a version."""
-    if not image:
-        return None
-    tag = image.split("@", 1)[0].rsplit("/", 1)[-1].rpartition(":")[2]
-    return tag if tag[:1].isdigit() else None
+    tag = image_tag(image)
+    return tag if tag and tag[:1].isdigit() else None
 
 
 def version_order_problems(cluster, live_groups, order):

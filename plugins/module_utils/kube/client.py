@@ -44,7 +44,7 @@ try:
 except ImportError:  # pragma: no cover - the kubernetes package needs PyYAML
     yaml = None
 
-FIELD_MANAGER = "pinotops.k8s"
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import FIELD_MANAGER
 
 PROXY_HEADERS_ARGS = dict(
     proxy_basic_auth=dict(type="str", no_log=True,
@@ -399,7 +399,7 @@ class K8sClient:
     # -- transport ---------------------------------------------------------------------------------------
 
     def _headers(self, content_type=None):
-        headers = {"Accept": "application/json", "User-Agent": "pinotops.k8s"}
+        headers = {"Accept": "application/json", "User-Agent": FIELD_MANAGER}
         for setting in self.configuration.auth_settings().values():
             if setting.get("in") == "header" and setting.get("value"):
                 headers[setting["key"]] = setting["value"]

@@ -11,7 +11,8 @@ import socket
 import time
 from datetime import datetime, timezone
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import FIELD_MANAGER, K8sError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import FIELD_MANAGER
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 
 SOURCE = FIELD_MANAGER
 MESSAGE_LIMIT = 1024  # what events.k8s.io allows for a note; core Events are shown truncated long before

@@ -6,7 +6,7 @@ Pure functions of objects as read; nothing here knows Pinot."""
 
 from __future__ import annotations
 
-REVISION_LABEL = "controller-revision-hash"
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import REVISION_LABEL
 
 
 def rollout_status(sts):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TYPE_SUFFIX
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import raw_name
 
@@ -99,7 +100,7 @@ class Consumption:
 def check_params(params):
     """Local checks, before any request; returns the raw table name."""
     name = params["name"]
-    if name.endswith("_OFFLINE"):
+    if name.endswith(TYPE_SUFFIX["OFFLINE"]):
         raise SpecError("name", f"'{name}' names an OFFLINE table; only REALTIME tables consume")
     state, force_commit = params.get("state"), params.get("force_commit")
     if state is None and not force_commit:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import time
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import INSTANCE_PREFIX, ROLES, TABLE_TYPES, TYPE_SUFFIX
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import TABLE_TYPES
 
-COMPONENTS = ("cluster", "controller", "broker", "server", "minion")
+COMPONENTS = ("cluster",) + ROLES
 SERVING_STATES = ("ONLINE", "CONSUMING")  # the external-view states a broker routes queries to
 
 
@@ -125,7 +125,7 @@ def check_segments(probe, tables, instance=None):
     for table, (ideal, external) in probe.views(tables).items():
         for table_type in TABLE_TYPES:
             want, have = _by_type(ideal, table_type), _by_type(external, table_type)
-            typed = table if table.endswith(f"_{table_type}") else f"{table}_{table_type}"
+            typed = table if table.endswith(TYPE_SUFFIX[table_type]) else table + TYPE_SUFFIX[table_type]
             for segment, assignment in want.items():
                 for inst, state in (assignment or {}).items():
                     if instance is not None and inst != instance:
@@ -152,7 +152,7 @@ def check_servers_can_stop(probe, instances, tables):
     stranded = []
     for table, external in probe.external_views(tables).items():
         for table_type in TABLE_TYPES:
-            typed = table if table.endswith(f"_{table_type}") else f"{table}_{table_type}"
+            typed = table if table.endswith(TYPE_SUFFIX[table_type]) else table + TYPE_SUFFIX[table_type]
             for segment, states in sorted(_by_type(external, table_type).items()):
                 states = states or {}
                 if not any(states.get(i) in SERVING_STATES for i in leaving):
@@ -181,7 +181,7 @@ def check_brokers_can_stop(probe, instances):
 
 def check_controllers_can_stop(probe, instances):
     """Another controller stays live, so Helix elects a lead controller while `instances` restart."""
-    others = sorted(i for i in probe.live_instances() - set(instances) if i.startswith("Controller_"))
+    others = sorted(i for i in probe.live_instances() - set(instances) if i.startswith(INSTANCE_PREFIX["controller"]))
     if not others:
         return False, (f"{', '.join(sorted(instances))} is the only live controller: while it restarts no "
                        "table, segment or tenant can change and realtime segments cannot commit")

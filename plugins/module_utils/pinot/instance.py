@@ -13,10 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import INSTANCE_PREFIX, TABLE_TYPES, TYPE_SUFFIX
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.rebalance import TableRebalance
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import TABLE_TYPES
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.tenant import INSTANCE_PREFIX
 
 STILL_LIVE = "IS_ALIVE"  # Pinot's drop validation code for an instance whose process still runs
 WORKERS = 8
@@ -27,7 +26,7 @@ def _path(instance):
 
 
 def _is_broker(instance):
-    return instance.startswith(INSTANCE_PREFIX["BROKER"])
+    return instance.startswith(INSTANCE_PREFIX["broker"])
 
 
 class Instances:
@@ -164,7 +163,8 @@ def tenant_tables(client, tags):
         if table_type not in TABLE_TYPES:
             continue
         found = client.get("/tenants/" + quote(tenant, safe="") + "/tables", missing_ok=True) or {}
-        keys |= {(t.rsplit("_", 1)[0], table_type) for t in found.get("tables") or [] if t.endswith("_" + table_type)}
+        keys |= {(t.rsplit("_", 1)[0], table_type) for t in found.get("tables") or []
+                 if t.endswith(TYPE_SUFFIX[table_type])}
     return keys
 
 
@@ -268,7 +268,7 @@ def apply(client, params, check_mode):
     if params.get("tags") is not None and params["state"] != "present":
         raise SpecError("tags", "only with state present (a drained instance has no tags)")
     if params.get("pool") is not None:
-        not_servers = [name for name in params["instances"] if not name.startswith(INSTANCE_PREFIX["SERVER"])]
+        not_servers = [name for name in params["instances"] if not name.startswith(INSTANCE_PREFIX["server"])]
         if params["state"] != "present" or params["pool"] < 0 or not_servers:
             raise SpecError("pool", "a pool is 0 or more, only with state present, and only for servers"
                             + (f", not {', '.join(not_servers)}" if not_servers else ""))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TYPE_SUFFIX
+
 DEFAULT_TENANT = "DefaultTenant"
-TYPE_SUFFIXES = ("_OFFLINE", "_REALTIME")
 # Config fields (dotted paths of the normalised config) that decide where segments live: a change to one is
 # followed by a rebalance.
 PLACEMENT_FIELDS = ("segmentsConfig.replication", "segmentsConfig.replicasPerPartition", "tenants.server",
@@ -40,9 +41,9 @@ def server_tags(config, table_type):
     tenants = config.get("tenants") or {}
     server = tenants.get("server") or DEFAULT_TENANT
     if table_type == "OFFLINE":
-        return {"OFFLINE": server + "_OFFLINE"}
+        return {"OFFLINE": server + TYPE_SUFFIX["OFFLINE"]}
     overrides = tenants.get("tagOverrideConfig") or {}
-    tags = {"CONSUMING": overrides.get("realtimeConsuming") or server + "_REALTIME"}
+    tags = {"CONSUMING": overrides.get("realtimeConsuming") or server + TYPE_SUFFIX["REALTIME"]}
     if overrides.get("realtimeCompleted"):
         tags["COMPLETED"] = overrides["realtimeCompleted"]
     return tags
@@ -57,9 +58,9 @@ def serving_tags(config, table_type):
 
 def tenant_of(tag):
     """(tenant, 'OFFLINE' or 'REALTIME') of a server tag, or None for a tag outside Pinot's naming."""
-    for suffix in TYPE_SUFFIXES:
+    for table_type, suffix in TYPE_SUFFIX.items():
         if tag.endswith(suffix) and len(tag) > len(suffix):
-            return tag[:-len(suffix)], suffix[1:]
+            return tag[:-len(suffix)], table_type
     return None
 
 

@@ -13,6 +13,7 @@ import re
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TYPE_SUFFIX
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import raw_name, table_types
 
@@ -240,7 +241,7 @@ def check_tenant_params(params):
         for table in params.get(field) or []:
             if raw_name(table) == table:
                 raise SpecError(field, f"'{table}' needs its type, as Pinot names a tenant's tables: "
-                                       f"{table}_OFFLINE or {table}_REALTIME")
+                                       + " or ".join(table + suffix for suffix in TYPE_SUFFIX.values()))
     if params.get("degree_of_parallelism", 1) < 1:
         raise SpecError("degree_of_parallelism", "must be at least 1")
 

@@ -9,12 +9,13 @@ import copy
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TABLE_TYPES, TYPE_SUFFIX
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import placement, zones
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.placement import DEFAULT_TENANT
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.rebalance import TableRebalance
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Handler, load_definition
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.stored_form import stored_form
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import TABLE_TYPES, raw_name
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import raw_name
 
 # Values Pinot stores as strings even when given as numbers.
 STRING_FIELDS = {
@@ -96,8 +97,8 @@ def normalise_table(config):
     table_type = str(result.get("tableType", "")).upper()
     result["tableType"] = table_type
     name = str(result.get("tableName", ""))
-    if table_type and not name.endswith("_" + table_type):
-        result["tableName"] = f"{name}_{table_type}"
+    if table_type and not name.endswith(TYPE_SUFFIX[table_type]):
+        result["tableName"] = name + TYPE_SUFFIX[table_type]
     for section, key in STRING_FIELDS:
         if isinstance(result.get(section), dict) and isinstance(result[section].get(key), (int, float)):
             result[section] = dict(result[section])
@@ -135,7 +136,7 @@ def check_table(config, name, table_type):
     if not isinstance(config_name, str) or not config_name:
         raise SpecError("table.tableName", "is required")
     raw = raw_name(config_name)
-    if config_name != raw and not config_name.endswith("_" + config_type):
+    if config_name != raw and not config_name.endswith(TYPE_SUFFIX[config_type]):
         raise SpecError("table.tableName", f"'{config_name}' has a type suffix that is not {config_type}")
     if name and raw_name(name) != raw:
         raise SpecError("name", f"'{name}' does not match table.tableName '{config_name}'")

@@ -7,14 +7,13 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-
-TABLE_TYPES = ("OFFLINE", "REALTIME")
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TABLE_TYPES, TYPE_SUFFIX
 
 
 def raw_name(name):
-    for table_type in TABLE_TYPES:
-        if name.endswith("_" + table_type):
-            return name[: -len(table_type) - 1]
+    for suffix in TYPE_SUFFIX.values():
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
     return name
 
 

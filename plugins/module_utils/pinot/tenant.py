@@ -7,16 +7,19 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import (
+    BROKER_TAG_SUFFIX,
+    INSTANCE_PREFIX,
+    SERVER_TAG_SUFFIXES,
+)
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import DEFINITIONS, Handler
 
 ROLES = ("BROKER", "SERVER")
 UNTAGGED = {"BROKER": "broker_untagged", "SERVER": "server_untagged"}
-INSTANCE_PREFIX = {"BROKER": "Broker_", "SERVER": "Server_"}
 
 
 def tenant_tags(name, role):
-    return [f"{name}_BROKER"] if role == "BROKER" else [f"{name}_OFFLINE", f"{name}_REALTIME"]
-
+    return [name + BROKER_TAG_SUFFIX] if role == "BROKER" else [name + suffix for suffix in SERVER_TAG_SUFFIXES]
 
 class TenantHandler(Handler):
     kind = "tenant"
@@ -83,7 +86,7 @@ class TenantHandler(Handler):
         live = (self.client.get("/liveinstances", missing_ok=True) or self.client.get("/instances") or {}).get(
             "instances") or []
         free, busy = [], {}
-        for name in sorted(i for i in live if i.startswith(INSTANCE_PREFIX[self.role])):
+        for name in sorted(i for i in live if i.startswith(INSTANCE_PREFIX[self.role.lower()])):
             tags = (self._instance(name) or {}).get("tags") or []
             if UNTAGGED[self.role] in tags:
                 free.append(name)
@@ -97,7 +100,7 @@ class TenantHandler(Handler):
     def validate(self, desired, live):
         if self.explicit_instances:
             for index, name in enumerate(desired["instanceNames"]):
-                if not name.startswith(INSTANCE_PREFIX[self.role]):
+                if not name.startswith(INSTANCE_PREFIX[self.role.lower()]):
                     raise SpecError(f"instances[{index}]", f"'{name}' is not a {self.role.lower()} instance")
                 if self._instance(name) is None:
                     raise SpecError(f"instances[{index}]", f"no instance named '{name}' in the cluster")

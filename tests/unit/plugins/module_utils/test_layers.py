@@ -1,6 +1,7 @@
-"""The layers of plugins/module_utils that docs/architecture.md draws: common.py imports nothing of the collection,
-kube/ and pinot/ only themselves and common.py (never each other, never cluster/), cluster/ builds on all three; and
-cluster/progress.py, which the rollout's action plugin imports on the controller, only the standard library."""
+"""The layers of plugins/module_utils that docs/architecture.md draws: common.py and facts.py import nothing of the
+collection, kube/ and pinot/ only themselves, common.py and facts.py (never each other, never cluster/), cluster/
+builds on all of them; and cluster/progress.py, which the rollout's action plugin imports on the controller, only
+the standard library."""
 
 import ast
 from pathlib import Path
@@ -11,9 +12,10 @@ MODULE_UTILS = Path(__file__).resolve().parents[4] / "plugins" / "module_utils"
 PREFIX = "ansible_collections.pinotops.k8s.plugins.module_utils"
 ALLOWED = {
     "common": set(),
-    "kube": {"kube", "common"},
-    "pinot": {"pinot", "common"},
-    "cluster": {"cluster", "kube", "pinot", "common"},
+    "facts": set(),
+    "kube": {"kube", "common", "facts"},
+    "pinot": {"pinot", "common", "facts"},
+    "cluster": {"cluster", "kube", "pinot", "common", "facts"},
 }
 
 

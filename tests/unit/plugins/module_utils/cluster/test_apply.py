@@ -23,13 +23,10 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import 
     wait_for,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.module import fail
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import instance_id, render_cluster
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
-    ZONE_LABEL,
-    normalise_cluster,
-    select_groups,
-)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import render_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster, select_groups
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import ZONE_LABEL, instance_id
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 
 

@@ -10,12 +10,9 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import
     render_cluster,
     render_zookeeper,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
-    METRICS_JAR,
-    ROLE_PORTS,
-    normalise_cluster,
-)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import METRICS_JAR, normalise_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import ROLE_PORTS
 
 AGENT = "/opt/pinot/etc/jmx_prometheus_javaagent/jmx_prometheus_javaagent.jar"
 CONFIGS = "/opt/pinot/etc/jmx_prometheus_javaagent/configs"

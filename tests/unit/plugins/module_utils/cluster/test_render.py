@@ -2,13 +2,9 @@ import copy
 
 from cluster_fixtures import description
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import (
-    LABEL_GROUP,
-    LABEL_VERSION,
-    render_cluster,
-    version_of,
-)
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import ZONE_LABEL, normalise_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import render_cluster, version_of
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import LABEL_GROUP, LABEL_VERSION, ZONE_LABEL
 
 
 def manifests(desc=None, **kwargs):

@@ -17,8 +17,8 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout impor
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import REVISION_LABEL
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
-from ansible_collections.pinotops.k8s.plugins.module_utils.kube.status import REVISION_LABEL
 
 OLD, NEW = "apachepinot/pinot:1.4.0", "apachepinot/pinot:1.5.1"
 

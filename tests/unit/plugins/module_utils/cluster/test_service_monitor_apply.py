@@ -4,8 +4,9 @@ import pytest
 from cluster_fixtures import description
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster import apply as cluster_apply
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import ZONE_LABEL, normalise_cluster
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import ZONE_LABEL
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sClient
 
 
