@@ -74,6 +74,16 @@ options:
       - Seconds to wait in total for O(wait).
     type: int
     default: 600
+  instance_map:
+    description:
+      - The Pinot instance each pod's gate checks, for RV(gate_targets), by pod name, node group or role (in that
+        order), each a mapping with C(instance) (the Helix instance id) and optionally C(health_url) (the
+        component's own URL). Default the instance id the pod registers under, from the description.
+      - The same mapping as O(pinotops.k8s.pinot_cluster_rollout#module:instance_map), checked the same way before
+        any request.
+    type: dict
+    default: {}
+    version_added: 2.0.0
   events:
     description:
       - Record a Kubernetes Event (source C(pinotops.k8s)) on every object the run writes (reason C(Created),
@@ -266,6 +276,56 @@ services:
   type: dict
   sample: {"controller": {"name": "pinot-controller", "cluster_ip": "10.96.12.7", "ports": {"http": 9000},
            "url": "http://pinot-controller.analytics.svc.cluster.local:9000"}}
+order:
+  description:
+    - The roles that have node groups, in the order the run applies them - the description's C(deployment_order)
+      (default V([controller, broker, server, minion])) without the roles it has no node group of.
+    - What the C(pinotops.k8s.pinot_cluster) role loops over, a role at a time.
+  returned: when O(state=present)
+  type: list
+  elements: str
+  sample: [controller, broker, server, minion]
+  version_added: 2.0.0
+groups_by_role:
+  description:
+    - The names of the node groups of each role of RV(order), in description order (every described group,
+      whatever O(node_groups) selects).
+    - What the C(pinotops.k8s.pinot_cluster) role gives O(node_groups) to apply one role.
+  returned: when O(state=present)
+  type: dict
+  sample: {"controller": ["controller"], "broker": ["broker-a", "broker-b"],
+           "server": ["server-hot-a", "server-hot-b", "server-cold-c"], "minion": ["minion"]}
+  version_added: 2.0.0
+gate_targets:
+  description:
+    - What the Pinot gate of every pod of the node groups the run covered checks (M(pinotops.k8s.pinot_health)),
+      in the order of RV(order), groups in description order, pods in name order. ZooKeeper pods have none.
+    - The instance is the one O(instance_map) names for the pod, its node group or its role, else the Helix
+      instance id the pod registers under (C(groups.<group>.pods[].instance)), as
+      M(pinotops.k8s.pinot_cluster_rollout) gates its steps.
+  returned: when O(state=present)
+  type: list
+  elements: dict
+  contains:
+    group:
+      description: The node group.
+      type: str
+    role:
+      description: Its Pinot role, the gate's C(component).
+      type: str
+    pod:
+      description: The pod.
+      type: str
+    instance:
+      description: The Helix instance id the gate checks.
+      type: str
+    health_url:
+      description: The component's own URL whose C(/health) the gate checks (from O(instance_map); null when it
+        gives none).
+      type: str
+  sample: [{"group": "broker-a", "role": "broker", "pod": "pinot-broker-a-0", "health_url": null,
+            "instance": "Broker_pinot-broker-a-0.pinot-broker-a-headless.analytics.svc.cluster.local_8099"}]
+  version_added: 2.0.0
 events:
   description: The Kubernetes Events the run recorded (see O(events)), each with C(kind) and C(name) of the object
     concerned, C(reason), C(message) and C(type).
@@ -320,6 +380,7 @@ def main():
         delete_pvcs=dict(type="bool", default=False),
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=600),
+        instance_map=dict(type="dict", default={}),
         events=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

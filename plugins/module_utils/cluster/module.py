@@ -28,12 +28,14 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout impor
     Rollout,
     RolloutStopped,
     check_options,
+    planned_groups,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     normalise_cluster,
     normalise_identity,
     without_unset,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.upgrade_plan import step_targets
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import LABEL_GROUP
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import (
@@ -71,6 +73,27 @@ def fail(module, client, exc, **extra):
     module.fail_json(**details)
 
 
+def role_flow(cluster, groups, instance_map):
+    """What the pinot_cluster role steps through, so that its tasks only loop: (the roles that have node groups, in
+    the description's deployment order; the names of each role's node groups, in description order; the Pinot gate
+    target of every pod of the Pinot node groups in `groups`, the run's status report: {group, role, pod, instance,
+    health_url}, the instance `instance_map` names for the pod, its group or its role, else the one the pod
+    registers under). The order is the rollout's (rollout.planned_groups), the targets its steps' (upgrade_plan)."""
+    roles, ordered = planned_groups(cluster)
+    by_role = {role: [group["name"] for group in ordered if group["role"] == role] for role in roles}
+    targets = []
+    for group in ordered:
+        pods = (groups.get(group["name"]) or {}).get("pods") or []
+        try:
+            found = step_targets([pod["name"] for pod in pods], {pod["name"]: pod["instance"] for pod in pods},
+                                 instance_map, group["name"], group["role"])
+        except ValueError as exc:  # a pod that is no Pinot instance (its StatefulSet lost its role label)
+            raise SpecError("instance_map", str(exc)) from None
+        targets += [dict({"group": group["name"], "role": group["role"], "health_url": None}, **target)
+                    for target in found]
+    return roles, by_role, targets
+
+
 def run_cluster(module):
     """pinot_cluster: validate, connect, apply or remove, report."""
     params = module.params
@@ -83,10 +106,11 @@ def run_cluster(module):
         else:
             # Before connecting: bad input costs no request. Without the None Ansible gave the fields left out.
             cluster = normalise_cluster(without_unset(params["cluster"], module.argument_spec["cluster"]["options"]))
+            check_options(cluster, {"instance_map": params["instance_map"]})  # what pinot_cluster_rollout refuses
             name, namespace = cluster["name"], cluster["namespace"]
         client = connect(module)
         recorder = EventRecorder(client, enabled=params["events"])
-        groups, services = {}, {}
+        groups, services, flow = {}, {}, ([], {}, [])
         if cluster is None:
             outcome = absent(client, name, namespace, delete_pvcs=params["delete_pvcs"],
                              check_mode=module.check_mode, recorder=recorder)
@@ -96,6 +120,7 @@ def run_cluster(module):
                 prune=params["prune"], delete_pvcs=params["delete_pvcs"], wait=params["wait"],
                 wait_timeout=params["wait_timeout"], check_mode=module.check_mode, recorder=recorder)
             services = read_services(client, cluster)
+            flow = role_flow(cluster, groups, params["instance_map"])
     except WaitTimeout as exc:
         exc, status = explain_wait_timeout(client, cluster, exc)
         fail(module, client, exc, pending=exc.pending, groups=status)
@@ -111,6 +136,9 @@ def run_cluster(module):
         restarts=outcome.restarts,
         groups=groups,
         services=services,
+        order=flow[0],
+        groups_by_role=flow[1],
+        gate_targets=flow[2],
         events=recorder.recorded,
         executed_requests=client.executed_requests,
         request_counts=client.counts,
