@@ -37,7 +37,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.upgrade_plan import step_targets
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.facts import LABEL_GROUP
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import LABEL_COMPONENT, LABEL_GROUP
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
@@ -165,7 +165,7 @@ def run_cluster_info(module):
                 if names is None or labels.get(LABEL_GROUP) in names:
                     objects.append({"kind": kind, "name": obj["metadata"]["name"],
                                     "node_group": labels.get(LABEL_GROUP),
-                                    "component": labels.get("app.kubernetes.io/component")})
+                                    "component": labels.get(LABEL_COMPONENT)})
     except (SpecError, K8sError) as exc:
         fail(module, client, exc)
     module.exit_json(changed=False, exists=bool(objects), groups=groups, objects=objects,
