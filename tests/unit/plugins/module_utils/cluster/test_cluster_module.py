@@ -9,9 +9,9 @@ from cluster_fixtures import description
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster import module as glue
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import Outcome
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.options import CLUSTER_OPTIONS
-from ansible_collections.pinotops.k8s.plugins.module_utils.facts import instance_id
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.facts import instance_id
 
 GROUPS_BY_ROLE = {"controller": ["controller"], "broker": ["broker-a", "broker-b"],
                   "server": ["server-hot-a", "server-hot-b", "server-cold-c"], "minion": ["minion"]}
