@@ -1,10 +1,12 @@
 # Copyright: contributors to pinotops.k8s
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the Pinot and the Kubernetes modules share: bad-input errors, readable diff paths, secret masking."""
+"""What the Pinot and the Kubernetes modules share: bad-input errors, the failure report, the wait loop, readable diff
+paths, secret masking."""
 
 from __future__ import annotations
 
 import re
+import time
 
 SECRET_KEY_PATTERN = re.compile(
     r"(password|passwd|secret|token|jaas|credential|auth\.user\.info|access[._-]?key|private[._-]?key|api[._-]?key)",
@@ -24,6 +26,28 @@ class SpecError(Exception):
     def within(self, prefix):
         """The same error for an object nested under `prefix` (e.g. one of several definitions)."""
         return SpecError(f"{prefix}.{self.field}" if self.field else prefix, self.message)
+
+
+def fail_cleanly(module, exc, sent, **extra):
+    """The one failure report of every module: the message, what was already sent (a failure after a write still
+    changed something), the offending field of bad input, and whatever the caller adds (`extra`)."""
+    details = dict(msg=str(exc), changed=bool(sent), executed_requests=sent, **extra)
+    if isinstance(exc, SpecError):
+        details["field"] = exc.field
+    module.fail_json(**details)
+
+
+def poll_until(read, done, timeout, timed_out, *, interval=2.0):
+    """Call `read()` until `done(value)` and return that value; after `timeout` seconds, raise
+    `timed_out(value)` (an exception made from the last value). The wait loop of both stacks."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() >= deadline:
+            raise timed_out(value)
+        time.sleep(interval)
 
 
 def diff_paths(before, after, prefix=""):

@@ -36,7 +36,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     without_unset,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.upgrade_plan import step_targets
-from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, fail_cleanly
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import LABEL_COMPONENT, LABEL_GROUP
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import (
     HAS_KUBERNETES,
@@ -62,15 +62,10 @@ def connect(module):
 
 
 def fail(module, client, exc, **extra):
-    """As for the Pinot modules: a failure after a write still changed something, and lists what was sent."""
-    sent = client.executed_requests if client else []
-    details = dict(msg=str(exc), changed=bool(sent), executed_requests=sent,
-                   request_counts=client.counts if client else {}, **extra)
-    if isinstance(exc, SpecError):
-        details["field"] = exc.field
-    elif getattr(exc, "status", None):
-        details["status"] = exc.status
-    module.fail_json(**details)
+    """As for the Pinot modules, with the request counts and the status Kubernetes answered (when it did)."""
+    status = {"status": exc.status} if getattr(exc, "status", None) else {}
+    fail_cleanly(module, exc, client.executed_requests if client else [],
+                 request_counts=client.counts if client else {}, **extra, **status)
 
 
 def role_flow(cluster, groups, instance_map):
@@ -214,13 +209,9 @@ def run_cluster_rollout(module):
         outcome = rollout.run()
     except (RolloutStopped, SpecError, K8sError, PinotError) as exc:
         sent = (k8s.executed_requests if k8s else []) + (pinot.executed_requests if pinot else [])
-        details = dict(msg=str(exc), changed=bool(sent), executed_requests=sent, progress=play.lines,
-                       steps=rollout.steps if rollout else [], events=recorder.recorded if recorder else [])
-        if isinstance(exc, SpecError):
-            details["field"] = exc.field
-        if isinstance(exc, RolloutStopped):
-            details["stopped"] = exc.stop
-        module.fail_json(**details)
+        stopped = {"stopped": exc.stop} if isinstance(exc, RolloutStopped) else {}
+        fail_cleanly(module, exc, sent, progress=play.lines, steps=rollout.steps if rollout else [],
+                     events=recorder.recorded if recorder else [], **stopped)
     for warning in recorder.warnings:
         module.warn(warning)
     result = dict(outcome, changed=bool(outcome["changes"]), progress=play.lines, events=recorder.recorded,

@@ -202,19 +202,6 @@ class PinotClient:
         return self.request("DELETE", path, params=params, retry_if=retry_if)
 
 
-def poll_until(read, done, timeout, timed_out, *, interval=2.0):
-    """Call `read()` until `done(value)` and return that value; after `timeout` seconds, raise
-    `timed_out(value)` (an exception made from the last value). The controller's jobs end on their own time."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() >= deadline:
-            raise timed_out(value)
-        time.sleep(interval)
-
-
 def _query_string(params):
     """The query as requests sends it: parameters whose value is None are left out."""
     sent = [f"{key}={value}" for key, value in (params or {}).items() if value is not None]

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TYPE_SUFFIX
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError, poll_until
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import raw_name
 
 STATES = ("paused", "consuming")

@@ -12,9 +12,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import INSTANCE_PREFIX, TABLE_TYPES, TYPE_SUFFIX
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError, poll_until
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.rebalance import TableRebalance
 
 STILL_LIVE = "IS_ALIVE"  # Pinot's drop validation code for an instance whose process still runs

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, redact, secret_values
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, fail_cleanly, redact, secret_values
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
@@ -103,14 +103,9 @@ def mask_secrets(module, desired):
 
 
 def fail(module, client, exc):
-    """One clear message; what was already written (if anything) is listed for the operator."""
-    # A failure after a write still changed something: say so, and list what was sent.
-    details = dict(msg=str(exc), changed=bool(client.executed_requests), executed_requests=client.executed_requests)
-    if isinstance(exc, SpecError):
-        details["field"] = exc.field
-    elif isinstance(exc, PinotError):
-        details["status"] = exc.status
-    module.fail_json(**details)
+    """One clear message; what was already written (if anything) is listed for the operator, with the HTTP status."""
+    status = {"status": exc.status} if isinstance(exc, PinotError) else {}
+    fail_cleanly(module, exc, client.executed_requests, **status)
 
 
 def run_operation(module, operate):

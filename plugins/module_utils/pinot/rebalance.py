@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TYPE_SUFFIX
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError, poll_until
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import raw_name, table_types
 
 # Option name: (Pinot query parameter, Ansible type, the value sent unless the task says otherwise). None: not sent.

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError, poll_until
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import poll_until
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import raw_name, table_types
 
 NO_SEGMENTS = "Failed to find any segments"  # Pinot's 404 for a table without segments: nothing to reload
