@@ -37,17 +37,22 @@ def fail_cleanly(module, exc, sent, **extra):
     module.fail_json(**details)
 
 
-def poll_until(read, done, timeout, timed_out, *, interval=2.0):
+def poll_until(read, done, timeout, timed_out, *, interval=2.0, clock=None, sleep=None):
     """Call `read()` until `done(value)` and return that value; after `timeout` seconds, raise
-    `timed_out(value)` (an exception made from the last value). The wait loop of both stacks."""
-    deadline = time.monotonic() + timeout
+    `timed_out(value)` (an exception made from the last value), or return that value when `timed_out` is None.
+    The wait loop of both stacks; `clock` and `sleep` default to the time module's."""
+    clock = clock or time.monotonic
+    sleep = sleep or time.sleep
+    deadline = clock() + timeout
     while True:
         value = read()
         if done(value):
             return value
-        if time.monotonic() >= deadline:
+        if clock() >= deadline:
+            if timed_out is None:
+                return value
             raise timed_out(value)
-        time.sleep(interval)
+        sleep(interval)
 
 
 def diff_paths(before, after, prefix=""):

@@ -45,7 +45,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.upgrade_plan 
     rollout_units,
     version_order_problems,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import REVISION_LABEL, sts_name
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import SOURCE
@@ -220,13 +220,10 @@ class Rollout:
     def settle(self):
         """The groups' status once every pod is Ready (a rollout left by an interrupted run has settled), or after
         `settle_timeout`: the pre-flight then names what is not Ready."""
-        deadline = self.clock() + (0 if self.check_mode or not self.options.get("preflight", True)
-                                   else self.options.get("settle_timeout", 120))
-        while True:
-            live = self.kube.read()
-            if all_pods_ready(live) or self.clock() >= deadline:
-                return live
-            self.sleep(SETTLE_INTERVAL)
+        timeout = 0 if self.check_mode or not self.options.get("preflight", True) \
+            else self.options.get("settle_timeout", 120)
+        return poll_until(self.kube.read, all_pods_ready, timeout, None, interval=SETTLE_INTERVAL,
+                          clock=self.clock, sleep=self.sleep)
 
     def preflight(self, live):
         """Before anything is written: every group to roll there, every group there Ready, Pinot healthy and
@@ -577,17 +574,19 @@ class KubernetesSide:
         """{group: its StatefulSet's update revision} once the StatefulSet controller has seen the template last
         written: until then the status names the previous revision, and a pod deleted then could come back on it."""
         names = {self.statefulset(group): group for group in groups}
-        while True:
+
+        def observed():
             listed = self.client.list("StatefulSet", self.cluster["namespace"], instance_labels(self.cluster))
             found = {names[s["metadata"]["name"]]: s for s in listed if s["metadata"]["name"] in names}
             pending = {group: "waiting for the StatefulSet controller to observe the new template" for group in groups
                        if group not in found or ((found[group].get("status") or {}).get("observedGeneration") or 0)
                        < (found[group]["metadata"].get("generation") or 0)}
-            if not pending:
-                return {group: found[group]["status"].get("updateRevision") for group in groups}
-            if time.monotonic() >= deadline:
-                raise WaitTimeout(pending, self.rollout_timeout)
-            self.sleep(OBSERVE_INTERVAL)
+            return found, pending
+
+        found, _pending = poll_until(observed, lambda seen: not seen[1], deadline - time.monotonic(),
+                                     lambda seen: WaitTimeout(seen[1], self.rollout_timeout),
+                                     interval=OBSERVE_INTERVAL, sleep=self.sleep)
+        return {group: found[group]["status"].get("updateRevision") for group in groups}
 
     def record_stop(self, kind, names, note):
         for name in names:
