@@ -191,79 +191,102 @@ def _profile(raw, field):
         if value is None:
             continue
         _type(value, PROFILE_KEYS[key], sub)
-        if key == "storage":
-            _check_keys(value, ("size", "class", "access_modes"), sub)
-            if value.get("size") is not None:
-                value["size"] = _quantity(value["size"], _path(sub, "size"))
-            if value.get("class") is not None:
-                _dns_label(value["class"], _path(sub, "class"), DNS1123_SUBDOMAIN, "a StorageClass name")
-            if value.get("access_modes") is not None:
-                modes = _type(value["access_modes"], list, _path(sub, "access_modes"))
-                allowed = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
-                for index, mode in enumerate(modes):
-                    if mode not in allowed:
-                        raise SpecError(_path(_path(sub, "access_modes"), index),
-                                        f"{mode!r} is not one of {', '.join(allowed)}")
-        elif key == "resources":
-            _check_keys(value, ("requests", "limits", "claims"), sub)
-            for part in ("requests", "limits"):
-                for res, qty in _type(value.get(part) or {}, dict, _path(sub, part)).items():
-                    _quantity(qty, f"{sub}.{part}.{res}")
-        elif key == "node_selector":
-            _string_map(value, sub, values=LABEL_VALUE)
-        elif key == "pod_labels":
-            _string_map(value, sub, values=LABEL_VALUE)
-            reserved = [k for k in value if k.startswith(RESERVED_LABEL_PREFIXES)]
-            if reserved:
-                raise SpecError(_path(sub, reserved[0]), "is set by pinotops and cannot be overridden")
-        elif key in ("pod_annotations",):
-            _string_map(value, sub)
-        elif key == "env":
-            for name, item in value.items():
-                if not isinstance(name, str) or not ENV_NAME.match(name):
-                    raise SpecError(_path(sub, name), "is not a valid environment variable name")
-                if name in BUILTIN_ENV:
-                    raise SpecError(_path(sub, name), "is set by pinotops (use pinot.*.jvm_opts for JAVA_OPTS)")
-                if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-                    raise SpecError(_path(sub, name), "must be a string")
-                if SECRET_KEY_PATTERN.search(name):
-                    raise SpecError(_path(sub, name), "looks like a credential: use cluster.secret_env so the "
-                                    "value comes from a Kubernetes Secret")
-                value[name] = str(item)
-        elif key == "service":
-            _check_keys(value, ("type", "annotations", "labels"), sub)
-            if value.get("type") is not None and value["type"] not in SERVICE_TYPES:
-                raise SpecError(_path(sub, "type"), f"{value['type']!r} is not one of {', '.join(SERVICE_TYPES)}")
-            if value.get("annotations") is not None:
-                _string_map(value["annotations"], _path(sub, "annotations"))
-            if value.get("labels") is not None:
-                _string_map(value["labels"], _path(sub, "labels"), values=LABEL_VALUE)
-        elif key == "probes":
-            _check_keys(value, PROBE_NAMES, sub)
-            for name, probe in value.items():
-                if probe is not None:
-                    _type(probe, dict, _path(sub, name))
-        elif key == "termination_grace_period_seconds" and value < 0:
-            raise SpecError(sub, "must be 0 or more")
-        elif key == "service_account":
-            _dns_label(value, sub, DNS1123_SUBDOMAIN, "a ServiceAccount name")
-        elif key == "image_pull_policy" and value not in PULL_POLICIES:
-            raise SpecError(sub, f"{value!r} is not one of {', '.join(PULL_POLICIES)}")
-        elif key == "pod_management_policy" and value not in POD_MANAGEMENT_POLICIES:
-            raise SpecError(sub, f"{value!r} is not one of {', '.join(POD_MANAGEMENT_POLICIES)}")
-        elif key == "volumes":
-            _volumes(value, sub)
-        elif key == "metrics":
-            _metrics(value, sub)
-        elif key == "tolerations":
-            for index, item in enumerate(value):
-                _type(item, dict, _path(sub, index))
-        elif key == "topology_spread":
-            for index, item in enumerate(value):
-                _type(item, dict, _path(sub, index))
-                if not item.get("topologyKey"):
-                    raise SpecError(_path(_path(sub, index), "topologyKey"), "is required")
+        validate = PROFILE_VALIDATORS.get(key)
+        if validate is not None:
+            validate(value, sub)
     return profile
+
+
+def _validate_storage(value, field):
+    _check_keys(value, ("size", "class", "access_modes"), field)
+    if value.get("size") is not None:
+        value["size"] = _quantity(value["size"], _path(field, "size"))
+    if value.get("class") is not None:
+        _dns_label(value["class"], _path(field, "class"), DNS1123_SUBDOMAIN, "a StorageClass name")
+    if value.get("access_modes") is not None:
+        modes = _type(value["access_modes"], list, _path(field, "access_modes"))
+        allowed = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
+        for index, mode in enumerate(modes):
+            if mode not in allowed:
+                raise SpecError(_path(_path(field, "access_modes"), index),
+                                f"{mode!r} is not one of {', '.join(allowed)}")
+
+
+def _validate_resources(value, field):
+    _check_keys(value, ("requests", "limits", "claims"), field)
+    for part in ("requests", "limits"):
+        for res, qty in _type(value.get(part) or {}, dict, _path(field, part)).items():
+            _quantity(qty, f"{field}.{part}.{res}")
+
+
+def _validate_label_values(value, field):
+    _string_map(value, field, values=LABEL_VALUE)
+
+
+def _validate_pod_labels(value, field):
+    _string_map(value, field, values=LABEL_VALUE)
+    reserved = [k for k in value if k.startswith(RESERVED_LABEL_PREFIXES)]
+    if reserved:
+        raise SpecError(_path(field, reserved[0]), "is set by pinotops and cannot be overridden")
+
+
+def _validate_env(value, field):
+    for name, item in value.items():
+        if not isinstance(name, str) or not ENV_NAME.match(name):
+            raise SpecError(_path(field, name), "is not a valid environment variable name")
+        if name in BUILTIN_ENV:
+            raise SpecError(_path(field, name), "is set by pinotops (use pinot.*.jvm_opts for JAVA_OPTS)")
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise SpecError(_path(field, name), "must be a string")
+        if SECRET_KEY_PATTERN.search(name):
+            raise SpecError(_path(field, name), "looks like a credential: use cluster.secret_env so the "
+                            "value comes from a Kubernetes Secret")
+        value[name] = str(item)
+
+
+def _validate_service(value, field):
+    _check_keys(value, ("type", "annotations", "labels"), field)
+    if value.get("type") is not None:
+        _validate_one_of(SERVICE_TYPES)(value["type"], _path(field, "type"))
+    if value.get("annotations") is not None:
+        _string_map(value["annotations"], _path(field, "annotations"))
+    if value.get("labels") is not None:
+        _string_map(value["labels"], _path(field, "labels"), values=LABEL_VALUE)
+
+
+def _validate_probes(value, field):
+    _check_keys(value, PROBE_NAMES, field)
+    for name, probe in value.items():
+        if probe is not None:
+            _type(probe, dict, _path(field, name))
+
+
+def _validate_not_negative(value, field):
+    if value < 0:
+        raise SpecError(field, "must be 0 or more")
+
+
+def _validate_service_account(value, field):
+    _dns_label(value, field, DNS1123_SUBDOMAIN, "a ServiceAccount name")
+
+
+def _validate_one_of(allowed):
+    def validate(value, field):
+        if value not in allowed:
+            raise SpecError(field, f"{value!r} is not one of {', '.join(allowed)}")
+    return validate
+
+
+def _validate_mappings(value, field):
+    for index, item in enumerate(value):
+        _type(item, dict, _path(field, index))
+
+
+def _validate_topology_spread(value, field):
+    for index, item in enumerate(value):
+        _type(item, dict, _path(field, index))
+        if not item.get("topologyKey"):
+            raise SpecError(_path(_path(field, index), "topologyKey"), "is required")
 
 
 def _volumes(volumes, field):
@@ -726,6 +749,27 @@ def _image_pull_secrets(raw, field):
     for index, secret in enumerate(raw):
         _dns_label(secret, _path(field, index), DNS1123_SUBDOMAIN, "a Secret name")
     return list(raw)
+
+
+# What _profile checks in each key of a profile beyond its type (PROFILE_KEYS); a key not here is passed on as given.
+PROFILE_VALIDATORS = {
+    "storage": _validate_storage,
+    "resources": _validate_resources,
+    "node_selector": _validate_label_values,
+    "pod_labels": _validate_pod_labels,
+    "pod_annotations": _string_map,
+    "env": _validate_env,
+    "service": _validate_service,
+    "probes": _validate_probes,
+    "termination_grace_period_seconds": _validate_not_negative,
+    "service_account": _validate_service_account,
+    "image_pull_policy": _validate_one_of(PULL_POLICIES),
+    "pod_management_policy": _validate_one_of(POD_MANAGEMENT_POLICIES),
+    "volumes": _volumes,
+    "metrics": _metrics,
+    "tolerations": _validate_mappings,
+    "topology_spread": _validate_topology_spread,
+}
 
 
 def _profiles(raw, field):
