@@ -1,6 +1,7 @@
 # Copyright: contributors to pinotops.k8s
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Apply / prune / wait for a Pinot cluster on Kubernetes (the flow behind pinot_cluster and pinot_cluster_info).
+"""Apply a Pinot cluster on Kubernetes: the engine behind pinot_cluster (pre-flight in preflight.py, the live objects
+in live.py, pruning in prune.py, the groups' status and waits in groups.py).
 
 Order of work, so that bad input never half-applies:
 1. validate the description (spec.py), 2. pre-flight reads (namespace, zones on nodes, Secrets and keys),
@@ -12,7 +13,6 @@ roles when asked, 6. prune what is no longer described.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,11 +22,24 @@ try:
 except ImportError:  # pragma: no cover - the kubernetes client, which every run needs, requires PyYAML
     yaml = None
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.groups import read_groups, wait_for
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.live import (
+    _config_maps_of,
+    _group_of,
+    _ordinal,
+    live_index,
+    managed_kinds,
+    normalise,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.preflight import (
+    _field_of,
+    immutable_changes,
+    preflight,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.prune import delete_all, prunable
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import instance_labels, render_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     check_partitions,
-    parse_quantity,
-    secret_references,
     select_groups,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths
@@ -34,60 +47,19 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.facts import (
     ANNOTATION_POOL,
     ANNOTATION_TAGS,
     LABEL_COMPONENT,
-    LABEL_GROUP,
-    ZONE_LABEL,
     ZOOKEEPER,
-    client_service_name,
     instance_id,
     pod_name,
-    service_host,
     sts_name,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import SOURCE, EventRecorder, paths_message
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.status import (
-    last_pod_events,
-    pod_ready,
     pod_revision,
     rolled_pods,
-    rollout_status,
-    waiting_reason,
 )
 
-MANAGED_KINDS = ("ServiceMonitor", "StatefulSet", "PodDisruptionBudget", "Service", "ConfigMap")  # deletion order
-# Custom resources: read only where the cluster serves them (a list of an unserved kind is a 404, and a role without
-# rights on monitoring.coreos.com must keep working for descriptions that ask for no ServiceMonitor).
-OPTIONAL_KINDS = ("ServiceMonitor",)
-STRIPPED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid", "selfLink")
 DRY_RUN_WORKERS = 8
-
-
-class WaitTimeout(Exception):
-    def __init__(self, pending, seconds, unready=None):
-        self.pending = pending
-        self.seconds = seconds
-        self.unready = unready or []
-        lines = "; ".join(f"{name}: {why}" for name, why in sorted(pending.items()))
-        pods = f"; pods not Ready: {', '.join(unready)}" if unready else ""
-        super().__init__(f"rollout not complete after {seconds}s: {lines}{pods}")
-
-
-def normalise(obj):
-    """What the comparison sees: the object without status and server bookkeeping."""
-    if obj is None:
-        return None
-    result = copy.deepcopy(obj)
-    result.pop("status", None)
-    meta = result.get("metadata") or {}
-    for key in STRIPPED_METADATA:
-        meta.pop(key, None)
-    if not meta.get("annotations"):
-        meta.pop("annotations", None)
-    if result.get("kind") == "Secret":  # never shown, never compared in clear
-        for key in ("data", "stringData"):
-            if key in result:
-                result[key] = {k: "********" for k in result[key]}
-    return result
 
 
 def keyed(value):
@@ -112,229 +84,6 @@ def ref(obj):
     return f"{obj['kind']}/{obj['metadata']['name']}"
 
 
-# -- the groups' status, and waiting for their rollouts (kube/status.py judges each object) ------------------
-
-def group_status(sts, pods, node_zones):
-    spec = sts.get("spec") or {}
-    status = sts.get("status") or {}
-    done, message = rollout_status(sts)
-    name = sts["metadata"]["name"]
-    role = (sts["metadata"].get("labels") or {}).get(LABEL_COMPONENT)
-    own = [p for p in pods if (p.get("metadata") or {}).get("name", "").rsplit("-", 1)[0] == name
-           and any(o.get("kind") == "StatefulSet" and o.get("name") == name
-                   for o in p["metadata"].get("ownerReferences") or [])]
-    return {
-        "statefulset": name,
-        "replicas": spec.get("replicas"),
-        "ready": status.get("readyReplicas") or 0,
-        "updated": status.get("updatedReplicas") or 0,
-        "current_revision": status.get("currentRevision"),
-        "update_revision": status.get("updateRevision"),
-        "partition": ((spec.get("updateStrategy") or {}).get("rollingUpdate") or {}).get("partition", 0),
-        "generation": sts["metadata"].get("generation"),
-        "observed_generation": status.get("observedGeneration"),
-        "rollout_complete": done,
-        "message": message,
-        "image": ((spec.get("template") or {}).get("spec") or {}).get("containers", [{}])[0].get("image"),
-        "pods": [{
-            "name": p["metadata"]["name"],
-            "instance": instance_id(role, p["metadata"]["name"], spec.get("serviceName"), sts["metadata"]["namespace"]),
-            "revision": pod_revision(p),
-            "image": ((p.get("spec") or {}).get("containers") or [{}])[0].get("image"),
-            "ready": pod_ready(p),
-            "phase": (p.get("status") or {}).get("phase"),
-            "waiting": None if pod_ready(p) else waiting_reason(p),
-            "node": (p.get("spec") or {}).get("nodeName"),
-            "zone": node_zones.get((p.get("spec") or {}).get("nodeName")),
-        } for p in sorted(own, key=lambda p: p["metadata"]["name"])],
-    }
-
-
-def all_pods_ready(groups):
-    """Whether every group has all the pods its StatefulSet asks for, each of them Ready (a rollout left by an
-    interrupted run has settled)."""
-    return all(len(g["pods"]) >= (g["replicas"] or 0) and all(p["ready"] for p in g["pods"])
-               for g in groups.values())
-
-
-def explain_wait_timeout(client, cluster, exc):
-    """(the WaitTimeout naming each pod that is not Ready, why, and the last Event about it; the groups' status
-    read now): what a user needs to act on a stuck rollout. Reads that fail leave the explanation shorter."""
-    status, events = {}, {}
-    with contextlib.suppress(K8sError):
-        status = read_groups(client, cluster["name"], cluster["namespace"])
-    with contextlib.suppress(K8sError):  # Events are a hint; a role without access to them still fails clearly
-        events = last_pod_events(client.list("Event", cluster["namespace"]))
-    unready = [f"{pod['name']} ({pod['waiting']}" + (f"; last event {events[pod['name']]})" if pod["name"] in events
-                                                     else ")")
-               for group in sorted(exc.pending)
-               for pod in (status.get(group) or {}).get("pods", []) if not pod["ready"]]
-    return WaitTimeout(exc.pending, exc.seconds, unready), status
-
-
-def read_groups(client, name, namespace, group_names=None, node_zones=None, *, pods=None):
-    """Status of every StatefulSet of the cluster (or of the named groups): {group: status}. `pods`: the
-    cluster's pods when the caller has just listed them."""
-    selector = instance_labels({"name": name})
-    statefulsets = client.list("StatefulSet", namespace, selector)
-    if pods is None:
-        pods = client.list("Pod", namespace, selector)
-    if node_zones is None:
-        node_zones = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(ZONE_LABEL)
-                      for n in client.list("Node")}
-    result = {}
-    for sts in statefulsets:
-        group = (sts["metadata"].get("labels") or {}).get(LABEL_GROUP)
-        if group and (group_names is None or group in group_names):
-            result[group] = group_status(sts, pods, node_zones)
-    return result
-
-
-def read_services(client, cluster):
-    """The cluster's client Services by role (and `zookeeper`): name, cluster_ip (None until allocated), ports by
-    name and the in-cluster URL of the first port."""
-    result = {}
-    for service in client.list("Service", cluster["namespace"], instance_labels(cluster)):
-        meta, spec = service["metadata"], service.get("spec") or {}
-        role = (meta.get("labels") or {}).get(LABEL_COMPONENT)
-        if not role or meta["name"] != client_service_name(cluster["name"], role) or not spec.get("ports"):
-            continue  # headless Services are per group
-        ports = {p.get("name") or str(p["port"]): p["port"] for p in spec["ports"]}
-        cluster_ip = spec.get("clusterIP")
-        result[role] = {"name": meta["name"], "cluster_ip": cluster_ip if cluster_ip not in (None, "None") else None,
-                        "ports": ports,
-                        "url": f"http://{service_host(meta['name'], cluster['namespace'])}:{spec['ports'][0]['port']}"}
-    return result
-
-
-def wait_for(client, cluster, group_names, *, timeout, deadline, sleep=time.sleep, poll=1.0):
-    """Until every named group's rollout is complete: list the StatefulSets, then watch them from that list
-    (as `kubectl rollout status` does) so a change is seen when it happens; poll when a watch cannot run.
-    WaitTimeout lists what is pending."""
-    names = {sts_name(cluster["name"], g): g for g in group_names}
-    selector = instance_labels(cluster)
-    while True:
-        pending = {}
-        try:
-            listed, version = client.list_versioned("StatefulSet", cluster["namespace"], selector)
-        except K8sError as exc:
-            # The apiserver is unreachable (restart, blip) even after the client's retries: while waiting, that
-            # is one more reason to wait, until the deadline; then its error is the clear message.
-            if exc.status is not None or time.monotonic() >= deadline:
-                raise
-            sleep(min(max(poll, 2.0), max(0.0, deadline - time.monotonic())))
-            continue
-        found = {s["metadata"]["name"]: s for s in listed}
-        for sts, group in names.items():
-            if sts not in found:
-                pending[group] = "StatefulSet not found"
-                continue
-            done, message = rollout_status(found[sts])
-            if not done:
-                pending[group] = message
-        if not pending:
-            return
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise WaitTimeout(pending, timeout)
-        if not client.watch_change("StatefulSet", cluster["namespace"], selector, version, min(remaining, 60)):
-            sleep(min(poll, max(0.0, deadline - time.monotonic())))
-
-
-# -- pre-flight ------------------------------------------------------------------------------------------
-
-def preflight(client, cluster, groups):
-    """Everything the description refers to must exist before the first write. Returns {node: zone}."""
-    namespace = cluster["namespace"]
-    if client.get("Namespace", namespace) is None:
-        raise SpecError("cluster.namespace", f"namespace {namespace!r} does not exist")
-    node_zones = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(ZONE_LABEL)
-                  for n in client.list("Node")}
-    known = sorted({z for z in node_zones.values() if z})
-    index = {g["name"]: i for i, g in enumerate(cluster["node_groups"])}
-    for group in groups:
-        for zone in group["zones"]:
-            if zone not in known:
-                raise SpecError(f"cluster.node_groups[{index[group['name']]}].zones",
-                                f"no node has the label {ZONE_LABEL}={zone}; zones of the nodes: "
-                                f"{', '.join(known) or 'none (no node has a zone label)'}")
-    monitored = [g for g in groups if (g.get("metrics") or {}).get("service_monitor")]
-    if monitored and not client.serves("ServiceMonitor"):
-        raise SpecError(f"cluster.node_groups[{index[monitored[0]['name']]}]", (
-            "its metrics.service_monitor asks for a ServiceMonitor, but this cluster does not serve "
-            "monitoring.coreos.com/v1 ServiceMonitor (the Prometheus Operator's CRDs are not installed). Nothing "
-            "was written. Install the CRDs, or set metrics.service_monitor to false: the pods then get "
-            "Prometheus' scrape annotations"))
-    roles = {g["role"] for g in groups}
-    checked = {}
-    for ref in secret_references(cluster):  # secret_env's and the deep store's credentials
-        if ref["optional"] or not roles & set(ref["roles"]):
-            continue
-        if ref["secret"] not in checked:
-            secret = client.get("Secret", ref["secret"], namespace)
-            # Keep only the key names: secret values never leave this function.
-            checked[ref["secret"]] = None if secret is None else set((secret.get("data") or {}).keys()) | set(
-                (secret.get("stringData") or {}).keys())
-        keys = checked[ref["secret"]]
-        if keys is None:
-            raise SpecError(ref["secret_field"], f"Secret {ref['secret']!r} does not exist in namespace {namespace!r}")
-        if ref["key"] not in keys:
-            raise SpecError(ref["key_field"], f"Secret {ref['secret']!r} has no key {ref['key']!r}")
-    return node_zones
-
-
-def _claims(spec):
-    result = []
-    for claim in spec.get("volumeClaimTemplates") or []:
-        cspec = claim.get("spec") or {}
-        size = ((cspec.get("resources") or {}).get("requests") or {}).get("storage")
-        result.append({"name": (claim.get("metadata") or {}).get("name"),
-                       "accessModes": sorted(cspec.get("accessModes") or []),
-                       "storage": parse_quantity(size) if size else None,
-                       "storageClassName": cspec.get("storageClassName"), "_size": size})
-    return result
-
-
-def immutable_changes(desired, live):
-    """Human-readable reasons why Kubernetes would refuse to update this StatefulSet in place."""
-    dspec, lspec = desired["spec"], live.get("spec") or {}
-    problems = []
-    if dspec["selector"] != lspec.get("selector"):
-        problems.append(f"spec.selector ({lspec.get('selector')} -> {dspec['selector']})")
-    if dspec["serviceName"] != lspec.get("serviceName"):
-        problems.append(f"spec.serviceName ({lspec.get('serviceName')} -> {dspec['serviceName']})")
-    if dspec["podManagementPolicy"] != lspec.get("podManagementPolicy", "OrderedReady"):
-        problems.append(f"spec.podManagementPolicy ({lspec.get('podManagementPolicy')} -> "
-                        f"{dspec['podManagementPolicy']})")
-    dclaims, lclaims = _claims(dspec), _claims(lspec)
-    if len(dclaims) != len(lclaims):
-        problems.append("spec.volumeClaimTemplates (persistent storage added or removed)")
-    else:
-        for want, have in zip(dclaims, lclaims, strict=True):
-            for key in ("name", "accessModes", "storage"):
-                if want[key] != have[key]:
-                    shown = "_size" if key == "storage" else key
-                    problems.append(f"spec.volumeClaimTemplates[{want['name']}].{key} ({have[shown]} -> "
-                                    f"{want[shown]})")
-            if want["storageClassName"] and want["storageClassName"] != have["storageClassName"]:
-                problems.append(f"spec.volumeClaimTemplates[{want['name']}].storageClassName "
-                                f"({have['storageClassName']} -> {want['storageClassName']})")
-    return problems
-
-
-def _group_of(obj):
-    return (obj["metadata"].get("labels") or {}).get(LABEL_GROUP)
-
-
-def _config_maps_of(pod_spec):
-    return {(v.get("configMap") or {}).get("name") for v in (pod_spec or {}).get("volumes") or []} - {None}
-
-
-def _ordinal(pod):
-    """A pod's ordinal, from the pod or from its entry in a group's status."""
-    return int((pod["metadata"]["name"] if "metadata" in pod else pod["name"]).rsplit("-", 1)[1])
-
-
 def _mounted_config(cluster, live, manifest):
     """For a node group's new config: (ref, object) of the config its StatefulSet mounts now, if any."""
     group = _group_of(manifest)
@@ -345,44 +94,6 @@ def _mounted_config(cluster, live, manifest):
         if ("ConfigMap", name) in live:
             return f"ConfigMap/{name}", normalise(live[("ConfigMap", name)])
     return None
-
-
-def stale_config_maps(client, cluster, live, desired_keys, groups, *, partitions, wait):
-    """The rendered configs of `groups` that no pod will mount once this run is done: not described any more, not
-    mounted by a pod that keeps its revision (below the partition, or any pod when the run does not wait for its
-    rollout), not in the StatefulSet's current revision while a partition holds pods on it."""
-    scope = {g["name"] for g in groups}
-    candidates = [obj for key, obj in live.items()
-                  if key[0] == "ConfigMap" and key not in desired_keys and _group_of(obj) in scope]
-    if not candidates:
-        return []
-    pods = client.list("Pod", cluster["namespace"], instance_labels(cluster))
-    used = set()
-    for group in groups:
-        name = sts_name(cluster["name"], group["name"])
-        partition = (partitions or {}).get(group["name"]) or 0
-        for pod in pods:
-            owners = pod["metadata"].get("ownerReferences") or []
-            if any(o.get("kind") == "StatefulSet" and o.get("name") == name for o in owners) and \
-                    (not wait or _ordinal(pod) < partition):
-                used |= _config_maps_of(pod.get("spec"))
-        sts = live.get(("StatefulSet", name))
-        current = ((sts or {}).get("status") or {}).get("currentRevision")
-        if current and (partition or not wait):
-            revision = client.get("ControllerRevision", current, cluster["namespace"]) or {}
-            template = ((revision.get("data") or {}).get("spec") or {}).get("template") or {}
-            used |= _config_maps_of(template.get("spec"))
-    return [obj for obj in candidates if obj["metadata"]["name"] not in used]
-
-
-def _field_of(cluster, manifest):
-    group = (manifest["metadata"].get("labels") or {}).get(LABEL_GROUP)
-    if group == ZOOKEEPER and cluster["zookeeper"]["managed"]:
-        return "cluster.zookeeper.managed"
-    for i, g in enumerate(cluster["node_groups"]):
-        if g["name"] == group:
-            return f"cluster.node_groups[{i}]"
-    return "cluster"
 
 
 # -- the runs --------------------------------------------------------------------------------------------
@@ -481,19 +192,6 @@ class Outcome:
     @property
     def changed(self):
         return any(o["action"] != "unchanged" for o in self.objects)
-
-
-def managed_kinds(client):
-    """MANAGED_KINDS less the custom resources the cluster does not serve."""
-    return tuple(kind for kind in MANAGED_KINDS if kind not in OPTIONAL_KINDS or client.serves(kind))
-
-
-def live_index(client, cluster):
-    index = {}
-    for kind in managed_kinds(client):
-        for obj in client.list(kind, cluster["namespace"], instance_labels(cluster)):
-            index[(kind, obj["metadata"]["name"])] = obj
-    return index
 
 
 def present(client, cluster, *, node_groups=None, partitions=None, prune=True, delete_pvcs=False,
@@ -603,24 +301,6 @@ def compare(cluster, live, predictions):
     return outcome, to_write
 
 
-def prunable(client, cluster, live, planned, groups, *, full, partitions, wait, delete_pvcs):
-    """Live objects to delete, in deletion order: stale configs and, on a `full` run, whatever is no longer
-    described; with `delete_pvcs`, the PVCs of the StatefulSets that go."""
-    desired_keys = {(m["kind"], m["metadata"]["name"]) for _s, m, _c in planned}
-    found = stale_config_maps(client, cluster, live, desired_keys, groups, partitions=partitions, wait=wait)
-    if full:  # configs of described groups follow the rule above
-        described = {g["name"] for g in groups}
-        found += [obj for key, obj in live.items() if key not in desired_keys
-                  and not (key[0] == "ConfigMap" and _group_of(obj) in described)]
-    pvcs = []
-    if found and delete_pvcs:
-        gone_groups = {(o["metadata"].get("labels") or {}).get(LABEL_GROUP) for o in found
-                       if o["kind"] == "StatefulSet"}
-        pvcs = [p for p in client.list("PersistentVolumeClaim", cluster["namespace"], instance_labels(cluster))
-                if (p["metadata"].get("labels") or {}).get(LABEL_GROUP) in gone_groups]
-    return sorted(found, key=lambda o: MANAGED_KINDS.index(o["kind"])) + pvcs
-
-
 def write_stages(client, cluster, to_write, outcome, recorder, *, stages, groups, wait, wait_timeout, deadline, sleep):
     """Write stage by stage (with `wait`, each stage's rollout waited for before the next), recording an Event
     per write and, after the waits, per pod the rollouts replaced. Returns the pods listed after the waits
@@ -654,13 +334,6 @@ def write_stages(client, cluster, to_write, outcome, recorder, *, stages, groups
 def _owner(pod):
     owner = next((o for o in pod["metadata"].get("ownerReferences") or [] if o.get("kind") == "StatefulSet"), {})
     return f"StatefulSet/{owner.get('name')}"
-
-
-def delete_all(client, objects, namespace, recorder, dry_run=False):
-    for obj in objects:
-        client.delete(obj["kind"], obj["metadata"]["name"], namespace, dry_run=dry_run)
-        if not dry_run:
-            recorder.record(obj, "Deleted", f"Deleted by {SOURCE}")
 
 
 def write(client, manifest, current, namespace, expected=None, *, attempts=3):

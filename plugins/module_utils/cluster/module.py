@@ -10,16 +10,15 @@ import time
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import absent, present
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.groups import (
     WaitTimeout,
-    absent,
     all_pods_ready,
     explain_wait_timeout,
-    managed_kinds,
-    present,
     read_groups,
     read_services,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.live import managed_kinds
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.progress import PROGRESS_FILE_ENV, PlayChannel
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import instance_labels
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout import (

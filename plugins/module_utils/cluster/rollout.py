@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import present
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.groups import (
     WaitTimeout,
     all_pods_ready,
     explain_wait_timeout,
-    present,
     read_groups,
     wait_for,
 )

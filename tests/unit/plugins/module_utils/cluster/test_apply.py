@@ -9,20 +9,21 @@ from cluster_fixtures import description
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import (
     Outcome,
+    change_paths,
+    instance_changes,
+    pod_restarts,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.groups import (
     WaitTimeout,
     all_pods_ready,
-    change_paths,
     group_status,
-    immutable_changes,
-    instance_changes,
-    normalise,
-    pod_restarts,
-    preflight,
     read_services,
-    stale_config_maps,
     wait_for,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.live import normalise
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.module import fail
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.preflight import immutable_changes, preflight
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.prune import stale_config_maps
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import render_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster, select_groups
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError

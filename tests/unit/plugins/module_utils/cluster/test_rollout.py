@@ -4,7 +4,7 @@ step parts (a restart check on the controller's views, the pods' deletion) are a
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import WaitTimeout
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.groups import WaitTimeout
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout import (
     DELETE_HINT,
     OBSERVE_INTERVAL,

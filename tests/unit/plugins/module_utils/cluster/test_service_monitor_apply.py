@@ -3,7 +3,8 @@ import threading
 import pytest
 from cluster_fixtures import description
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster import apply as cluster_apply
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.live import managed_kinds
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.preflight import preflight
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import ZONE_LABEL
@@ -41,22 +42,22 @@ def monitored(metrics=None):
 def test_a_service_monitor_without_its_crd_fails_the_pre_flight_naming_the_group():
     cluster = monitored({"service_monitor": True})
     with pytest.raises(SpecError) as info:
-        cluster_apply.preflight(Client(False), cluster, cluster["node_groups"])
+        preflight(Client(False), cluster, cluster["node_groups"])
     assert info.value.field == "cluster.node_groups[3]"
     assert "Nothing was written" in info.value.message
-    assert cluster_apply.preflight(Client(True), cluster, cluster["node_groups"])
+    assert preflight(Client(True), cluster, cluster["node_groups"])
 
 
 def test_no_discovery_read_without_a_service_monitor_in_the_pre_flight():
     cluster = monitored({})
     client = Client(False)
-    cluster_apply.preflight(client, cluster, cluster["node_groups"])
+    preflight(client, cluster, cluster["node_groups"])
     assert client.asked == []
 
 
 def test_service_monitors_are_listed_only_where_served():
-    assert "ServiceMonitor" not in cluster_apply.managed_kinds(Client(False))
-    assert cluster_apply.managed_kinds(Client(True))[0] == "ServiceMonitor"
+    assert "ServiceMonitor" not in managed_kinds(Client(False))
+    assert managed_kinds(Client(True))[0] == "ServiceMonitor"
 
 
 def test_serves_reads_the_group_versions_discovery(monkeypatch):

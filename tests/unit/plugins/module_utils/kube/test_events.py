@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import delete_all
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.prune import delete_all
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import (
     EventRecorder,
