@@ -29,12 +29,12 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout impor
     check_options,
     planned_groups,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout_plan import step_targets
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     normalise_cluster,
     normalise_identity,
     without_unset,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.upgrade_plan import step_targets
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, fail_cleanly
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import LABEL_COMPONENT, LABEL_GROUP
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import (
@@ -72,7 +72,7 @@ def role_flow(cluster, groups, instance_map):
     the description's deployment order; the names of each role's node groups, in description order; the Pinot gate
     target of every pod of the Pinot node groups in `groups`, the run's status report: {group, role, pod, instance,
     health_url}, the instance `instance_map` names for the pod, its group or its role, else the one the pod
-    registers under). The order is the rollout's (rollout.planned_groups), the targets its steps' (upgrade_plan)."""
+    registers under). The order is the rollout's (rollout.planned_groups), the targets its steps' (rollout_plan)."""
     roles, ordered = planned_groups(cluster)
     by_role = {role: [group["name"] for group in ordered if group["role"] == role] for role in roles}
     targets = []

@@ -40,7 +40,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.groups import
     wait_for,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import instance_labels
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.upgrade_plan import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout_plan import (
     group_steps,
     rollout_units,
     version_order_problems,
@@ -153,7 +153,7 @@ def checks_line(results):
 
 
 def unit_where(unit):
-    """Where a unit of the rollout (upgrade_plan.rollout_units) is, in the run's messages."""
+    """Where a unit of the rollout (rollout_plan.rollout_units) is, in the run's messages."""
     names = ", ".join(g["name"] for g in unit["groups"])
     return f"zone {unit['zone']} (node groups {names})" if unit["zone"] else f"node group {names}"
 
@@ -307,7 +307,7 @@ class Rollout:
             self.changes += release_changes
 
     def plan_steps(self, group, status, template_changes=False, batch_size=None):
-        """The group's steps (upgrade_plan.group_steps); before the new template is written, its change makes
+        """The group's steps (rollout_plan.group_steps); before the new template is written, its change makes
         every pod stale. Each step also lists its `stale` pods."""
         if template_changes:
             status = dict(status, update_revision=None)

@@ -1,6 +1,6 @@
 # Copyright: contributors to pinotops.k8s
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Decisions of the rolling upgrade that the role would otherwise make in Jinja: the steps of a node group (their
+"""Decisions of the rollout that the role would otherwise make in Jinja: the steps of a node group (their
 pods, Pinot instances, partition, and whether they still need an update), which server groups restart together a
 zone at a time, and whether the planned role order keeps Pinot's version invariant at every step."""
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.upgrade_plan import (
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout_plan import (
     group_steps,
     rollout_units,
     step_targets,
