@@ -133,7 +133,7 @@ SCHEMA = {
 @SETTINGS
 @given(st.one_of(mutated(SCHEMA), json_values), st.one_of(st.none(), st.just("events"), st.text(max_size=6)))
 def test_schemas_fail_only_with_a_named_field(raw, name):
-    checked = assert_clean(schema_mod.check_schema, raw, name)
+    checked = assert_clean(schema_mod.validate_schema, raw, name)
     if checked is not None:
         assert_clean(schema_mod.normalise_schema, checked)
 
@@ -156,7 +156,7 @@ TABLE = {
        st.one_of(st.none(), st.just("events"), st.just("events_REALTIME"), st.text(max_size=8)),
        st.sampled_from([None, "OFFLINE", "REALTIME"]))
 def test_table_configs_fail_only_with_a_named_field(raw, name, table_type):
-    checked = assert_clean(table_mod.check_table, raw, name, table_type)
+    checked = assert_clean(table_mod.validate_table, raw, name, table_type)
     if checked is not None:
         assert_clean(table_mod.normalise_table, raw)
 

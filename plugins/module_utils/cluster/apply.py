@@ -39,8 +39,8 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.preflight imp
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.prune import delete_all, prunable
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import instance_labels, render_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
-    check_partitions,
     select_groups,
+    validate_partitions,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, diff_paths
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import (
@@ -201,7 +201,7 @@ def present(client, cluster, *, node_groups=None, partitions=None, prune=True, d
     started = time.monotonic()
     groups = select_groups(cluster, node_groups)
     with_zookeeper = bool(cluster["zookeeper"]["managed"]) and (node_groups is None or ZOOKEEPER in node_groups)
-    partitions = check_partitions(cluster, partitions)
+    partitions = validate_partitions(cluster, partitions)
     node_zones = preflight(client, cluster, groups)
     stages = render_cluster(cluster, None if node_groups is None else groups, partitions, zookeeper=with_zookeeper)
     live = live_index(client, cluster)

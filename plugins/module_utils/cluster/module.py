@@ -26,8 +26,8 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout impor
     PinotSide,
     Rollout,
     RolloutStopped,
-    check_options,
     planned_groups,
+    validate_options,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout_plan import step_targets
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
@@ -100,7 +100,7 @@ def run_cluster(module):
         else:
             # Before connecting: bad input costs no request. Without the None Ansible gave the fields left out.
             cluster = normalise_cluster(without_unset(params["cluster"], module.argument_spec["cluster"]["options"]))
-            check_options(cluster, {"instance_map": params["instance_map"]})  # what pinot_cluster_rollout refuses
+            validate_options(cluster, {"instance_map": params["instance_map"]})  # what pinot_cluster_rollout refuses
             name, namespace = cluster["name"], cluster["namespace"]
         client = connect(module)
         recorder = EventRecorder(client, enabled=params["events"])
@@ -195,7 +195,7 @@ def run_cluster_rollout(module):
     k8s = pinot = rollout = recorder = None
     try:
         cluster = normalise_cluster(without_unset(params["cluster"], module.argument_spec["cluster"]["options"]))
-        check_options(cluster, params)
+        validate_options(cluster, params)
         if not HAS_REQUESTS:
             module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
         k8s = connect(module)

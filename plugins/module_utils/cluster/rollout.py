@@ -104,7 +104,7 @@ def planned_groups(cluster, order=None, node_groups=None):
     return roles, [g for role in roles for g in cluster["node_groups"] if g["role"] == role]
 
 
-def check_options(cluster, options):
+def validate_options(cluster, options):
     """Every option the description does not check, before the first request: the field named, nothing written."""
     names = {g["name"] for g in cluster["node_groups"]}
     if options.get("batch_size", 1) < 1:
@@ -339,7 +339,7 @@ class Rollout:
         self.steps.append(record)
         safety = ""
         if step["todo"] and role != "minion":  # the controller retries a task whose minion went away
-            safety = "safe to restart, " if self.check_restart(role, step) else "unsafe, accepted, "
+            safety = "safe to restart, " if self.gate_restart(role, step) else "unsafe, accepted, "
             record["check_seconds"] = round(self.clock() - began, 2)
         if step["todo"]:
             started = self.clock()
@@ -382,7 +382,7 @@ class Rollout:
                 "revisions": {pod: revision for s in steps for pod, revision in s["revisions"].items()}}
         stale = {s["groups"][0]: s["stale"] for s in steps if s["stale"]}
         if self.check_mode:
-            self.kube.check_delete(step["stale"])
+            self.kube.validate_delete_with_server(step["stale"])
             self.predict(f"{label} ({', '.join(group['name'] for group, _c, _s in parts)})",
                          [change for _g, changes, _s in parts for change in changes], step["stale"], together=True)
             return
@@ -394,9 +394,10 @@ class Rollout:
         safety = ""
         if stale:
             self.check_play(label, record["group"])
-            safety = "safe to restart, " if self.check_restart("server", step) else "unsafe, accepted, "
+            safety = "safe to restart, " if self.gate_restart("server", step) else "unsafe, accepted, "
             record["check_seconds"] = round(self.clock() - began, 2)
-            self.kube.check_delete(step["stale"])  # a missing permission stops the run before the first write
+            # A missing permission stops the run before the first write.
+            self.kube.validate_delete_with_server(step["stale"])
             started = self.clock()
             for group, _changes, _steps in parts:
                 self.changes += self.kube.write(group["name"])
@@ -437,7 +438,7 @@ class Rollout:
         if pause > 0 and step["stale"]:
             self.sleep(pause)
 
-    def check_restart(self, role, step):
+    def gate_restart(self, role, step):
         """Can the cluster lose the step's instances now? Enforced unless the role accepts unavailability; False
         when it could not and the role accepts that."""
         label = step["label"]
@@ -529,7 +530,7 @@ class KubernetesSide:
         outcome, _groups = present(self.client, self.cluster, node_groups=[group], recorder=self.recorder)
         return outcome.changes
 
-    def check_delete(self, pods):
+    def validate_delete_with_server(self, pods):
         """A dry-run delete of each pod: without the permission the run stops before it writes anything."""
         for pod in pods:
             try:

@@ -107,7 +107,7 @@ def _path(base, key):
     return f"{base}.{key}" if base else str(key)
 
 
-def _check_keys(value, allowed, field, required=()):
+def _validate_keys(value, allowed, field, required=()):
     if not isinstance(value, dict):
         raise SpecError(field, f"must be a mapping, not {type(value).__name__}")
     unknown = sorted(set(value) - set(allowed), key=str)
@@ -184,7 +184,7 @@ def _quantity(value, field):
 
 def _profile(raw, field):
     """Check one profile (or an `overrides` block); returns a copy. Nothing is defaulted here."""
-    _check_keys(raw, PROFILE_KEYS, field)
+    _validate_keys(raw, PROFILE_KEYS, field)
     profile = copy.deepcopy(raw)
     for key, value in profile.items():
         sub = _path(field, key)
@@ -198,7 +198,7 @@ def _profile(raw, field):
 
 
 def _validate_storage(value, field):
-    _check_keys(value, ("size", "class", "access_modes"), field)
+    _validate_keys(value, ("size", "class", "access_modes"), field)
     if value.get("size") is not None:
         value["size"] = _quantity(value["size"], _path(field, "size"))
     if value.get("class") is not None:
@@ -213,7 +213,7 @@ def _validate_storage(value, field):
 
 
 def _validate_resources(value, field):
-    _check_keys(value, ("requests", "limits", "claims"), field)
+    _validate_keys(value, ("requests", "limits", "claims"), field)
     for part in ("requests", "limits"):
         for res, qty in _type(value.get(part) or {}, dict, _path(field, part)).items():
             _quantity(qty, f"{field}.{part}.{res}")
@@ -245,7 +245,7 @@ def _validate_env(value, field):
 
 
 def _validate_service(value, field):
-    _check_keys(value, ("type", "annotations", "labels"), field)
+    _validate_keys(value, ("type", "annotations", "labels"), field)
     if value.get("type") is not None:
         _validate_one_of(SERVICE_TYPES)(value["type"], _path(field, "type"))
     if value.get("annotations") is not None:
@@ -255,7 +255,7 @@ def _validate_service(value, field):
 
 
 def _validate_probes(value, field):
-    _check_keys(value, PROBE_NAMES, field)
+    _validate_keys(value, PROBE_NAMES, field)
     for name, probe in value.items():
         if probe is not None:
             _type(probe, dict, _path(field, name))
@@ -294,7 +294,7 @@ def _volumes(volumes, field):
     names, paths = set(), set()
     for index, volume in enumerate(volumes):
         sub = _path(field, index)
-        _check_keys(volume, VOLUME_KEYS, sub, required=("name", "mount_path"))
+        _validate_keys(volume, VOLUME_KEYS, sub, required=("name", "mount_path"))
         name = _dns_label(volume["name"], _path(sub, "name"))
         if name in RESERVED_VOLUMES:
             raise SpecError(_path(sub, "name"), f"{name!r} is the name of a volume pinotops mounts itself")
@@ -322,7 +322,7 @@ def _volumes(volumes, field):
             _type(items, list, _path(sub, "items"))
             for item_index, item in enumerate(items):
                 item_field = _path(_path(sub, "items"), item_index)
-                _check_keys(item, ("key", "path"), item_field, required=("key", "path"))
+                _validate_keys(item, ("key", "path"), item_field, required=("key", "path"))
                 if not isinstance(item["key"], str) or not SECRET_KEY_NAME.match(item["key"]):
                     raise SpecError(_path(item_field, "key"), f"{item['key']!r} is not a valid key")
                 path = item["path"]
@@ -333,7 +333,7 @@ def _volumes(volumes, field):
 def _metrics(metrics, field):
     """The fields of a profile's (or an `overrides`') `metrics`, each as given; what depends on the role is checked
     per group (_group_metrics)."""
-    _check_keys(metrics, METRICS_KEYS, field)
+    _validate_keys(metrics, METRICS_KEYS, field)
     for flag in ("enabled", "service_monitor"):
         if metrics.get(flag) is not None and not isinstance(metrics[flag], bool):
             raise SpecError(_path(field, flag), "must be a boolean")
@@ -418,7 +418,7 @@ def scrape_annotations(metrics):
             "prometheus.io/path": metrics["path"]}
 
 
-def _check_volume_paths(settings, role, field):
+def _validate_volume_paths(settings, role, field):
     """A volume mounted at, below or above the role's config or data directory would hide or shadow it."""
     for index, volume in enumerate(settings.get("volumes") or []):
         mount = volume["mount_path"]
@@ -432,7 +432,7 @@ def _deep_store(raw, field, secret_env):
     """The S3 deep store, or None. Its credentials become secret_env entries of the roles that use it."""
     if raw is None:
         return None
-    _check_keys(raw, DEEP_STORE_KEYS, field, required=("uri", "region"))
+    _validate_keys(raw, DEEP_STORE_KEYS, field, required=("uri", "region"))
     if not isinstance(raw["uri"], str) or not S3_URI.match(raw["uri"]):
         raise SpecError(_path(field, "uri"), f"{raw['uri']!r} is not an S3 URI (s3://bucket[/path]); other deep "
                         "stores are set with Pinot properties (docs/storage.md)")
@@ -445,7 +445,7 @@ def _deep_store(raw, field, secret_env):
     credentials = raw.get("credentials_secret")
     if credentials is not None:
         sub = _path(field, "credentials_secret")
-        _check_keys(credentials, CREDENTIALS_SECRET_KEYS, sub, required=("name",))
+        _validate_keys(credentials, CREDENTIALS_SECRET_KEYS, sub, required=("name",))
         _dns_label(credentials["name"], _path(sub, "name"), DNS1123_SUBDOMAIN, "a Secret name")
         keys = {}
         for option, default in AWS_ENV.items():
@@ -507,13 +507,13 @@ def secret_references(cluster):
 
 def _pinot_config(raw, field, role, secret_env_names, env_names):
     """`{properties, jvm_opts}` of a role or group; values rendered as strings."""
-    _check_keys(raw, ("properties", "jvm_opts"), field)
+    _validate_keys(raw, ("properties", "jvm_opts"), field)
     result = {}
     if raw.get("jvm_opts") is not None:
         if not isinstance(raw["jvm_opts"], str):
             raise SpecError(_path(field, "jvm_opts"), "must be a string")
         result["jvm_opts"] = " ".join(raw["jvm_opts"].split())
-        _check_jvm_opts(result["jvm_opts"], _path(field, "jvm_opts"), role, secret_env_names, env_names)
+        _validate_jvm_opts(result["jvm_opts"], _path(field, "jvm_opts"), role, secret_env_names, env_names)
     props = raw.get("properties")
     if props is not None:
         _type(props, dict, _path(field, "properties"))
@@ -540,7 +540,7 @@ def _pinot_config(raw, field, role, secret_env_names, env_names):
             if bare and bare.group(1) in secret_env_names:
                 raise SpecError(sub, f"Pinot reads environment variables as ${{env:{bare.group(1)}}}, "
                                 f"not ${{{bare.group(1)}}}")
-            _check_env_references(ENV_REFERENCE.findall(text), "${{env:{}}}", sub, role=role,
+            _validate_env_references(ENV_REFERENCE.findall(text), "${{env:{}}}", sub, role=role,
                                   secret_env_names=secret_env_names, env_names=env_names)
             if SECRET_KEY_PATTERN.search(key):
                 match = ENV_REFERENCE.fullmatch(text)
@@ -553,16 +553,16 @@ def _pinot_config(raw, field, role, secret_env_names, env_names):
     return result
 
 
-def _check_env_references(names, spelling, field, *, role, secret_env_names, env_names):
+def _validate_env_references(names, spelling, field, *, role, secret_env_names, env_names):
     for name in names:
         if name not in secret_env_names and name not in env_names and name not in BUILTIN_ENV:
             raise SpecError(field, f"refers to {spelling.format(name)}, which is not defined for the {role} role "
                             "(add it to cluster.secret_env with this role, or to the profile's env)")
 
 
-def _check_jvm_opts(jvm_opts, field, role, secret_env_names, env_names):
+def _validate_jvm_opts(jvm_opts, field, role, secret_env_names, env_names):
     """No credential in plaintext in JAVA_OPTS (it is stored in the StatefulSet): `-Dkey=$(NAME)` from secret_env."""
-    _check_env_references(K8S_ENV_REFERENCE.findall(jvm_opts), "$({})", field, role=role,
+    _validate_env_references(K8S_ENV_REFERENCE.findall(jvm_opts), "$({})", field, role=role,
                           secret_env_names=secret_env_names, env_names=env_names)
     for option in jvm_opts.split():
         key, sep, value = option[2:].partition("=")
@@ -583,7 +583,7 @@ def _scalar(value):
 
 def _zookeeper(raw, field, profiles):
     _type(raw, dict, field)
-    _check_keys(raw, ("address", "managed"), field)
+    _validate_keys(raw, ("address", "managed"), field)
     if (raw.get("address") is None) == (raw.get("managed") is None):
         raise SpecError(field, "give exactly one of 'address' (an existing ZooKeeper) or 'managed'")
     if raw.get("address") is not None:
@@ -594,7 +594,7 @@ def _zookeeper(raw, field, profiles):
         return {"address": address, "managed": None}
     sub = _path(field, "managed")
     managed = raw["managed"]
-    _check_keys(managed, ("replicas", "image", "storage", "profile"), sub)
+    _validate_keys(managed, ("replicas", "image", "storage", "profile"), sub)
     replicas = managed.get("replicas", 3)
     _type(replicas, int, _path(sub, "replicas"))
     if replicas < 1:
@@ -602,7 +602,7 @@ def _zookeeper(raw, field, profiles):
     image = managed.get("image", "zookeeper:3.9.3")
     _type(image, str, _path(sub, "image"))
     storage = managed.get("storage") or {}
-    _check_keys(storage, ("size", "class"), _path(sub, "storage"))
+    _validate_keys(storage, ("size", "class"), _path(sub, "storage"))
     result_storage = {"size": _quantity(storage.get("size", "5Gi"), _path(sub, "storage.size")),
                       "class": storage.get("class")}
     if result_storage["class"] is not None:
@@ -620,7 +620,7 @@ def _secret_env(raw, field):
     seen = set()
     for index, item in enumerate(raw):
         sub = _path(field, index)
-        _check_keys(item, ("name", "secret", "key", "roles", "optional"), sub, required=("name", "secret", "key"))
+        _validate_keys(item, ("name", "secret", "key", "roles", "optional"), sub, required=("name", "secret", "key"))
         name = item["name"]
         if not isinstance(name, str) or not ENV_NAME.match(name):
             raise SpecError(_path(sub, "name"), f"{name!r} is not a valid environment variable name")
@@ -667,7 +667,7 @@ def normalise_cluster(raw, field="cluster"):
     """The validated, defaulted description. Raises SpecError naming the first bad field."""
     if not isinstance(raw, dict):
         raise SpecError(field, "must be a mapping")
-    _check_keys(raw, CLUSTER_KEYS, field, required=("name", "namespace", "image", "zookeeper", "node_groups"))
+    _validate_keys(raw, CLUSTER_KEYS, field, required=("name", "namespace", "image", "zookeeper", "node_groups"))
     name, namespace = normalise_identity(raw, field)
     image = _type(raw["image"], str, _path(field, "image"))
     pull_secrets = _image_pull_secrets(raw.get("image_pull_secrets") or [], _path(field, "image_pull_secrets"))
@@ -679,7 +679,7 @@ def normalise_cluster(raw, field="cluster"):
     secret_env = _secret_env(raw.get("secret_env") or [], _path(field, "secret_env"))
     deep_store = _deep_store(raw.get("deep_store"), _path(field, "deep_store"), secret_env)
     pinot = raw.get("pinot") or {}
-    _check_keys(pinot, ROLES, _path(field, "pinot"))
+    _validate_keys(pinot, ROLES, _path(field, "pinot"))
     cluster = {"name": name, "namespace": namespace, "image": image, "image_pull_secrets": pull_secrets,
                "helix_cluster_name": helix, "zookeeper": zookeeper, "secret_env": secret_env,
                "deep_store": deep_store, "profiles": profiles}
@@ -689,8 +689,8 @@ def normalise_cluster(raw, field="cluster"):
     if "controller" not in present:
         raise SpecError(_path(field, "node_groups"), "a Pinot cluster needs at least one controller group")
     order = _deployment_order(raw.get("deployment_order"), present, _path(field, "deployment_order"))
-    _check_controllers_share_segments(groups, field)
-    _check_services(groups, field)
+    _validate_controllers_share_segments(groups, field)
+    _validate_services(groups, field)
     zone_pools = _zone_pools(raw.get("zone_pools"), groups, field)
     for group in groups:
         if group["role"] == "server" and group["pool"] is None and len(group["zones"]) == 1:
@@ -797,7 +797,7 @@ def _node_groups(raw, field, cluster, pinot):
 
 def _node_group(raw, field, cluster, *, pinot, pinot_field, profiles_field, taken):
     """One node group. `cluster` holds the cluster-wide values it inherits, `taken` the names of earlier groups."""
-    _check_keys(raw, GROUP_KEYS, field, required=("name", "role"))
+    _validate_keys(raw, GROUP_KEYS, field, required=("name", "role"))
     name = _group_name(raw["name"], _path(field, "name"), cluster, taken)
     role = raw["role"]
     if role not in ROLES:
@@ -811,7 +811,7 @@ def _node_group(raw, field, cluster, *, pinot, pinot_field, profiles_field, take
     image = _type(raw.get("image") or cluster["image"], str, _path(field, "image"))
     profile, settings = _group_settings(raw, field, cluster["profiles"])
     settings_field = _path(field, "overrides" if profile is None else "profile")
-    _check_volume_paths(settings, role, settings_field)
+    _validate_volume_paths(settings, role, settings_field)
     secret_env = [item for item in cluster["secret_env"] if role in item["roles"]]
     secret_env += deep_store_env(cluster["deep_store"], role)
     properties, jvm_opts = _group_pinot(raw.get("pinot"), _path(field, "pinot"), role, role_raw=pinot.get(role),
@@ -819,7 +819,7 @@ def _node_group(raw, field, cluster, *, pinot, pinot_field, profiles_field, take
                                         deep_store=cluster["deep_store"])
     if role == "controller":
         # Blame the profile when there is one: that is where a group's storage is usually given.
-        _check_controller_storage(settings, properties, settings_field)
+        _validate_controller_storage(settings, properties, settings_field)
     given_jvm_opts = isinstance(raw.get("pinot"), dict) and raw["pinot"].get("jvm_opts") is not None
     metrics = _group_metrics(raw, field, role, settings=settings, jvm_opts=jvm_opts, profiles_field=profiles_field,
                              jvm_field=_path(field, "pinot.jvm_opts") if given_jvm_opts
@@ -900,7 +900,7 @@ def _group_pinot(raw, field, role, *, role_raw, role_field, secret_env, settings
     return properties, group_config.get("jvm_opts", role_config.get("jvm_opts", ""))
 
 
-def _check_controller_storage(settings, properties, field):
+def _validate_controller_storage(settings, properties, field):
     """Uploaded segments must outlive the controller pod: on a volume or in a deep store."""
     if not (settings.get("storage") or {}).get("size") \
             and not DEEP_STORE.match(properties.get("controller.data.dir", "")):
@@ -910,7 +910,7 @@ def _check_controller_storage(settings, properties, field):
             "pinot.controller.properties[controller.data.dir] to a deep store URI (s3://, gs://, hdfs://, ...)"))
 
 
-def _check_controllers_share_segments(groups, field):
+def _validate_controllers_share_segments(groups, field):
     """Several controllers need a deep store: a segment is kept in the controller.data.dir of the controller that
     received it (upload or realtime commit) and its download URL names that controller, so on local disks each
     controller holds and serves only its own share, and a segment is gone with its controller's volume."""
@@ -963,7 +963,7 @@ def _deployment_order(order, present, field):
     return [role for role in order if role in present]
 
 
-def _check_services(groups, field):
+def _validate_services(groups, field):
     """The client Service of a role spans its groups: their profiles must agree on its settings."""
     chosen = {}
     for index, group in enumerate(groups):
@@ -991,7 +991,7 @@ def select_groups(cluster, names, field="node_groups"):
     return [g for g in cluster["node_groups"] if g["name"] in names]
 
 
-def check_partitions(cluster, partitions, field="partitions"):
+def validate_partitions(cluster, partitions, field="partitions"):
     """`{group: N}` with N >= 0 for described groups; N above replicas is allowed (holds every pod)."""
     known = {g["name"] for g in cluster["node_groups"]}
     result = {}

@@ -97,7 +97,7 @@ class Consumption:
                    lambda left: not left, timeout, timed_out)
 
 
-def check_params(params):
+def validate_params(params):
     """Local checks, before any request; returns the raw table name."""
     name = params["name"]
     if name.endswith(TYPE_SUFFIX["OFFLINE"]):
@@ -114,7 +114,7 @@ def check_params(params):
 
 def apply(client, params, check_mode):
     """Bring the table's consumption to the requested state; write only when it is not there."""
-    consumption = Consumption(client, check_params(params))
+    consumption = Consumption(client, validate_params(params))
     before = consumption.status()
     state, wait, timeout = params.get("state"), params.get("wait", True), params.get("wait_timeout", 300)
     changes, committed, warnings = [], [], []

@@ -73,7 +73,7 @@ def _by_type(view, table_type):
     return (view or {}).get(table_type) or {}
 
 
-def check_controller_health(probe):
+def gate_controller_health(probe):
     try:
         body = probe.client.get("/health")
     except PinotError as exc:
@@ -82,7 +82,7 @@ def check_controller_health(probe):
     return text.strip().upper() == "OK", f"GET /health -> {text.strip()[:100]}"
 
 
-def check_leadership(probe):
+def gate_leadership(probe):
     body = probe.client.get("/leader/tables", missing_ok=True)
     if not isinstance(body, dict):
         return True, "GET /leader/tables not exposed by this controller; leadership not checked"
@@ -97,14 +97,14 @@ def check_leadership(probe):
     return True, f"every lead-controller partition has a live leader ({', '.join(leaders)})"
 
 
-def check_live(probe, instance):
+def gate_live(probe, instance):
     live = probe.live_instances()
     if instance in live:
         return True, f"{instance} is live in Helix"
     return False, f"{instance} is not live in Helix"
 
 
-def check_component_health(probe, url):
+def gate_component_health(probe, url):
     try:
         body = probe.health_client.get("/health")
     except PinotError as exc:
@@ -118,7 +118,7 @@ def _listed(items, limit=3):
     return "; ".join(items[:limit]) + more
 
 
-def check_segments(probe, tables, instance=None):
+def gate_segments(probe, tables, instance=None):
     """No segment in ERROR/OFFLINE (on `instance`, or anywhere) and external view == ideal state."""
     found = {}  # (table with type, segment, instance) -> what is wrong with that replica: one line each
     converged = 0
@@ -145,7 +145,7 @@ def check_segments(probe, tables, instance=None):
     return True, f"external view == ideal state {scope} for {converged} table(s)"
 
 
-def check_servers_can_stop(probe, instances, tables):
+def gate_servers_can_stop(probe, instances, tables):
     """Every segment served by `instances` has another serving replica on a live server outside them."""
     leaving = set(instances)
     staying = probe.live_instances() - leaving
@@ -166,7 +166,7 @@ def check_servers_can_stop(probe, instances, tables):
     return True, f"every segment {who} serves has another serving replica"
 
 
-def check_brokers_can_stop(probe, instances):
+def gate_brokers_can_stop(probe, instances):
     """Every table routed by `instances` is routed by another live broker too (Helix' broker resource)."""
     leaving = set(instances)
     staying = probe.live_instances() - leaving
@@ -179,7 +179,7 @@ def check_brokers_can_stop(probe, instances):
     return True, f"every table {who} routes has another live broker"
 
 
-def check_controllers_can_stop(probe, instances):
+def gate_controllers_can_stop(probe, instances):
     """Another controller stays live, so Helix elects a lead controller while `instances` restart."""
     others = sorted(i for i in probe.live_instances() - set(instances) if i.startswith(INSTANCE_PREFIX["controller"]))
     if not others:
@@ -191,12 +191,12 @@ def check_controllers_can_stop(probe, instances):
 def restart_checks(component, instances, tables=None):
     """The checks before `instances` of `component` are taken down, as (name, function(probe)) pairs."""
     if component == "server":
-        return [("restart_safe", lambda probe: check_servers_can_stop(
+        return [("restart_safe", lambda probe: gate_servers_can_stop(
             probe, instances, tables if tables is not None else probe.tables()))]
     if component == "broker":
-        return [("restart_safe", lambda probe: check_brokers_can_stop(probe, instances))]
+        return [("restart_safe", lambda probe: gate_brokers_can_stop(probe, instances))]
     if component == "controller":
-        return [("restart_safe", lambda probe: check_controllers_can_stop(probe, instances))]
+        return [("restart_safe", lambda probe: gate_controllers_can_stop(probe, instances))]
     return []  # minions: the controller retries a task whose minion went away
 
 
@@ -204,16 +204,16 @@ def gate_checks(component, instance=None, health_url=None, tables=None):
     """The checks of one gate, as (name, function(probe)) pairs."""
     checks = []
     if component in ("cluster", "controller"):
-        checks.append(("controller_health", check_controller_health))
+        checks.append(("controller_health", gate_controller_health))
     if component == "controller":
-        checks.append(("leadership", check_leadership))
+        checks.append(("leadership", gate_leadership))
     if instance and component != "cluster":
-        checks.append(("live", lambda probe: check_live(probe, instance)))
+        checks.append(("live", lambda probe: gate_live(probe, instance)))
     if health_url and component != "cluster":
-        checks.append(("health", lambda probe: check_component_health(probe, health_url)))
+        checks.append(("health", lambda probe: gate_component_health(probe, health_url)))
     if component in ("cluster", "server"):
         scope = instance if component == "server" else None
-        checks.append(("segments", lambda probe: check_segments(
+        checks.append(("segments", lambda probe: gate_segments(
             probe, tables if tables is not None else probe.tables(), scope)))
     return checks
 

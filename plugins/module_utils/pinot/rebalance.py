@@ -235,7 +235,7 @@ def apply(client, params, check_mode):
     )
 
 
-def check_tenant_params(params):
+def validate_tenant_params(params):
     """Local checks of a tenant rebalance, before any request."""
     for field in ("include_tables", "exclude_tables"):
         for table in params.get(field) or []:
@@ -254,7 +254,7 @@ class TenantRebalance:
         self.name = name
         self.path = "/tenants/" + quote(name, safe="") + "/rebalance"
 
-    def check_exists(self):
+    def validate_tenant_with_server(self):
         tenants = (self.client.get("/tenants", params={"type": "server"}) or {}).get("SERVER_TENANTS") or []
         if self.name not in tenants:
             raise SpecError("name", f"no server tenant named '{self.name}' (there are: {', '.join(sorted(tenants))})")
@@ -324,9 +324,9 @@ def tenant_pre_check_findings(planned, verdict):
 
 def tenant_apply(client, params, check_mode):
     """pinot_tenant_rebalance: the tenant's dry run first; a tenant whose tables are all balanced gets no write."""
-    check_tenant_params(params)
+    validate_tenant_params(params)
     rebalance = TenantRebalance(client, params["name"])
-    rebalance.check_exists()
+    rebalance.validate_tenant_with_server()
     body = dict(settings(params), degreeOfParallelism=params.get("degree_of_parallelism", 1),
                 includeTables=sorted(params.get("include_tables") or []),
                 excludeTables=sorted(params.get("exclude_tables") or []), verboseResult=False)

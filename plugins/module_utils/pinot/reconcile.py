@@ -47,7 +47,7 @@ class Handler:
         return " ".join(str(value) for value in self.identity.values())
 
     @classmethod
-    def check_together(cls, plans):
+    def validate_together(cls, plans):
         """Raise SpecError for definitions of one bulk run that contradict each other. Read-only."""
         labels = [plan.handler.label for plan in plans]
         duplicates = sorted({label for label in labels if labels.count(label) > 1})
@@ -67,7 +67,7 @@ class Handler:
         """A comparable form: what the server adds or rewrites on save is folded away."""
         return obj
 
-    def validate(self, desired, live):
+    def validate_with_server(self, desired, live):
         """Raise SpecError for input the server would reject or silently change. Read-only.
 
         Returns the desired object as the server would store it, or None where the server cannot say.
@@ -132,7 +132,7 @@ class Plan:
         if self.state == "absent":
             self.handler.validate_delete(self.live)
             return
-        self.stored = self.handler.validate(self.desired, self.live)
+        self.stored = self.handler.validate_with_server(self.desired, self.live)
         if self.stored is not None:
             self.target = self.handler.normalise(self.handler.as_stored(self.stored, self.live))
             self.changed = self.before != self.target
@@ -190,7 +190,7 @@ def reconcile(handler, desired, state, check_mode):
 def reconcile_many(plans, check_mode, workers=8):
     """Bulk path: concurrent reads, then every validation, then the writes in order."""
     if plans:
-        type(plans[0].handler).check_together(plans)
+        type(plans[0].handler).validate_together(plans)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(plans)))) as pool:
         list(pool.map(Plan.read, plans))
     if plans:

@@ -137,7 +137,7 @@ def incompatibilities(old, new):
     return problems
 
 
-def check_schema(schema, name):
+def validate_schema(schema, name):
     """Local checks whose failures name the field; the server's validate endpoint does the rest."""
     if not isinstance(schema, dict):
         raise SpecError("schema", f"must be a JSON object, not {type(schema).__name__}")
@@ -206,7 +206,7 @@ class SchemaHandler(Handler):
     def normalise(self, obj):
         return normalise_schema(obj)
 
-    def validate(self, desired, live):
+    def validate_with_server(self, desired, live):
         stored, warnings = stored_form(self.client, "/schemas/validate", desired, "schema", _unwrap_schema)
         self.warnings.extend(warnings)
         if live is not None and not self.force:
@@ -275,7 +275,7 @@ def build(client, params, check_mode):
         if not params.get("name"):
             raise SpecError("name", "is required with state=absent")
         desired = {"schemaName": params["name"]}
-    desired = check_schema(copy.deepcopy(desired), params.get("name"))
+    desired = validate_schema(copy.deepcopy(desired), params.get("name"))
     handler = SchemaHandler(client, desired["schemaName"], check_mode=check_mode, force=params.get("force", False),
                             reload=params.get("reload", False), reload_timeout=params.get("reload_timeout", 300))
     return handler, desired

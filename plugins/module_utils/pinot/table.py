@@ -118,7 +118,7 @@ def as_created(stored, live):
     return stored
 
 
-def check_table(config, name, table_type):
+def validate_table(config, name, table_type):
     """Local checks whose failures name the field; returns (raw name, table type)."""
     if not isinstance(config, dict):
         raise SpecError("table", f"must be a JSON object, not {type(config).__name__}")
@@ -255,7 +255,7 @@ class TableHandler(Handler):
     def normalise(self, obj):
         return normalise_table(obj)
 
-    def validate(self, desired, live):
+    def validate_with_server(self, desired, live):
         if live is None:
             if self.client.get("/schemas/" + quote(self.name, safe=""), missing_ok=True) is None:
                 raise SpecError("table.tableName", f"no schema named '{self.name}' exists; create the schema "
@@ -268,13 +268,13 @@ class TableHandler(Handler):
                                         missing_ok=True) is None:
                     raise SpecError(f"table.tenants.{key}", f"{role} tenant '{tenant}' has no instances; "
                                     "create it first (pinotops.k8s.pinot_tenant)")
-        self.check_zones(desired)
+        self.validate_zones(desired)
         stored, warnings = stored_form(self.client, "/tables/validate", desired, "table",
                                        lambda verdict: verdict.get(self.table_type))
         self.warnings.extend(warnings)
         return stored
 
-    def check_zones(self, desired):
+    def validate_zones(self, desired):
         """Pinot refuses a pool-based assignment with more pools than the tag's servers are in, after the table
         is stored: refused here first, naming the option."""
         for kind in self.zone_kinds:
@@ -347,7 +347,7 @@ def build(client, params, check_mode):
                    "tableIndexConfig": {}}
         raw = raw_name(params["name"])
     else:
-        raw, table_type = check_table(desired, params.get("name"), table_type)
+        raw, table_type = validate_table(desired, params.get("name"), table_type)
         zone_option = zones.requested_by(params, desired)
         if zone_option:
             filled = zones.zone_entries(desired, table_type)

@@ -35,8 +35,8 @@ class TenantHandler(Handler):
         return {"name": self.name, "role": self.role}
 
     @classmethod
-    def check_together(cls, plans):
-        super().check_together(plans)
+    def validate_together(cls, plans):
+        super().validate_together(plans)
         named_by = {}
         for plan in plans:
             handler = plan.handler
@@ -97,7 +97,7 @@ class TenantHandler(Handler):
                 busy[name] = tags
         return free, busy
 
-    def validate(self, desired, live):
+    def validate_with_server(self, desired, live):
         if self.explicit_instances:
             for index, name in enumerate(desired["instanceNames"]):
                 if not name.startswith(INSTANCE_PREFIX[self.role.lower()]):

@@ -86,7 +86,7 @@ class UserHandler(Handler):
                 self._matches = False
         return PASSWORD_KEPT if self._matches else PASSWORD_NEW
 
-    def validate(self, desired, live):
+    def validate_with_server(self, desired, live):
         """Pinot has no validate endpoint for users: the request is the stored form, the hash aside."""
         if live is None and self.password is None:
             raise SpecError("user_password", f"is required to create the user '{self.name}' ({self.component})")

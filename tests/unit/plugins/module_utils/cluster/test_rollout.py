@@ -12,8 +12,8 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout impor
     PinotSide,
     Rollout,
     RolloutStopped,
-    check_options,
     planned_groups,
+    validate_options,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
@@ -94,8 +94,8 @@ class FakeKube:
         self.groups[name].update(template=self.desired[name], partition=0)
         return changes
 
-    def check_delete(self, pods):
-        self.log.append(("check_delete", tuple(pods)))
+    def validate_delete_with_server(self, pods):
+        self.log.append(("validate_delete_with_server", tuple(pods)))
         if self.delete_forbidden:
             raise K8sError("dry-run delete", "Pod", pods[0], 403, f'pods "{pods[0]}" is forbidden')
 
@@ -396,7 +396,7 @@ def test_explicit_groups_and_orders():
 ])
 def test_bad_options_are_refused_naming_the_field(options, field):
     with pytest.raises(SpecError) as refused:
-        check_options(cluster(), options)
+        validate_options(cluster(), options)
     assert refused.value.field == field
 
 
@@ -467,7 +467,7 @@ def test_zone_steps_check_every_server_of_the_zone_then_write_then_delete_them_t
     zone_a = [(e[0], e[1]) if e[0] == "restart" else e for e in servers[:14]]
     assert zone_a == [
         ("restart_check", "server", ("server-a_1", "server-a_0", "server-a2_0")),  # the whole zone, judged once
-        ("check_delete", ZONE_A),
+        ("validate_delete_with_server", ZONE_A),
         ("write", "server-a"), ("write", "server-a2"),  # both templates before any pod goes
         ("delete", ZONE_A),  # together, in one step
         ("restart", "pinot-server-a-1"), ("restart", "pinot-server-a-0"), ("restart", "pinot-server-a2-0"),
@@ -557,7 +557,7 @@ def test_a_zone_rerun_restarts_only_the_pods_left_on_the_old_revision_then_write
     log = journal(kube, pinot)
     result, lines, _warnings, _sleeps = run(kube, pinot, description, server_steps="zone",
                                             node_groups=["server-a", "server-a2"])
-    assert log == [("restart_check", "server", ("server-a_0",)), ("check_delete", ("pinot-server-a-0",)),
+    assert log == [("restart_check", "server", ("server-a_0",)), ("validate_delete_with_server", ("pinot-server-a-0",)),
                    ("write", "server-a"), ("delete", ("pinot-server-a-0",)), ("restart", "pinot-server-a-0"),
                    ("apply", "server-a", 0), ("gate", "pinot-server-a-1"), ("gate", "pinot-server-a-0")]
     assert "server-a2: every pod at revision apachepinot/pinot:1.5.1, nothing to restart" in lines
@@ -584,7 +584,7 @@ def test_check_mode_predicts_the_zone_steps_and_writes_nothing():
         "StatefulSet/pinot-server-b",
         "server-x: would restart pinot-server-x-1, pinot-server-x-0; changes StatefulSet/pinot-server-x"]
     # Only the dry-run deletions that prove the permission: no write, deletion, check or gate.
-    assert log == [("check_delete", ZONE_A), ("check_delete", ZONE_B)]
+    assert log == [("validate_delete_with_server", ZONE_A), ("validate_delete_with_server", ZONE_B)]
     assert result["steps"] == [] and len(result["changes"]) == 4
 
 
@@ -610,7 +610,7 @@ def test_a_missing_delete_permission_stops_the_zone_before_anything_is_written()
     assert str(stopped.value).startswith("Upgrade stopped at zone zone-a (node groups server-a, server-a2), step zone "
                                          "zone-a 1/1: dry-run delete Pod pinot-server-a-1 failed: HTTP 403: ")
     assert stopped.value.stop["zone"] == "zone-a"
-    assert kube.log == [("check_delete", ZONE_A)]
+    assert kube.log == [("validate_delete_with_server", ZONE_A)]
 
 
 @pytest.mark.parametrize("options", [{}, {"server_steps": "serial"}])
@@ -621,7 +621,7 @@ def test_servers_in_zones_go_pod_by_pod_unless_asked(options):
     assert kube.writes() == [("apply", name, partition) for name, replicas in
                              (("server-a", 2), ("server-b", 2), ("server-x", 2), ("server-a2", 1))
                              for partition in range(replicas - 1, -1, -1)]
-    assert not any(entry[0] in ("write", "delete", "check_delete") for entry in kube.log)
+    assert not any(entry[0] in ("write", "delete", "validate_delete_with_server") for entry in kube.log)
     assert warnings == [] and not any("zone" in step for step in result["steps"])
 
 
@@ -698,6 +698,6 @@ def test_the_zone_pods_are_deleted_once_their_statefulset_knows_the_new_template
 def test_a_missing_delete_permission_is_named_by_the_dry_run():
     side = KubernetesSide(FakeClient(forbidden=True), zoned(), rollout_timeout=60, recorder=FakeRecorder())
     with pytest.raises(K8sError) as refused:
-        side.check_delete(["pinot-server-a-1"])
+        side.validate_delete_with_server(["pinot-server-a-1"])
     assert refused.value.status == 403 and str(refused.value).endswith(DELETE_HINT)
     assert side.client.calls == [("dry-run delete", "pinot-server-a-1", None)]

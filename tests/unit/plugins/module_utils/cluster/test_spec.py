@@ -2,11 +2,11 @@ import pytest
 from cluster_fixtures import description
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
-    check_partitions,
     normalise_cluster,
     parse_quantity,
     secret_references,
     select_groups,
+    validate_partitions,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 
@@ -143,11 +143,11 @@ def test_subset_and_partitions():
     with pytest.raises(SpecError) as info:
         select_groups(cluster, ["nope"])
     assert info.value.field == "node_groups[0]"
-    assert check_partitions(cluster, {"server-hot-a": 1, "broker-a": "0"}) == {"server-hot-a": 1, "broker-a": 0}
+    assert validate_partitions(cluster, {"server-hot-a": 1, "broker-a": "0"}) == {"server-hot-a": 1, "broker-a": 0}
     with pytest.raises(SpecError):
-        check_partitions(cluster, {"server-hot-a": -1})
+        validate_partitions(cluster, {"server-hot-a": -1})
     with pytest.raises(SpecError):
-        check_partitions(cluster, {"ghost": 1})
+        validate_partitions(cluster, {"ghost": 1})
 
 
 def test_quantities():

@@ -79,7 +79,7 @@ def test_the_two_halves_of_a_hybrid_table_share_a_bulk_run():
     stream = estate.stream("topic", "127.0.0.1:9092", "factory")
     plans = [_build(client, estate.table("h", "tenant0")),
              _build(client, estate.realtime_table("h", "tenant0", stream))]
-    type(plans[0].handler).check_together(plans)  # no error: one raw name, two types
+    type(plans[0].handler).validate_together(plans)  # no error: one raw name, two types
     assert [plan.handler.identity for plan in plans] == [{"name": "h", "table_type": "OFFLINE"},
                                                          {"name": "h", "table_type": "REALTIME"}]
 

@@ -6,8 +6,8 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import P
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.health import (
     Probe,
     build_probe,
-    check_segments,
     gate_checks,
+    gate_segments,
     restart_checks,
     run_once,
     wait_for_gate,
@@ -71,7 +71,7 @@ def test_a_bad_replica_of_a_raw_table_name_says_which_table_type():
     probe = Probe(FakeClient(dict(BASE, **{
         "/tables/t/idealstate": views,
         "/tables/t/externalview": {"OFFLINE": {"seg0": {S1: "ONLINE"}}, "REALTIME": {"seg1": {S1: "ERROR"}}}})))
-    ok, detail = check_segments(probe, ["t"])
+    ok, detail = gate_segments(probe, ["t"])
     assert not ok and detail.endswith(": t_REALTIME/seg1 on Server_a_8098: ERROR (ideal CONSUMING)"), detail
 
 

@@ -26,7 +26,7 @@ class MemoryHandler(Handler):
     def normalise(self, obj):
         return {key: value for key, value in obj.items() if key != "server_added"}
 
-    def validate(self, desired, live):
+    def validate_with_server(self, desired, live):
         if self.reject:
             raise SpecError(self.reject, "rejected")
 

@@ -2,9 +2,9 @@ import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.schema import (
-    check_schema,
     incompatibilities,
     normalise_schema,
+    validate_schema,
 )
 
 DESIRED = {
@@ -78,5 +78,5 @@ def test_incompatible_changes_are_listed():
 ])
 def test_bad_schemas_name_the_field(schema, name, field):
     with pytest.raises(SpecError) as raised:
-        check_schema(schema, name)
+        validate_schema(schema, name)
     assert raised.value.field == field

@@ -106,7 +106,7 @@ class StoredFormHandler(Handler):
     def read(self):
         return self.live
 
-    def validate(self, desired, live):
+    def validate_with_server(self, desired, live):
         return self.stored
 
     def update(self, desired, live):
@@ -158,7 +158,7 @@ def test_what_the_write_adds_is_expected_not_warned_about():
 
 
 class LocallyEqualHandler(StoredFormHandler):
-    def validate(self, desired, live):
+    def validate_with_server(self, desired, live):
         raise AssertionError("an object that matches locally must not be validated")
 
 

@@ -3,7 +3,11 @@ import copy
 import pytest
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table import as_created, check_table, normalise_table
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table import (
+    as_created,
+    normalise_table,
+    validate_table,
+)
 
 DESIRED = {
     "tableName": "events",
@@ -97,7 +101,7 @@ def test_replication_change_is_a_difference():
 ])
 def test_bad_tables_name_the_field(config, name, table_type, field):
     with pytest.raises(SpecError) as raised:
-        check_table(config, name, table_type)
+        validate_table(config, name, table_type)
     assert raised.value.field == field
 
 

@@ -81,6 +81,6 @@ def test_contradicting_definitions_are_refused_before_any_read(definitions, mess
 def test_a_broker_and_a_server_tenant_may_share_a_name():
     plans = _plans(TaggedInstances({}), {"name": "DefaultTenant", "role": "SERVER", "instance_count": 1},
                    {"name": "DefaultTenant", "role": "BROKER", "instance_count": 1})
-    plans[0].handler.check_together(plans)
+    plans[0].handler.validate_together(plans)
     assert [plan.handler.identity for plan in plans] == [{"name": "DefaultTenant", "role": "SERVER"},
                                                          {"name": "DefaultTenant", "role": "BROKER"}]
