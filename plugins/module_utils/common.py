@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import time
 
+from ansible.module_utils.basic import missing_required_lib
+
 SECRET_KEY_PATTERN = re.compile(
     r"(password|passwd|secret|token|jaas|credential|auth\.user\.info|access[._-]?key|private[._-]?key|api[._-]?key)",
     re.IGNORECASE,
@@ -26,6 +28,12 @@ class SpecError(Exception):
     def within(self, prefix):
         """The same error for an object nested under `prefix` (e.g. one of several definitions)."""
         return SpecError(f"{prefix}.{self.field}" if self.field else prefix, self.message)
+
+
+def require_library(module, found, name, import_error):
+    """Fail the module, as Ansible does, when the Python library `name` it needs could not be imported."""
+    if not found:
+        module.fail_json(msg=missing_required_lib(name), exception=import_error)
 
 
 def fail_cleanly(module, exc, sent, **extra):

@@ -150,8 +150,9 @@ elapsed_seconds:
   type: float
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import require_library
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import (
     HAS_REQUESTS,
     PINOT_CONNECTION_ARGS,
@@ -187,8 +188,7 @@ def main():
         mutually_exclusive=[("instance", "instances")],
         supports_check_mode=True,
     )
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+    require_library(module, HAS_REQUESTS, "requests", REQUESTS_IMPORT_ERROR)
     params = module.params
     if params["before_restart"]:
         instances = params["instances"] or ([params["instance"]] if params["instance"] else [])

@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 import time
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import absent, present
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.groups import (
     WaitTimeout,
@@ -35,7 +33,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     normalise_identity,
     without_unset,
 )
-from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, fail_cleanly
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, fail_cleanly, require_library
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import LABEL_COMPONENT, LABEL_GROUP
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import (
     HAS_KUBERNETES,
@@ -54,8 +52,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import (
 
 
 def connect(module):
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+    require_library(module, HAS_KUBERNETES, "kubernetes", KUBERNETES_IMPORT_ERROR)
     reveal_kubeconfig(module)  # from here on errors name the kubeconfig file; a dict's credentials stay hidden
     return K8sClient.from_params(module.params)
 
@@ -196,8 +193,7 @@ def run_cluster_rollout(module):
     try:
         cluster = normalise_cluster(without_unset(params["cluster"], module.argument_spec["cluster"]["options"]))
         validate_options(cluster, params)
-        if not HAS_REQUESTS:
-            module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+        require_library(module, HAS_REQUESTS, "requests", REQUESTS_IMPORT_ERROR)
         k8s = connect(module)
         pinot = PinotClient.from_params(params["pinot"])
         recorder = EventRecorder(k8s, enabled=params["events"] and not module.check_mode)

@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import missing_required_lib
-
-from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, fail_cleanly, redact, secret_values
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import (
+    SpecError,
+    fail_cleanly,
+    redact,
+    require_library,
+    secret_values,
+)
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
@@ -22,8 +26,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile impor
 
 
 def connect(module):
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+    require_library(module, HAS_REQUESTS, "requests", REQUESTS_IMPORT_ERROR)
     return PinotClient.from_params(module.params)
 
 

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, fail_cleanly, poll_until
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import (
+    SpecError,
+    fail_cleanly,
+    poll_until,
+    require_library,
+)
 
 
 class Failed(Exception):
@@ -56,3 +61,11 @@ def test_poll_until_raises_what_the_last_value_makes_or_returns_it():
     clock, sleep, slept = fake_time()
     assert poll_until(lambda: 7, lambda v: False, 10, None, interval=4, clock=clock, sleep=sleep) == 7
     assert slept == [4, 4, 4]
+
+
+def test_a_missing_library_fails_as_ansible_says_it():
+    require_library(FakeModule(), True, "requests", None)  # found: nothing happens
+    with pytest.raises(Failed) as failed:
+        require_library(FakeModule(), False, "requests", "Traceback: no module named requests")
+    details = failed.value.args[0]
+    assert "requests" in details["msg"] and details["exception"] == "Traceback: no module named requests"
