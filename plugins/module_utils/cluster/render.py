@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.shapes import Cluster, NodeGroup
@@ -114,8 +115,9 @@ def version_of(image: str) -> str | None:
     return tag or None
 
 
-def instance_labels(cluster: Cluster) -> dict[str, str]:
-    """Labels every object of the cluster carries; used to find them for pruning and `state: absent`."""
+def instance_labels(cluster: Mapping[str, Any]) -> dict[str, str]:
+    """Labels every object of the cluster carries; used to find them for pruning and `state: absent`. Only the
+    cluster's name is read (pinot_cluster_info knows no more)."""
     return {LABEL_NAME: "pinot", LABEL_INSTANCE: cluster["name"], LABEL_MANAGED_BY: MANAGED_BY}
 
 

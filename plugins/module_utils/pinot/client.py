@@ -124,7 +124,7 @@ class PinotClient:
         return cls(**{key: params.get(key) for key in PINOT_CONNECTION_ARGS})
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
-                missing_ok: bool = False, retry_if: Callable[[PinotError], bool] | None = None,
+                missing_ok: bool = False, retry_if: Callable[[int, str], bool] | None = None,
                 read_only: bool | None = None) -> Any:
         """Send one request and return the parsed body (None for 404 when missing_ok).
 
@@ -199,14 +199,14 @@ class PinotClient:
         return self.request("POST", path, params=params, body=body, read_only=True)
 
     def post(self, path: str, body: Any = None, params: dict[str, Any] | None = None,
-             retry_if: Callable[[PinotError], bool] | None = None) -> Any:
+             retry_if: Callable[[int, str], bool] | None = None) -> Any:
         return self.request("POST", path, params=params, body=body, retry_if=retry_if)
 
     def put(self, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
         return self.request("PUT", path, params=params, body=body)
 
     def delete(self, path: str, params: dict[str, Any] | None = None,
-               retry_if: Callable[[PinotError], bool] | None = None) -> Any:
+               retry_if: Callable[[int, str], bool] | None = None) -> Any:
         return self.request("DELETE", path, params=params, retry_if=retry_if)
 
 

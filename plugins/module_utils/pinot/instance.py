@@ -9,7 +9,7 @@ Each state is judged by what the controller holds now, so a rerun after any fail
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -160,7 +160,7 @@ def rebalance_tables(client: PinotClient, keys: set[tuple[str, str]], instances:
     return entries, warnings
 
 
-def tenant_tables(client: PinotClient, tags: list[str]) -> set[tuple[str, str]]:
+def tenant_tables(client: PinotClient, tags: Iterable[str]) -> set[tuple[str, str]]:
     """(table, type) of every table on the server tenants these tags name."""
     keys = set()
     for tag in tags:

@@ -89,7 +89,7 @@ def normalise_field(spec: dict[str, Any], field_type: str) -> dict[str, Any]:
     return field
 
 
-def normalise_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+def normalise_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Comparable form of a schema, applied to both the desired and the live object."""
     result = {key: value for key, value in schema.items() if key not in FIELD_LISTS}
     if result.get("enableColumnBasedNullHandling") is False:

@@ -92,7 +92,7 @@ def _strip_defaults(value, path=()):
     return value
 
 
-def normalise_table(config: dict[str, Any] | None) -> dict[str, Any] | None:
+def normalise_table(config: dict[str, Any]) -> dict[str, Any]:
     """Comparable form of a table config, applied to both the desired and the live object (never changed: the
     sections changed here are copied first, and _strip_defaults builds new containers throughout)."""
     result = dict(config)
