@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -20,12 +22,12 @@ REDACTED = "********"
 class SpecError(Exception):
     """Bad input. The message names the offending field; nothing has been written."""
 
-    def __init__(self, field, message):
+    def __init__(self, field: str | None, message: str) -> None:
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}" if field else message)
 
-    def within(self, prefix):
+    def within(self, prefix: str) -> SpecError:
         """The same error for an object nested under `prefix` (e.g. one of several definitions)."""
         return SpecError(f"{prefix}.{self.field}" if self.field else prefix, self.message)
 
@@ -63,7 +65,7 @@ def poll_until(read, done, timeout, timed_out, *, interval=2.0, clock=None, slee
         sleep(interval)
 
 
-def diff_paths(before, after, prefix=""):
+def diff_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
     """Dotted paths where two JSON-like values differ: a readable 'what changed' list."""
     if isinstance(before, dict) and isinstance(after, dict):
         paths = []
@@ -85,7 +87,7 @@ def diff_paths(before, after, prefix=""):
     return [prefix or "."]
 
 
-def redact(obj, secrets=None):
+def redact(obj: Any, secrets: Iterable[str] | None = None) -> Any:
     """A copy with values under secret-looking keys (and any known secret value) masked."""
     if isinstance(obj, dict):
         return {key: (REDACTED if isinstance(key, str) and SECRET_KEY_PATTERN.search(key) and value not in (None, "")
@@ -100,7 +102,7 @@ def redact(obj, secrets=None):
     return obj
 
 
-def secret_values(obj):
+def secret_values(obj: Any) -> set[str]:
     """Every value stored under a secret-looking key, so the module can mask it everywhere (no_log)."""
     found = set()
     if isinstance(obj, dict):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 # -- Pinot -----------------------------------------------------------------------------------------------------
 
@@ -41,7 +42,7 @@ ROLE_PORTS = {
 ZOOKEEPER_PORTS = {"client": 2181, "follower": 2888, "election": 3888}
 
 
-def role_port(role, name):
+def role_port(role: str, name: str) -> int:
     """The number of a role's port, by its name in ROLE_PORTS."""
     return next(number for port_name, number, _prop, _client in ROLE_PORTS[role] if port_name == name)
 
@@ -66,7 +67,7 @@ SERVER_TAG_SUFFIXES = tuple(TYPE_SUFFIX.values())
 BROKER_TAG_SUFFIX = "_BROKER"
 
 
-def image_tag(image):
+def image_tag(image: str | None) -> str | None:
     """The tag of an image reference (`apachepinot/pinot:1.4.0` -> `1.4.0`, a digest ignored); None when it has
     none (a port of the registry is not a tag)."""
     if not image:
@@ -102,38 +103,38 @@ REVISION_LABEL = "controller-revision-hash"
 ZOOKEEPER = "zookeeper"
 
 
-def sts_name(cluster_name, group):
+def sts_name(cluster_name: str, group: str) -> str:
     """A node group's StatefulSet, which also names its PodDisruptionBudget and ServiceMonitor."""
     return f"{cluster_name}-{group}"
 
 
-def pod_name(sts, ordinal):
+def pod_name(sts: str, ordinal: int) -> str:
     return f"{sts}-{ordinal}"
 
 
-def headless_service_name(sts):
+def headless_service_name(sts: str) -> str:
     """The Service that gives each pod of the StatefulSet its DNS name."""
     return f"{sts}-headless"
 
 
-def client_service_name(cluster_name, role):
+def client_service_name(cluster_name: str, role: str) -> str:
     """The Service of a role, spanning its node groups."""
     return f"{cluster_name}-{role}"
 
 
-def config_map_name(sts, data):
+def config_map_name(sts: str, data: Any) -> str:
     """A group's rendered config is named after its content and never changed in place: each pod revision mounts
     the config it was created with, even when a held pod of the old revision restarts during an upgrade."""
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:10]
     return f"{sts}-config-{digest}"
 
 
-def service_host(service, namespace):
+def service_host(service: str, namespace: str) -> str:
     """A Service's name in the cluster's DNS."""
     return f"{service}.{namespace}.svc.cluster.local"
 
 
-def instance_id(role, pod, service, namespace):
+def instance_id(role: str | None, pod: str, service: str | None, namespace: str) -> str | None:
     """The Helix instance id of a Pinot pod: with pinot.set.instance.id.to.hostname it is the pod's DNS name
     (StatefulSet pod + its headless Service) and the role's first port. None for a non-Pinot role."""
     if role not in INSTANCE_PREFIX:

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import absent, present
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.groups import (
@@ -28,6 +31,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout impor
     validate_options,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout_plan import step_targets
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.shapes import Cluster, GroupStatus
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     normalise_cluster,
     normalise_identity,
@@ -64,7 +68,8 @@ def fail(module, client, exc, **extra):
                  request_counts=client.counts if client else {}, **extra, **status)
 
 
-def role_flow(cluster, groups, instance_map):
+def role_flow(cluster: Cluster, groups: dict[str, GroupStatus],
+              instance_map: dict[str, dict[str, str]]) -> tuple[list[str], dict[str, list[str]], list[dict[str, Any]]]:
     """What the pinot_cluster role steps through, so that its tasks only loop: (the roles that have node groups, in
     the description's deployment order; the names of each role's node groups, in description order; the Pinot gate
     target of every pod of the Pinot node groups in `groups`, the run's status report: {group, role, pod, instance,
@@ -85,7 +90,7 @@ def role_flow(cluster, groups, instance_map):
     return roles, by_role, targets
 
 
-def run_cluster(module):
+def run_cluster(module: AnsibleModule) -> None:
     """pinot_cluster: validate, connect, apply or remove, report."""
     params = module.params
     started = time.monotonic()
@@ -140,7 +145,7 @@ def run_cluster(module):
     module.exit_json(**result)
 
 
-def run_cluster_info(module):
+def run_cluster_info(module: AnsibleModule) -> None:
     """pinot_cluster_info: the cluster's objects and rollout status per node group; never writes."""
     params = module.params
     client = None
@@ -165,7 +170,7 @@ def run_cluster_info(module):
                      request_counts=client.counts)
 
 
-def run_cluster_event(module):
+def run_cluster_event(module: AnsibleModule) -> None:
     """pinot_cluster_event: one Event per named object (looked up for its uid); check mode records none."""
     params = module.params
     client = None
@@ -184,7 +189,7 @@ def run_cluster_event(module):
     module.exit_json(changed=bool(recorder.recorded), events=recorder.recorded, request_counts=client.counts)
 
 
-def run_cluster_rollout(module):
+def run_cluster_rollout(module: AnsibleModule) -> None:
     """pinot_cluster_rollout: every option validated before the first request, then one run of the rollout."""
     params = module.params
     started = time.monotonic()

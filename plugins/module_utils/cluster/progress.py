@@ -20,12 +20,12 @@ class PlayChannel:
     ansible-playbook has ended; this side never re-creates it. A file it may not write (another user under become)
     only loses the live display."""
 
-    def __init__(self, path):
+    def __init__(self, path: str | None) -> None:
         self.path = path
         self.writable = bool(path)
-        self.lines = []
+        self.lines: list[str] = []
 
-    def __call__(self, line):
+    def __call__(self, line: str) -> None:
         line = " ".join(line.split())  # one line each, whatever a message held
         self.lines.append(line)
         if self.writable:
@@ -36,7 +36,7 @@ class PlayChannel:
             except OSError:
                 self.writable = False
 
-    def gone(self):
+    def gone(self) -> bool:
         """Whether the play that started this run has ended (its ansible-playbook killed): the action plugin
         removed the progress file, or nothing reads this process's output any more. A blank line before the
         result is dropped by Ansible."""

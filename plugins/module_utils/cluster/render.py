@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
+from typing import Any
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.shapes import Cluster, NodeGroup
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
     DEEP_STORE,
     K8S_ENV_REFERENCE,
@@ -75,26 +78,26 @@ METRICS_PORT_NAME = "metrics"
 
 
 
-def config_dir(role):
+def config_dir(role: str) -> str:
     return f"/var/pinot/{role}/config"
 
 
-def data_dir(role):
+def data_dir(role: str) -> str:
     return f"/var/pinot/{role}/data"
 
 
-def conf_file(role):
+def conf_file(role: str) -> str:
     return f"pinot-{role}.conf"
 
 
-def zookeeper_hosts(cluster):
+def zookeeper_hosts(cluster: Cluster) -> list[str]:
     """Each member of the managed ensemble by its stable name under the headless Service."""
     name = sts_name(cluster["name"], ZOOKEEPER)
     return [f"{pod_name(name, i)}.{headless_service_name(name)}"
             for i in range(cluster["zookeeper"]["managed"]["replicas"])]
 
 
-def zookeeper_address(cluster):
+def zookeeper_address(cluster: Cluster) -> str:
     """Every member by name, not the client Service: a ZooKeeper client fails over only between the hosts it is
     given, and a reconnect through one ClusterIP can land on a lost member and time out the session."""
     if cluster["zookeeper"]["address"]:
@@ -102,7 +105,7 @@ def zookeeper_address(cluster):
     return ",".join(f"{host}:{ZOOKEEPER_PORTS['client']}" for host in zookeeper_hosts(cluster))
 
 
-def version_of(image):
+def version_of(image: str) -> str | None:
     """The image tag as a label value (`apachepinot/pinot:1.4.0` -> `1.4.0`); None if it has none."""
     tag = image_tag(image)
     if tag is None:
@@ -112,12 +115,13 @@ def version_of(image):
     return tag or None
 
 
-def instance_labels(cluster):
-    """Labels every object of the cluster carries; used to find them for pruning and `state: absent`."""
+def instance_labels(cluster: Mapping[str, Any]) -> dict[str, str]:
+    """Labels every object of the cluster carries; used to find them for pruning and `state: absent`. Only the
+    cluster's name is read (pinot_cluster_info knows no more)."""
     return {LABEL_NAME: "pinot", LABEL_INSTANCE: cluster["name"], LABEL_MANAGED_BY: MANAGED_BY}
 
 
-def selector_labels(cluster, component, group_name=None):
+def selector_labels(cluster: Cluster, component: str, group_name: str | None = None) -> dict[str, str]:
     """Immutable labels only: never the version (selectors cannot change)."""
     labels = {LABEL_NAME: "pinot", LABEL_INSTANCE: cluster["name"], LABEL_COMPONENT: component}
     if group_name:
@@ -125,7 +129,8 @@ def selector_labels(cluster, component, group_name=None):
     return labels
 
 
-def object_labels(cluster, component, group_name=None, image=None):
+def object_labels(cluster: Cluster, component: str, group_name: str | None = None,
+                  image: str | None = None) -> dict[str, str]:
     labels = selector_labels(cluster, component, group_name)
     labels[LABEL_MANAGED_BY] = MANAGED_BY
     labels[LABEL_PART_OF] = "pinot"
@@ -142,7 +147,7 @@ def _meta(cluster, name, labels, annotations=None):
     return meta
 
 
-def render_properties(cluster, group):
+def render_properties(cluster: Cluster, group: NodeGroup) -> dict[str, Any]:
     """The role's .conf as an ordered {key: value}: pinotops' defaults, the user's properties, then the managed
     keys (ports, ZooKeeper, cluster name, instance id from hostname) which the description cannot override."""
     role = group["role"]
@@ -170,7 +175,7 @@ def render_properties(cluster, group):
     return dict(sorted(result.items()))
 
 
-def render_conf(properties, group_name):
+def render_conf(properties: dict[str, Any], group_name: str) -> str:
     lines = [f"# Rendered by pinotops.k8s for node group {group_name}; edit the cluster description instead."]
     lines.extend(f"{key}={_escape(value)}" for key, value in properties.items())
     return "\n".join(lines) + "\n"
@@ -320,7 +325,7 @@ def _env(group, settings):
     return env + [java] if K8S_ENV_REFERENCE.search(java["value"]) else [java] + env
 
 
-def java_opts(group):
+def java_opts(group: NodeGroup) -> str:
     role = group["role"]
     parts = [JVM_DEFAULTS, metrics_agent(group.get("metrics")), group["jvm_opts"],
              f"-Dlog4j2.configurationFile=/opt/pinot/etc/conf/pinot-{role}-log4j2.xml",
@@ -328,14 +333,14 @@ def java_opts(group):
     return " ".join(part for part in parts if part)
 
 
-def metrics_agent(metrics):
+def metrics_agent(metrics: dict[str, Any] | None) -> str:
     """The JVM option that starts the Prometheus JMX exporter's agent on the metrics port ("" without metrics)."""
     if not metrics:
         return ""
     return f"-javaagent:{metrics['jar']}={metrics['port']}:{metrics['config']}"
 
 
-def render_service_monitor(cluster, group, labels):
+def render_service_monitor(cluster: Cluster, group: NodeGroup, labels: dict[str, str]) -> dict[str, Any]:
     """The Prometheus Operator's ServiceMonitor of a group with metrics.service_monitor: it selects the group's
     headless Service (the role's client Service has no group label and no metrics port), whose endpoints list
     every pod of the group, ready or not, and scrapes their metrics port."""
@@ -347,14 +352,14 @@ def render_service_monitor(cluster, group, labels):
                      "endpoints": [{"port": METRICS_PORT_NAME, "path": metrics["path"]}]}}
 
 
-def update_strategy(partition=None):
+def update_strategy(partition: int | None = None) -> dict[str, Any]:
     """RollingUpdate with an explicit partition (0 unless one holds pods back). Without `rollingUpdate` the
     StatefulSet controller recreates a pod it just deleted from its status' count of current pods, which may be
     stale: the pod comes back on the old revision and is replaced a second time."""
     return {"type": "RollingUpdate", "rollingUpdate": {"partition": partition or 0}}
 
 
-def render_group(cluster, group, partition=None):
+def render_group(cluster: Cluster, group: NodeGroup, partition: int | None = None) -> list[dict[str, Any]]:
     """ConfigMap, headless Service, PodDisruptionBudget and StatefulSet of one Pinot node group, and its
     ServiceMonitor when its metrics ask for one."""
     role = group["role"]
@@ -424,7 +429,7 @@ def render_group(cluster, group, partition=None):
     return [configmap, headless, pdb, sts]
 
 
-def render_client_service(cluster, role):
+def render_client_service(cluster: Cluster, role: str) -> dict[str, Any]:
     """One Service per role, spanning all node groups of the role (selector without the group label)."""
     groups = [g for g in cluster["node_groups"] if g["role"] == role]
     service = groups[0]["settings"].get("service") or {}
@@ -439,12 +444,12 @@ def render_client_service(cluster, role):
             "spec": spec}
 
 
-def cluster_zones(cluster):
+def cluster_zones(cluster: Cluster) -> list[str]:
     """Every zone a node group is in: the managed ZooKeeper spreads over them, so a zone's loss keeps a quorum."""
     return sorted({zone for group in cluster["node_groups"] for zone in group["zones"]})
 
 
-def render_zookeeper(cluster):
+def render_zookeeper(cluster: Cluster) -> list[dict[str, Any]]:
     """A managed ZooKeeper ensemble (official `zookeeper` image) as StatefulSet + Services + PDB."""
     managed = cluster["zookeeper"]["managed"]
     if not managed:
@@ -495,7 +500,9 @@ def render_zookeeper(cluster):
     return [headless, client, pdb, sts]
 
 
-def render_cluster(cluster, groups=None, partitions=None, zookeeper=None):
+def render_cluster(cluster: Cluster, groups: list[NodeGroup] | None = None,
+                   partitions: dict[str, int] | None = None,
+                   zookeeper: bool | None = None) -> list[tuple[str, list[dict[str, Any]]]]:
     """Every manifest, in apply order, as [(stage, [manifests])]: the managed ZooKeeper first (by default on full
     runs only), then one stage per role in `deployment_order`: ConfigMaps, Services, PDBs, then StatefulSets."""
     partitions = partitions or {}

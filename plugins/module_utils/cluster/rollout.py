@@ -30,6 +30,7 @@ The engine only decides; `KubernetesSide` and `PinotSide` (below) do the request
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.apply import present
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.groups import (
@@ -44,6 +45,12 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout_plan 
     group_steps,
     rollout_units,
     version_order_problems,
+)
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.shapes import (
+    Cluster,
+    GroupStatus,
+    NodeGroup,
+    RolloutUnit,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import REVISION_LABEL, sts_name
@@ -85,7 +92,8 @@ class RolloutStopped(Exception):
         self.stop = dict(stop, reason=stop.get("reason") or message)
 
 
-def planned_groups(cluster, order=None, node_groups=None):
+def planned_groups(cluster: Cluster, order: list[str] | None = None,
+                   node_groups: list[str] | None = None) -> tuple[list[str], list[NodeGroup]]:
     """(roles in rollout order, node groups in rollout order). `order`: roles (default the description's
     deployment order); `node_groups`: an explicit order of group names (default every group, role by role, in
     description order)."""
@@ -132,13 +140,13 @@ def validate_options(cluster, options):
     planned_groups(cluster, options.get("order"), options.get("node_groups"))
 
 
-def needs_roll(changes, status):
+def needs_roll(changes: list[str], status: GroupStatus) -> bool:
     """Whether a group rolls: its objects change, its rollout is incomplete, or a pod is on another revision."""
     return bool(changes) or not status["rollout_complete"] or any(
         p["revision"] != status["update_revision"] for p in status["pods"])
 
 
-def running_images(live):
+def running_images(live: dict[str, GroupStatus]) -> dict[str, GroupStatus]:
     """The groups' status with `image` the one their pods run when they all run the same (a template written held,
     or a rollout stopped before its first pod, leaves them on the old one): what the version order is judged on."""
     result = {}
@@ -148,11 +156,11 @@ def running_images(live):
     return result
 
 
-def checks_line(results):
+def checks_line(results: list[dict[str, Any]]) -> str:
     return ", ".join(r["check"] for r in results) or "no checks"
 
 
-def unit_where(unit):
+def unit_where(unit: RolloutUnit) -> str:
     """Where a unit of the rollout (rollout_plan.rollout_units) is, in the run's messages."""
     names = ", ".join(g["name"] for g in unit["groups"])
     return f"zone {unit['zone']} (node groups {names})" if unit["zone"] else f"node group {names}"

@@ -8,16 +8,25 @@ from __future__ import annotations
 
 from ansible.module_utils.compat.version import LooseVersion
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.shapes import (
+    Cluster,
+    GroupStatus,
+    NodeGroup,
+    PlanStep,
+    RolloutUnit,
+    StepTarget,
+)
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import image_tag, pod_name, sts_name
 
 # (lower, higher): the lower role must never run a newer Pinot than the higher one (Pinot's upgrade docs).
 VERSION_ORDER = (("broker", "controller"), ("server", "broker"), ("minion", "broker"))
 
 
-def step_targets(pods, instances, instance_map, group, role):
-    """[{pod, instance, health_url?}] for the pods of one step. `instances` is pinot_cluster's report
+def step_targets(pods: list[str], instances: dict[str, str | None], instance_map: dict[str, dict[str, str]],
+                 group: str, role: str) -> list[StepTarget]:
+    """The Pinot targets (shapes.StepTarget) of the pods of one step. `instances` is pinot_cluster's report
     ({pod: Helix id}); `instance_map` overrides it per pod name, then node group, then role."""
-    targets = []
+    targets: list[StepTarget] = []
     for pod in pods:
         override = instance_map.get(pod) or instance_map.get(group) or instance_map.get(role)
         target = dict(override) if override else {"instance": instances.get(pod)}
@@ -28,14 +37,12 @@ def step_targets(pods, instances, instance_map, group, role):
     return targets
 
 
-def group_steps(status, cluster_name, group_spec, batch_size, instance_map):
-    """The steps that roll one node group (`group_spec`: its description, with name and role), highest ordinal
-    first as the StatefulSet controller goes, `batch_size` pods per step. `status` is pinot_cluster's report of
-    the group with the new template held
-    ({replicas, update_revision, pods: [{name, revision, instance}]}). Each step: its label, pods, Pinot targets,
-    `todo` (a pod of it is missing or not at the update revision), `restart` (the targets still to restart),
-    `ordinal` (the lowest of the step) and `partitions` for pinot_cluster: the ordinal, or none for the last
-    step, which so releases the partition."""
+def group_steps(status: GroupStatus, cluster_name: str, group_spec: NodeGroup, batch_size: int | str,
+                instance_map: dict[str, dict[str, str]]) -> list[PlanStep]:
+    """The steps (shapes.PlanStep) that roll one node group (`group_spec`: its description, with name and role),
+    highest ordinal first as the StatefulSet controller goes, `batch_size` pods per step. `status` is pinot_cluster's
+    report of the group with the new template held (replicas, update_revision and the pods' name, revision and
+    instance are read). The last step has no partition, and so releases it."""
     group, role = group_spec["name"], group_spec["role"]
     if int(batch_size) < 1:
         raise ValueError(f"the batch size of node group {group} must be at least 1, got {batch_size}")
@@ -43,7 +50,7 @@ def group_steps(status, cluster_name, group_spec, batch_size, instance_map):
     instances = {p["name"]: p["instance"] for p in status.get("pods") or []}
     ordinals = list(range(int(status["replicas"] or 0) - 1, -1, -1))
     batches = [ordinals[i:i + int(batch_size)] for i in range(0, len(ordinals), int(batch_size))]
-    steps = []
+    steps: list[PlanStep] = []
     for index, batch in enumerate(batches, 1):
         pods = [pod_name(sts_name(cluster_name, group), ordinal) for ordinal in batch]
         targets = step_targets(pods, instances, instance_map, group, role)
@@ -60,12 +67,14 @@ def group_steps(status, cluster_name, group_spec, batch_size, instance_map):
     return steps
 
 
-def rollout_units(groups, server_steps="serial"):
+def rollout_units(groups: list[NodeGroup], server_steps: str = "serial") -> tuple[list[RolloutUnit], list[str]]:
     """The rollout's units, in order, each {zone, groups}: a node group alone (zone None), stepped pod by pod; with
     `server_steps` "zone", the server groups whose only zone is Z together as one unit (zone Z), at the place of
     the first of them, so zones go in the order they first appear. Returns (units, the server groups that stay
     alone because they are in no zone or in several)."""
-    units, by_zone, alone = [], {}, []
+    units: list[RolloutUnit] = []
+    by_zone: dict[str, RolloutUnit] = {}
+    alone: list[str] = []
     for group in groups:
         zones = group.get("zones") or []
         if server_steps != "zone" or group["role"] != "server" or len(zones) != 1:
@@ -86,7 +95,7 @@ def _tag(image):
     return tag if tag and tag[:1].isdigit() else None
 
 
-def version_order_problems(cluster, live_groups, order):
+def version_order_problems(cluster: Cluster, live_groups: dict[str, GroupStatus], order: list[str]) -> list[str]:
     """Messages for every state of the upgrade (now, then after each role of `order` moved to its new image) in
     which a role runs a newer version than the role above it. Groups whose images carry no version tag are not
     judged. `live_groups` is pinot_cluster_info's report ({group: {image, ...}})."""

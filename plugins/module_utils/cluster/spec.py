@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import Any
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.shapes import Cluster, NodeGroup, SecretEnv
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SECRET_KEY_PATTERN, SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import (
     BROKER_TAG_SUFFIX,
@@ -149,7 +151,7 @@ def _string_map(value, field, keys=LABEL_KEY, values=None):
     return dict(value)
 
 
-def deep_merge(base, override):
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """`override` merged over `base`: mappings recursively, everything else (lists too) replaced."""
     result = copy.deepcopy(base)
     for key, value in override.items():
@@ -160,7 +162,7 @@ def deep_merge(base, override):
     return result
 
 
-def parse_quantity(text):
+def parse_quantity(text: str | int | float) -> float:
     """A Kubernetes quantity as a float (bytes for memory/storage), for comparisons."""
     match = QUANTITY.match(str(text))
     if not match:
@@ -372,7 +374,7 @@ def _setting_field(group, field, profiles_field, *keys):
     return ".".join([f"{profiles_field}.{group['profile']}", *keys])
 
 
-def metrics_config(role):
+def metrics_config(role: str) -> str:
     """The official image's exporter config of a role (the test bed's image has one of the same name)."""
     return f"{METRICS_HOME}/configs/{role}.yml"
 
@@ -412,7 +414,7 @@ def _group_metrics(group, field, role, *, settings, jvm_opts, jvm_field, profile
     return metrics
 
 
-def scrape_annotations(metrics):
+def scrape_annotations(metrics: dict[str, Any]) -> dict[str, str]:
     """Prometheus' pod annotations for the metrics endpoint (the kubernetes-pods scrape job of its examples)."""
     return {"prometheus.io/scrape": "true", "prometheus.io/port": str(metrics["port"]),
             "prometheus.io/path": metrics["path"]}
@@ -460,7 +462,7 @@ def _deep_store(raw, field, secret_env):
     return result
 
 
-def deep_store_env(deep_store, role):
+def deep_store_env(deep_store: dict[str, Any] | None, role: str) -> list[SecretEnv]:
     """The secret_env entries the deep store gives a role's containers (the AWS SDK reads them)."""
     credentials = (deep_store or {}).get("credentials_secret")
     if not credentials or role not in DEEP_STORE_ROLES:
@@ -469,7 +471,7 @@ def deep_store_env(deep_store, role):
              "optional": False} for option, name in AWS_ENV.items()]
 
 
-def deep_store_properties(deep_store, role):
+def deep_store_properties(deep_store: dict[str, Any] | None, role: str) -> dict[str, str]:
     """The Pinot properties that put a role's segments in the S3 deep store (none without one)."""
     if not deep_store or role not in DEEP_STORE_ROLES:
         return {}
@@ -489,7 +491,7 @@ def deep_store_properties(deep_store, role):
     return properties
 
 
-def secret_references(cluster):
+def secret_references(cluster: Cluster) -> list[dict[str, Any]]:
     """Every Secret key the description makes pods read, as dicts of `secret`, `key`, `roles`, `optional` and the
     fields that name them (`secret_field`, `key_field`), for the checks before any write: cluster.secret_env's and
     the deep store's credentials."""
@@ -651,7 +653,7 @@ CLUSTER_KEYS = ("name", "namespace", "image", "image_pull_secrets", "helix_clust
 GROUP_KEYS = ("name", "role", "replicas", "zone", "zones", "image", "profile", "overrides", "pinot", "tags", "pool")
 
 
-def normalise_identity(raw, field="cluster"):
+def normalise_identity(raw: Any, field: str = "cluster") -> tuple[str, str]:
     """Only name and namespace (enough for state=absent and the info module)."""
     if not isinstance(raw, dict):
         raise SpecError(field, "must be a mapping")
@@ -663,7 +665,7 @@ def normalise_identity(raw, field="cluster"):
     return name, namespace
 
 
-def normalise_cluster(raw, field="cluster"):
+def normalise_cluster(raw: Any, field: str = "cluster") -> Cluster:
     """The validated, defaulted description. Raises SpecError naming the first bad field."""
     if not isinstance(raw, dict):
         raise SpecError(field, "must be a mapping")
@@ -976,7 +978,7 @@ def _validate_services(groups, field):
         chosen.setdefault(role, (group["name"], service))
 
 
-def select_groups(cluster, names, field="node_groups"):
+def select_groups(cluster: Cluster, names: list[str] | None, field: str = "node_groups") -> list[NodeGroup]:
     """The described groups named in `names` (all when None); unknown names are errors. With a managed ZooKeeper
     the name `zookeeper` is known too (it selects the ensemble, which is not a node group)."""
     if names is None:
@@ -1006,7 +1008,7 @@ def validate_partitions(cluster, partitions, field="partitions"):
     return result
 
 
-def without_unset(value, options):
+def without_unset(value: Any, options: dict[str, Any] | None) -> Any:
     """`value` (a parameter Ansible validated against suboption spec `options`) without the None that Ansible
     gives every suboption left out, so that the description reads as written: its defaults stay here.
 

@@ -15,10 +15,11 @@ import random
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote, urlencode
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 try:
     from kubernetes import client as k8s_api
@@ -90,12 +91,15 @@ KINDS = {
     "ServiceMonitor": ("/apis/monitoring.coreos.com/v1", "servicemonitors", True),
 }
 RETRYABLE_STATUS = frozenset((429, 500, 502, 503, 504))
+# For type hints: an object as the apiserver gives it (parsed JSON), and a list of them (K8sClient has a `list`).
+KubeObject = dict[str, Any]
+KubeObjects = list[KubeObject]
 
 
 class K8sError(Exception):
     """A failed API call: verb, kind/name, HTTP status and the apiserver's own message (never credentials)."""
 
-    def __init__(self, verb, kind, name, status=None, message=""):
+    def __init__(self, verb: str, kind: str, name: str | None, status: int | None = None, message: str = "") -> None:
         self.verb = verb
         self.kind = kind
         self.name = name
@@ -113,7 +117,8 @@ def _selector_query(selector):
         f"{key}={value}" for key, value in sorted(selector.items()))}
 
 
-def api_path(kind, namespace=None, name=None, subresource=None):
+def api_path(kind: str, namespace: str | None = None, name: str | None = None,
+             subresource: str | None = None) -> str:
     prefix, plural, namespaced = KINDS[kind]
     path = prefix
     if namespaced and namespace:
@@ -161,7 +166,7 @@ def _values(value):
         yield str(value)
 
 
-def kubeconfig_secrets(content, user=False):
+def kubeconfig_secrets(content: Any, user: bool = False) -> set[str]:
     """The values of kubeconfig content (a dict) that may be credentials."""
     secrets = set()
     items = content.items() if isinstance(content, Mapping) else \
@@ -197,7 +202,7 @@ def _is_path(value):
     return "\n" not in value and not value.lstrip().startswith(("{", "apiVersion:")) and len(value) < 4096
 
 
-def reveal_kubeconfig(module):
+def reveal_kubeconfig(module: AnsibleModule) -> None:
     """`kubeconfig` is no_log, so Ansible hides each value it holds wherever it appears in the output. Once the
     module runs, show again what is no secret: a path (so that errors name the file), and the parts of a dict
     other than its credentials (its names, "v1", "default" would otherwise be starred out of every message).
@@ -303,13 +308,13 @@ def _proxy_headers(options):
     return urllib3.util.make_headers(**given) if given else None
 
 
-def impersonation_headers(params):
+def impersonation_headers(params: dict[str, Any]) -> list[tuple[str, str]]:
     """kubernetes.core's impersonation options as request headers: (name, value) pairs, one per group."""
     headers = [("Impersonate-User", params["impersonate_user"])] if params.get("impersonate_user") else []
     return headers + [("Impersonate-Group", group) for group in params.get("impersonate_groups") or [] if group]
 
 
-def make_configuration(params):
+def make_configuration(params: dict[str, Any]) -> Any:
     """A kubernetes Configuration from the module's auth options (kubernetes.core's precedence):
     host/api_key/certificates given directly; else kubeconfig (option as a path or a dict, KUBECONFIG,
     ~/.kube/config) with optional context and explicit overrides; else the in-cluster service account.
@@ -367,7 +372,9 @@ class RepeatedHeader(str):
 class K8sClient:
     """GET / LIST / server-side apply / DELETE on fixed paths, and Events; counts reads, writes, dry runs, Events."""
 
-    def __init__(self, configuration, retries=4, backoff=0.5, timeout=(10, 60), sleep=time.sleep, *, headers=()):
+    def __init__(self, configuration: Any, retries: int = 4, backoff: float = 0.5,
+                 timeout: tuple[float, float] = (10, 60), sleep: Callable[[float], Any] = time.sleep, *,
+                 headers: Iterable[tuple[str, str]] = ()) -> None:
         self.configuration = configuration
         self.extra_headers = list(headers)  # (name, value): sent with every request, a name may repeat
         self.api_client = k8s_api.ApiClient(configuration)
@@ -389,11 +396,11 @@ class K8sClient:
                 self.executed_requests.append(request)
 
     @classmethod
-    def from_params(cls, params):
+    def from_params(cls, params: dict[str, Any]) -> K8sClient:
         return cls(make_configuration(params), headers=impersonation_headers(params))
 
     @property
-    def counts(self):
+    def counts(self) -> dict[str, int]:
         return {"reads": self.reads, "writes": self.writes, "dry_runs": self.dry_runs, "events": self.events}
 
     # -- transport ---------------------------------------------------------------------------------------
@@ -409,7 +416,9 @@ class K8sClient:
             headers["Content-Type"] = content_type
         return headers
 
-    def request(self, verb, kind, name, method, path, *, query=None, body=None, content_type=None, idempotent=True):
+    def request(self, verb: str, kind: str, name: str | None, method: str, path: str, *,
+                query: dict[str, Any] | None = None, body: Any = None, content_type: str | None = None,
+                idempotent: bool = True) -> tuple[int | None, Any]:
         """One API call with bounded retries; returns (status, parsed JSON or None). Raises K8sError."""
         url = self.configuration.host + path + ("?" + urlencode(query) if query else "")
         # The REST layer serialises JSON bodies itself; other bodies (apply's YAML) go as the text given.
@@ -461,13 +470,13 @@ class K8sClient:
 
     # -- verbs -------------------------------------------------------------------------------------------
 
-    def get(self, kind, name, namespace=None):
+    def get(self, kind: str, name: str, namespace: str | None = None) -> KubeObject | None:
         """The object, or None when it does not exist."""
         self._count("reads")
         status, body = self.request("get", kind, name, "GET", api_path(kind, namespace, name))
         return None if status == 404 else body
 
-    def serves(self, kind):
+    def serves(self, kind: str) -> bool:
         """Whether the apiserver serves `kind` (for a custom resource: whether its CRD is installed), from the
         discovery document of its API group version, which every authenticated user may read."""
         prefix, plural, _namespaced = KINDS[kind]
@@ -475,11 +484,13 @@ class K8sClient:
         status, body = self.request("discover", kind, None, "GET", prefix)
         return status != 404 and any(r.get("name") == plural for r in (body or {}).get("resources") or [])
 
-    def list(self, kind, namespace=None, selector=None):
+    def list(self, kind: str, namespace: str | None = None,
+             selector: dict[str, str] | str | None = None) -> KubeObjects:
         """Objects of a kind (in a namespace), optionally filtered by a label selector (dict or string)."""
         return self.list_versioned(kind, namespace, selector)[0]
 
-    def list_versioned(self, kind, namespace=None, selector=None):
+    def list_versioned(self, kind: str, namespace: str | None = None,
+                       selector: dict[str, str] | str | None = None) -> tuple[KubeObjects, str | None]:
         """(objects, the list's resourceVersion): a watch from that version sees every change after the list."""
         self._count("reads")
         query = _selector_query(selector)
@@ -493,7 +504,8 @@ class K8sClient:
             item.setdefault("apiVersion", api_version)
         return items, (body.get("metadata") or {}).get("resourceVersion")
 
-    def watch_change(self, kind, namespace, selector, resource_version, timeout):
+    def watch_change(self, kind: str, namespace: str | None, selector: dict[str, str] | str | None,
+                     resource_version: str | None, timeout: float) -> bool:
         """Block until an object of a list changes after its `resource_version`, or for `timeout` seconds.
         True when the watch ran (something changed, or nothing did in time); False when it could not (no
         version, refused, e.g. without the `watch` right, or the connection failed): the caller then polls."""
@@ -524,7 +536,7 @@ class K8sClient:
             response.close()  # unread: the connection cannot be reused
             response.release_conn()
 
-    def apply(self, manifest, dry_run=False):
+    def apply(self, manifest: KubeObject, dry_run: bool = False) -> KubeObject:
         """Server-side apply; conflicts are forced so the declared fields win (drift is corrected), fields
         owned only by other managers stay theirs. Returns the object as stored (or as it would be)."""
         kind = manifest["kind"]
@@ -550,7 +562,7 @@ class K8sClient:
                            f"namespace {meta.get('namespace')!r} not found" if meta.get("namespace") else "not found")
         return body
 
-    def create_event(self, event):
+    def create_event(self, event: KubeObject) -> None:
         """POST an Event. Counted apart from `writes` and not in executed_requests: Events report the writes,
         they are not the cluster's state. Never retried (a retried POST could record it twice)."""
         self._count("events")
@@ -558,7 +570,8 @@ class K8sClient:
         self.request("create", "Event", event["metadata"]["name"], "POST", api_path("Event", namespace),
                      body=event, content_type="application/json", idempotent=False)
 
-    def delete(self, kind, name, namespace=None, dry_run=False, propagation="Background", *, uid=None):
+    def delete(self, kind: str, name: str, namespace: str | None = None, dry_run: bool = False,
+               propagation: str = "Background", *, uid: str | None = None) -> bool:
         """Delete; returns False when the object was already gone, or, with `uid`, when the object of that name is
         another one by now (the apiserver's precondition refused it: a pod its StatefulSet already recreated)."""
         path = api_path(kind, namespace, name)

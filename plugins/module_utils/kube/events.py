@@ -10,16 +10,18 @@ from __future__ import annotations
 import socket
 import time
 from datetime import datetime, timezone
+from typing import Any
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import FIELD_MANAGER
-from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sError
+from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import K8sClient, K8sError
 
 SOURCE = FIELD_MANAGER
 MESSAGE_LIMIT = 1024  # what events.k8s.io allows for a note; core Events are shown truncated long before
 PATHS_SHOWN = 8
 
 
-def event_manifest(involved, reason, message, *, event_type="Normal", now=None, instance=None):
+def event_manifest(involved: dict[str, Any], reason: str, message: str, *, event_type: str = "Normal",
+                   now: datetime | None = None, instance: str | None = None) -> dict[str, Any]:
     """The core/v1 Event about `involved` (an object as read or stored: kind, apiVersion, metadata)."""
     meta = involved["metadata"]
     host = instance or socket.gethostname()
@@ -48,7 +50,7 @@ def event_manifest(involved, reason, message, *, event_type="Normal", now=None, 
     }
 
 
-def paths_message(verb, paths):
+def paths_message(verb: str, paths: list[str]) -> str:
     """`Updated by pinotops.k8s: spec.replicas, ...`: the fields, never their values (a value may be a secret)."""
     shown = ", ".join(paths[:PATHS_SHOWN])
     more = f" and {len(paths) - PATHS_SHOWN} more" if len(paths) > PATHS_SHOWN else ""
@@ -59,7 +61,8 @@ class EventRecorder:
     """Records Events through the client when enabled; `recorded` is what the module returns as `events`. With
     `dry_run` the Events are built and reported, not sent."""
 
-    def __init__(self, client, enabled=True, instance=None, dry_run=False):
+    def __init__(self, client: K8sClient, enabled: bool = True, instance: str | None = None,
+                 dry_run: bool = False) -> None:
         self.client = client
         self.enabled = enabled
         self.instance = instance
@@ -68,13 +71,13 @@ class EventRecorder:
         self.error = None
 
     @property
-    def warnings(self):
+    def warnings(self) -> list[str]:
         if self.error is None:
             return []
         return [f"Kubernetes Events not recorded ({self.error}); grant create on events in the namespace or set "
                 "events=false"]
 
-    def record(self, involved, reason, message, event_type="Normal"):
+    def record(self, involved: dict[str, Any], reason: str, message: str, event_type: str = "Normal") -> None:
         if not self.enabled or self.error:  # after one refusal the rest would be refused too
             return
         event = event_manifest(involved, reason, message, event_type=event_type, instance=self.instance)

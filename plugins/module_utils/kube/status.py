@@ -6,10 +6,12 @@ Pure functions of objects as read; nothing here knows Pinot."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import REVISION_LABEL
 
 
-def rollout_status(sts):
+def rollout_status(sts: dict[str, Any]) -> tuple[bool, str]:
     """(done, message) for a StatefulSet, following kubectl's StatefulSetStatusViewer."""
     spec = sts.get("spec") or {}
     status = sts.get("status") or {}
@@ -38,7 +40,7 @@ def rollout_status(sts):
     return True, f"{replicas} pods ready at revision {status.get('currentRevision')}"
 
 
-def pod_ready(pod):
+def pod_ready(pod: dict[str, Any]) -> bool:
     for condition in (pod.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Ready":
             return condition.get("status") == "True"
@@ -49,7 +51,7 @@ def _condition(pod, kind):
     return next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == kind), {})
 
 
-def waiting_reason(pod):
+def waiting_reason(pod: dict[str, Any]) -> str:
     """Why a pod is not Ready, in the words Kubernetes uses: what a user needs to act on a stuck rollout."""
     status = pod.get("status") or {}
     scheduled = _condition(pod, "PodScheduled")
@@ -70,7 +72,7 @@ def waiting_reason(pod):
     return status.get("phase") or "no phase"
 
 
-def last_pod_events(events):
+def last_pod_events(events: list[dict[str, Any]]) -> dict[str, str]:
     """{pod name: 'Reason: message'} of the newest Event about each pod (what `kubectl describe` shows last)."""
     newest = {}
     for event in events:
@@ -85,11 +87,12 @@ def last_pod_events(events):
     return {name: text for name, (_when, text) in newest.items()}
 
 
-def pod_revision(pod):
+def pod_revision(pod: dict[str, Any]) -> str | None:
     return (pod["metadata"].get("labels") or {}).get(REVISION_LABEL)
 
 
-def rolled_pods(before, after):
+def rolled_pods(before: list[dict[str, Any]],
+                after: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(pod, its predecessor) for every pod of a StatefulSet that was replaced between two listings (same name,
     new uid) and now runs another revision: what a run's rollout restarted."""
     previous = {p["metadata"]["name"]: p for p in before}

@@ -8,7 +8,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from ansible.module_utils.basic import env_fallback
 
@@ -43,7 +45,7 @@ RETRYABLE_STATUS = frozenset((502, 503, 504))
 class PinotError(Exception):
     """A failed controller call: method, path, HTTP status and Pinot's own message."""
 
-    def __init__(self, method, path, status=None, reason=""):
+    def __init__(self, method: str, path: str, status: int | None = None, reason: str = "") -> None:
         self.method = method
         self.path = path
         self.status = status
@@ -55,7 +57,7 @@ class PinotError(Exception):
             super().__init__(f"{where} failed: HTTP {status}: {reason}")
 
 
-def error_text(response):
+def error_text(response: Any) -> str:
     """Pinot's error message from a response ({"code", "error"} JSON, or the raw text)."""
     try:
         body = response.json()
@@ -82,8 +84,10 @@ def _was_not_sent(exc):
 class PinotClient:
     """Talks to one controller; records every write so modules can report exactly what they did."""
 
-    def __init__(self, controller_url, *, username=None, password=None, token=None, validate_certs=True,
-                 ca_cert=None, client_cert=None, client_key=None, timeout=30.0, retries=4, backoff=0.5):
+    def __init__(self, controller_url: str, *, username: str | None = None, password: str | None = None,
+                 token: str | None = None, validate_certs: bool = True, ca_cert: str | None = None,
+                 client_cert: str | None = None, client_key: str | None = None, timeout: float = 30.0,
+                 retries: int = 4, backoff: float = 0.5) -> None:
         self.base_url = controller_url.rstrip("/")
         self.timeout = timeout
         self.retries = max(0, retries)
@@ -116,10 +120,12 @@ class PinotClient:
             self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
     @classmethod
-    def from_params(cls, params):
+    def from_params(cls, params: dict[str, Any]) -> PinotClient:
         return cls(**{key: params.get(key) for key in PINOT_CONNECTION_ARGS})
 
-    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
+                missing_ok: bool = False, retry_if: Callable[[int, str], bool] | None = None,
+                read_only: bool | None = None) -> Any:
         """Send one request and return the parsed body (None for 404 when missing_ok).
 
         Retries connection failures and 502/503/504 for idempotent methods only; a POST is retried
@@ -171,34 +177,36 @@ class PinotClient:
     def _sleep(self, attempt):
         time.sleep(min(self.backoff * (2 ** attempt), 8.0))
 
-    def get(self, path, params=None, missing_ok=False):
+    def get(self, path: str, params: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
         return self.request("GET", path, params=params, missing_ok=missing_ok)
 
-    def get_once(self, path, params=None, missing_ok=False):
+    def get_once(self, path: str, params: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
         """A GET whose answer does not change during one module run (does this tenant exist?): sent once."""
         key = (path, tuple(sorted((params or {}).items())), missing_ok)
         if key not in self._once:
             self._once[key] = self.get(path, params=params, missing_ok=missing_ok)
         return self._once[key]
 
-    def get_many(self, paths, missing_ok=True, workers=8):
+    def get_many(self, paths: list[str], missing_ok: bool = True, workers: int = 8) -> list[Any]:
         """GET several paths concurrently; results in the order of `paths`."""
         if len(paths) <= 1:
             return [self.get(path, missing_ok=missing_ok) for path in paths]
         with ThreadPoolExecutor(max_workers=min(workers, len(paths))) as pool:
             return list(pool.map(lambda path: self.get(path, missing_ok=missing_ok), paths))
 
-    def validate(self, path, body, params=None):
+    def validate(self, path: str, body: Any, params: dict[str, Any] | None = None) -> Any:
         """A POST to a read-only validate endpoint: counted as a read, safe to retry."""
         return self.request("POST", path, params=params, body=body, read_only=True)
 
-    def post(self, path, body=None, params=None, retry_if=None):
+    def post(self, path: str, body: Any = None, params: dict[str, Any] | None = None,
+             retry_if: Callable[[int, str], bool] | None = None) -> Any:
         return self.request("POST", path, params=params, body=body, retry_if=retry_if)
 
-    def put(self, path, body=None, params=None):
+    def put(self, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
         return self.request("PUT", path, params=params, body=body)
 
-    def delete(self, path, params=None, retry_if=None):
+    def delete(self, path: str, params: dict[str, Any] | None = None,
+               retry_if: Callable[[int, str], bool] | None = None) -> Any:
         return self.request("DELETE", path, params=params, retry_if=retry_if)
 
 

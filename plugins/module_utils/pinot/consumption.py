@@ -14,11 +14,12 @@ never committed. Both are therefore sent once the external view shows every cons
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TYPE_SUFFIX
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import raw_name
 
 STATES = ("paused", "consuming")
@@ -112,7 +113,7 @@ def validate_params(params):
     return raw_name(name)
 
 
-def apply(client, params, check_mode):
+def apply(client: PinotClient, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """Bring the table's consumption to the requested state; write only when it is not there."""
     consumption = Consumption(client, validate_params(params))
     before = consumption.status()

@@ -13,23 +13,27 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import INSTANCE_PREFIX, ROLES, TABLE_TYPES, TYPE_SUFFIX
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 
 COMPONENTS = ("cluster",) + ROLES
 SERVING_STATES = ("ONLINE", "CONSUMING")  # the external-view states a broker routes queries to
+# For type hints: a check of a gate, (name, function(probe) -> (ok, detail)); run_once gives {check, ok, detail}.
+Check = tuple[str, Callable[["Probe"], tuple[bool, str]]]
 
 
 class Probe:
     """Reads Pinot state through the controller (and optionally a component's own admin URL)."""
 
-    def __init__(self, client, health_client=None):
+    def __init__(self, client: PinotClient, health_client: PinotClient | None = None) -> None:
         self.client = client
         self.health_client = health_client
         self._cluster_name = None
 
-    def live_instances(self):
+    def live_instances(self) -> set[str]:
         # GET /liveinstances ({"instances": [...]}) appeared after 0.11; older controllers expose Helix'
         # LIVEINSTANCES through /zk/ls.
         body = self.client.get("/liveinstances", missing_ok=True)
@@ -38,26 +42,26 @@ class Probe:
         body = self.client.get("/zk/ls", params={"path": f"/{self.cluster_name()}/LIVEINSTANCES"})
         return set(body or [])
 
-    def cluster_name(self):
+    def cluster_name(self) -> str | None:
         if self._cluster_name is None:
             self._cluster_name = (self.client.get("/cluster/info") or {}).get("clusterName")
         return self._cluster_name
 
-    def tables(self):
+    def tables(self) -> list[str]:
         return list((self.client.get("/tables") or {}).get("tables", []))
 
-    def views(self, tables):
+    def views(self, tables: list[str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
         """{table: (ideal state, external view)}, read concurrently: a check of a 1,000-table cluster reads
         2,000 views."""
         found = self.client.get_many([f"/tables/{t}/{view}" for t in tables for view in ("idealstate", "externalview")])
         return {t: (found[2 * i] or {}, found[2 * i + 1] or {}) for i, t in enumerate(tables)}
 
-    def external_views(self, tables):
+    def external_views(self, tables: list[str]) -> dict[str, dict[str, Any]]:
         """{table: external view}, read concurrently."""
         return {t: view or {} for t, view in
                 zip(tables, self.client.get_many([f"/tables/{t}/externalview" for t in tables]), strict=True)}
 
-    def broker_view(self):
+    def broker_view(self) -> dict[str, dict[str, str]]:
         """{table with type: {broker instance: state}}: Helix' external view of the broker resource."""
         body = self.client.get("/zk/get", params={"path": f"/{self.cluster_name()}/EXTERNALVIEW/brokerResource"},
                                missing_ok=True)
@@ -188,7 +192,7 @@ def gate_controllers_can_stop(probe, instances):
     return True, f"{len(others)} other live controller(s): {_listed(others)}"
 
 
-def restart_checks(component, instances, tables=None):
+def restart_checks(component: str, instances: list[str], tables: list[str] | None = None) -> list[Check]:
     """The checks before `instances` of `component` are taken down, as (name, function(probe)) pairs."""
     if component == "server":
         return [("restart_safe", lambda probe: gate_servers_can_stop(
@@ -200,7 +204,8 @@ def restart_checks(component, instances, tables=None):
     return []  # minions: the controller retries a task whose minion went away
 
 
-def gate_checks(component, instance=None, health_url=None, tables=None):
+def gate_checks(component: str, instance: str | None = None, health_url: str | None = None,
+                tables: list[str] | None = None) -> list[Check]:
     """The checks of one gate, as (name, function(probe)) pairs."""
     checks = []
     if component in ("cluster", "controller"):
@@ -218,7 +223,7 @@ def gate_checks(component, instance=None, health_url=None, tables=None):
     return checks
 
 
-def run_once(probe, checks):
+def run_once(probe: Probe, checks: list[Check]) -> list[dict[str, Any]]:
     results = []
     for name, fn in checks:
         try:
@@ -234,7 +239,7 @@ def failed_check(results):
     return next((r for r in results if not r["ok"]), None)
 
 
-def gate_message(check, component, label, elapsed):
+def gate_message(check: dict[str, Any], component: str, label: str, elapsed: float) -> str:
     """The one sentence a failed gate is reported with (pinot_health, pinot_cluster_rollout)."""
     return f"Pinot gate '{check['check']}' failed for {component} {label} after {elapsed}s: {check['detail']}"
 
@@ -251,7 +256,7 @@ def wait_for_gate(probe, checks, timeout, interval, *, clock=time.monotonic, sle
         sleep(min(interval, max(0.0, timeout - elapsed)))
 
 
-def health_client(params, url):
+def health_client(params: dict[str, Any], url: str) -> PinotClient:
     """A client for a component's own URL. Pinot's /health needs no credentials; they are sent only when asked
     (`health_url_credentials`), since a pod's URL is usually plain HTTP."""
     credentials = {k: params.get(k) for k in ("username", "password", "token")} \
@@ -260,6 +265,6 @@ def health_client(params, url):
                        ca_cert=params.get("ca_cert"), timeout=params.get("timeout") or 30.0, retries=0)
 
 
-def build_probe(params):
+def build_probe(params: dict[str, Any]) -> Probe:
     client = PinotClient.from_params(params)
     return Probe(client, health_client(params, params["health_url"]) if params.get("health_url") else None)

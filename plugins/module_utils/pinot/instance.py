@@ -9,12 +9,14 @@ Each state is judged by what the controller holds now, so a rerun after any fail
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import INSTANCE_PREFIX, TABLE_TYPES, TYPE_SUFFIX
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.rebalance import TableRebalance
 
 STILL_LIVE = "IS_ALIVE"  # Pinot's drop validation code for an instance whose process still runs
@@ -90,7 +92,8 @@ def _refuse_unsafe(verdicts, what):
         raise SpecError("instances", f"Pinot refuses to {what}: {'; '.join(problems)}. Nothing was changed.")
 
 
-def set_tags(client, instances, names, tags, check_mode):
+def set_tags(client: PinotClient, instances: Instances, names: list[str], tags: list[str],
+             check_mode: bool) -> list[str]:
     """Give each instance exactly `tags`, after Pinot's own validation of the new tags; the changes made."""
     moving = [name for name in names if instances.tags(name) != sorted(tags)]
     if not moving:
@@ -106,7 +109,8 @@ def set_tags(client, instances, names, tags, check_mode):
     return [f"{name} tags {instances.tags(name)} -> {sorted(tags)}" for name in moving]
 
 
-def set_pools(client, instances, tags, pool, check_mode):
+def set_pools(client: PinotClient, instances: Instances, tags: Mapping[str, list[str]], pool: int,
+              check_mode: bool) -> list[str]:
     """Give every tag of each server instance the pool `pool` (Pinot's pool-based instance assignment reads the
     pool of the table's tag; the broker reads it too); the changes made. `tags`: the instances, each with the tags
     it carries after this run."""
@@ -122,7 +126,7 @@ def set_pools(client, instances, tags, pool, check_mode):
     return changes
 
 
-def instance_body(config, instance_type, tags, pools):
+def instance_body(config: dict[str, Any], instance_type: str, tags: list[str], pools: dict[str, int]) -> dict[str, Any]:
     """The full `Instance` a PUT /instances/{id} takes: Pinot replaces every field with what it is sent (a port
     left out becomes -1), so everything else goes back as the controller holds it."""
     def port(key):
@@ -134,7 +138,8 @@ def instance_body(config, instance_type, tags, pools):
             "queriesDisabled": bool(config.get("queriesDisabled", False))}
 
 
-def rebalance_tables(client, keys, instances, params, check_mode):
+def rebalance_tables(client: PinotClient, keys: set[tuple[str, str]], instances: Instances, params: dict[str, Any],
+                     check_mode: bool) -> tuple[list[dict[str, Any]], list[str]]:
     """Rebalance each (table, type) without downtime; the result entries and their warnings.
 
     Pinot refuses a no-downtime rebalance whose minAvailableReplicas is not below the replication, so a table
@@ -155,7 +160,7 @@ def rebalance_tables(client, keys, instances, params, check_mode):
     return entries, warnings
 
 
-def tenant_tables(client, tags):
+def tenant_tables(client: PinotClient, tags: Iterable[str]) -> set[tuple[str, str]]:
     """(table, type) of every table on the server tenants these tags name."""
     keys = set()
     for tag in tags:
@@ -168,7 +173,8 @@ def tenant_tables(client, tags):
     return keys
 
 
-def present(client, instances, params, check_mode):
+def present(client: PinotClient, instances: Instances, params: dict[str, Any],
+            check_mode: bool) -> tuple[list[str], list[dict[str, Any]], list[str]]:
     unknown = [name for name in instances.names if instances.configs[name] is None]
     if unknown and not check_mode:
         raise SpecError("instances", f"not registered with the controller: {', '.join(unknown)} (is the pod "
@@ -194,7 +200,8 @@ def _rebalanced(entries):
     return [f"rebalance {e['table']} {e['table_type']}" for e in entries if e["status"] != "NO_OP"]
 
 
-def drained(client, instances, params, check_mode):
+def drained(client: PinotClient, instances: Instances, params: dict[str, Any],
+            check_mode: bool) -> tuple[list[str], list[dict[str, Any]], list[str]]:
     registered = instances.registered()
     changes = set_tags(client, instances, registered, [], check_mode)
     if check_mode:  # the tags are still on: a dry run now would find the table balanced
@@ -211,7 +218,8 @@ def drained(client, instances, params, check_mode):
     return changes + _rebalanced(entries), entries, warnings
 
 
-def absent(client, instances, params, check_mode):
+def absent(client: PinotClient, instances: Instances, params: dict[str, Any],
+           check_mode: bool) -> tuple[list[str], list[dict[str, Any]], list[str]]:
     registered = instances.registered()
     warnings = []
     if not registered:
@@ -245,7 +253,7 @@ def wait_until_stopped(client, names, timeout):
                                         "nothing was dropped)"))
 
 
-def predicted(item, params):
+def predicted(item: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     """An instance as check mode expects it after the run."""
     if params["state"] == "absent":
         return dict(item, registered=False, live=False, tags=[])
@@ -261,7 +269,7 @@ def predicted(item, params):
 STATES = {"present": present, "drained": drained, "absent": absent}
 
 
-def apply(client, params, check_mode):
+def apply(client: PinotClient, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """pinot_instance: bring the named instances to `state`; each step reads what the controller holds first."""
     if not params["instances"]:
         raise SpecError("instances", "name at least one instance")

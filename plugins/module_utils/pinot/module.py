@@ -4,6 +4,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import (
     SpecError,
     fail_cleanly,
@@ -19,10 +24,16 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import (
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import (
     DEFINITIONS,
+    Handler,
     Plan,
     reconcile,
     reconcile_many,
 )
+
+# For type hints: what a module hands the glue. `build(client, params, check_mode)` -> (handler, desired);
+# `bulk(params, definition)` -> the parameters of one definition.
+Build = Callable[[PinotClient, dict[str, Any], bool], tuple[Handler, Any]]
+Bulk = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def connect(module):
@@ -30,20 +41,20 @@ def connect(module):
     return PinotClient.from_params(module.params)
 
 
-def fills(option):
+def fills(option: str) -> Bulk:
     """Bulk definitions that are each the value of one option (a schema, a table config)."""
     def params_for(params, definition):
         return dict(params, name=None, src=None, **{option: definition})
     return params_for
 
 
-def per_object_options(params, definition):
+def per_object_options(params: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
     """Bulk definitions that are each the module's per-object options (Ansible has checked them as suboptions);
     one without a state takes the task's."""
     return dict(params, **{key: value for key, value in definition.items() if value is not None})
 
 
-def run_reconcile(module, build, bulk=None):
+def run_reconcile(module: AnsibleModule, build: Build, bulk: Bulk | None = None) -> None:
     """`build(client, params, check_mode)` returns (handler, desired); the rest is common to every module.
 
     With `definitions` set (bulk path), `bulk(params, definition)` gives the parameters of one definition.
@@ -68,7 +79,7 @@ def run_reconcile(module, build, bulk=None):
     module.exit_json(**result)
 
 
-def run_bulk(module, client, build, bulk):
+def run_bulk(module: AnsibleModule, client: PinotClient, build: Build, bulk: Bulk) -> None:
     """Many objects in one execution: every definition is read (concurrently) and validated before any write."""
     plans = []
     for index, definition in enumerate(module.params[DEFINITIONS]):
@@ -100,7 +111,7 @@ def run_bulk(module, client, build, bulk):
     module.exit_json(**result)
 
 
-def mask_secrets(module, desired):
+def mask_secrets(module: AnsibleModule, desired: Any) -> None:
     for value in secret_values(desired):
         module.no_log_values.add(value)
 
@@ -111,7 +122,8 @@ def fail(module, client, exc):
     fail_cleanly(module, exc, client.executed_requests, **status)
 
 
-def run_operation(module, operate):
+def run_operation(module: AnsibleModule,
+                  operate: Callable[[PinotClient, dict[str, Any], bool], dict[str, Any]]) -> None:
     """Modules that act on a live object rather than store one (pause a table): `operate(client, params,
     check_mode)` reads, decides and writes; it returns the result, with `diff` and `warnings` for the glue."""
     client = connect(module)
@@ -127,7 +139,7 @@ def run_operation(module, operate):
     module.exit_json(executed_requests=client.executed_requests, **result)
 
 
-def run_info(module, read):
+def run_info(module: AnsibleModule, read: Callable[[PinotClient, dict[str, Any]], dict[str, Any]]) -> None:
     """Info modules: `read(client, params)` returns the result dict; never changes anything."""
     client = connect(module)
     try:

@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TYPE_SUFFIX
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient
 
 DEFAULT_TENANT = "DefaultTenant"
 # Config fields (dotted paths of the normalised config) that decide where segments live: a change to one is
@@ -19,13 +22,13 @@ PLACEMENT_FIELDS = ("segmentsConfig.replication", "segmentsConfig.replicasPerPar
 INSTANCE_FIELDS = PLACEMENT_FIELDS[2:]
 
 
-def touches(changes, fields):
+def touches(changes: list[str], fields: Iterable[str]) -> bool:
     """Whether any changed path (as diff_paths gives them, maybe with ' (added)') is or lies under one of `fields`."""
     return any(path == field or path.startswith((field + ".", field + " ", field + "["))
                for path in changes for field in fields)
 
 
-def replication(config, table_type):
+def replication(config: dict[str, Any], table_type: str) -> int:
     """The replicas each segment should have: Pinot reads replicasPerPartition first for a REALTIME table (older
     configs), replication otherwise; 1 when neither is set."""
     segments = config.get("segmentsConfig") or {}
@@ -35,7 +38,7 @@ def replication(config, table_type):
     return int(value) if value is not None and str(value).isdigit() else 1
 
 
-def server_tags(config, table_type):
+def server_tags(config: dict[str, Any], table_type: str) -> dict[str, str]:
     """{instance partitions type: server tag} of a table: OFFLINE, or CONSUMING and (when its completed
     segments move to other servers) COMPLETED."""
     tenants = config.get("tenants") or {}
@@ -49,14 +52,14 @@ def server_tags(config, table_type):
     return tags
 
 
-def serving_tags(config, table_type):
+def serving_tags(config: dict[str, Any], table_type: str) -> set[str]:
     """Every server tag a segment of the table may live on: its own, and its storage tiers'."""
     tags = set(server_tags(config, table_type).values())
     tags.update(tier["serverTag"] for tier in config.get("tierConfigs") or [] if tier.get("serverTag"))
     return tags
 
 
-def tenant_of(tag):
+def tenant_of(tag: str) -> tuple[str, str] | None:
     """(tenant, 'OFFLINE' or 'REALTIME') of a server tag, or None for a tag outside Pinot's naming."""
     for table_type, suffix in TYPE_SUFFIX.items():
         if tag.endswith(suffix) and len(tag) > len(suffix):
@@ -64,7 +67,7 @@ def tenant_of(tag):
     return None
 
 
-def tag_instances(client, tag):
+def tag_instances(client: PinotClient, tag: str) -> list[str] | None:
     """The servers carrying `tag`, from the tenant's listing (one GET per tenant and task); None for a tag
     outside Pinot's naming."""
     named = tenant_of(tag)
@@ -76,7 +79,7 @@ def tag_instances(client, tag):
     return found.get(key, found.get("ServerInstances")) or []
 
 
-def drift(ideal_state, replicas, allowed=None):
+def drift(ideal_state: dict[str, Any], replicas: int, allowed: set[str] | None = None) -> dict[str, Any]:
     """How the ideal state ({segment: {instance: state}}) departs from the description: segments with fewer
     than `replicas` instances, and replicas on instances outside `allowed` (None: not checked). {} when none.
     """

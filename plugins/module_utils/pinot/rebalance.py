@@ -10,11 +10,13 @@ NO_OP (the table is balanced) ends the run without a write.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TYPE_SUFFIX
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import raw_name, table_types
 
 # Option name: (Pinot query parameter, Ansible type, the value sent unless the task says otherwise). None: not sent.
@@ -42,7 +44,7 @@ UNRECOGNIZED_FIELD = re.compile(r'Unrecognized field "(\w+)"')
 TENANT_TABLE_DONE = frozenset(("PROCESSED", "DONE"))  # a table's end in a tenant job, on 1.4 and on 1.5
 
 
-def parameter_spec(*options):
+def parameter_spec(*options: str) -> dict[str, dict[str, Any]]:
     """Ansible options for the rebalance parameters (all of them, or those named), with the defaults sent."""
     spec = {}
     for option in options or PARAMETERS:
@@ -53,7 +55,7 @@ def parameter_spec(*options):
     return spec
 
 
-def argument_spec():
+def argument_spec() -> dict[str, dict[str, Any]]:
     """Ansible options of a rebalance module (doc fragment pinotops.k8s.rebalance): every parameter, and how
     the job is followed."""
     return dict(parameter_spec(), accept_pre_check_errors=dict(type="bool", default=False),
@@ -61,7 +63,7 @@ def argument_spec():
                 cancel_on_timeout=dict(type="bool", default=True))
 
 
-def settings(options):
+def settings(options: dict[str, Any]) -> dict[str, Any]:
     """Pinot's name and value of each rebalance parameter sent for `options` (a dict of PARAMETERS keys;
     missing or None: the default). The table rebalance takes them as query parameters, the tenant one as JSON."""
     found = {}
@@ -73,13 +75,13 @@ def settings(options):
     return found
 
 
-def query(options):
+def query(options: dict[str, Any]) -> dict[str, str]:
     """The rebalance query parameters for `options`."""
     return {parameter: str(value).lower() if isinstance(value, bool) else str(value)
             for parameter, value in settings(options).items()}
 
 
-def with_pre_checks(dry_run, what):
+def with_pre_checks(dry_run: Callable[[bool], dict[str, Any] | None], what: str) -> tuple[dict[str, Any], str | None]:
     """`dry_run(pre_checks)` with Pinot's pre-checks (1.4+; older versions ignore them); (result, warning).
 
     Pinot 1.4.0's pre-checks fail with HTTP 500 ("/ by zero") on a table without segments; the dry run is then
@@ -94,14 +96,14 @@ def with_pre_checks(dry_run, what):
     return dry_run(False) or {}, warning
 
 
-def refuse_pre_check_errors(errors, path, accept):
+def refuse_pre_check_errors(errors: list[str], path: str, accept: bool) -> list[str]:
     """PinotError for pre-check errors (`errors`: messages), unless accepted; the warnings to give otherwise."""
     if errors and not accept:
         raise PinotError("POST", path, reason=f"{'; '.join(errors)} (nothing was moved)")
     return errors
 
 
-def summary(result):
+def summary(result: dict[str, Any]) -> dict[str, Any]:
     """What a dry run or a rebalance said, in a few keys (the full summary stays under `summary`)."""
     result = result or {}
     segments = (result.get("rebalanceSummaryResult") or {}).get("segmentInfo") or {}
@@ -211,7 +213,7 @@ class TableRebalance:
         return entry, warnings
 
 
-def apply(client, params, check_mode):
+def apply(client: PinotClient, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """pinot_table_rebalance: each type of the table, dry run first; a balanced type gets no write."""
     name = raw_name(params["name"])
     entries, warnings = [], []
@@ -314,7 +316,7 @@ class TenantRebalance:
         return statuses
 
 
-def tenant_pre_check_findings(planned, verdict):
+def tenant_pre_check_findings(planned: dict[str, Any], verdict: str) -> list[str]:
     """Messages of the aggregated pre-checks that gave `verdict` (errored or warned) for some table."""
     label = {"errored": "ERROR", "warned": "WARN"}[verdict]
     return [f"rebalance pre-check {check} of {table}: {label}: {message}"
@@ -322,7 +324,7 @@ def tenant_pre_check_findings(planned, verdict):
             for table, message in sorted(((found or {}).get(f"{verdict}Tables") or {}).items())]
 
 
-def tenant_apply(client, params, check_mode):
+def tenant_apply(client: PinotClient, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """pinot_tenant_rebalance: the tenant's dry run first; a tenant whose tables are all balanced gets no write."""
     validate_tenant_params(params)
     rebalance = TenantRebalance(client, params["name"])

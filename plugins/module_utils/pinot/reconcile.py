@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from ansible.module_utils.common.text.converters import to_native
 
@@ -179,7 +180,7 @@ class Plan:
         )
 
 
-def reconcile(handler, desired, state, check_mode):
+def reconcile(handler: Handler, desired: dict[str, Any] | None, state: str, check_mode: bool) -> dict[str, Any]:
     """Bring one object to `state`: read, compare, validate, write only the difference, re-read."""
     plan = Plan(handler, desired, state).read()
     type(handler).observe([plan])
@@ -187,7 +188,7 @@ def reconcile(handler, desired, state, check_mode):
     return plan.apply(check_mode)
 
 
-def reconcile_many(plans, check_mode, workers=8):
+def reconcile_many(plans: list[Plan], check_mode: bool, workers: int = 8) -> list[dict[str, Any]]:
     """Bulk path: concurrent reads, then every validation, then the writes in order."""
     if plans:
         type(plans[0].handler).validate_together(plans)
@@ -203,7 +204,7 @@ def reconcile_many(plans, check_mode, workers=8):
     return [plan.apply(check_mode) for plan in plans]
 
 
-def load_definition(params, option, src_option="src"):
+def load_definition(params: dict[str, Any], option: str, src_option: str = "src") -> dict[str, Any] | None:
     """The desired object from the `option` dict or the JSON/YAML file named by `src`."""
     definition = params.get(option)
     src = params.get(src_option)

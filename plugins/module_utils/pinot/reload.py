@@ -9,10 +9,11 @@ column, a new index), so a reload only when needed makes a rerun write nothing.
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import poll_until
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import raw_name, table_types
 
 NO_SEGMENTS = "Failed to find any segments"  # Pinot's 404 for a table without segments: nothing to reload
@@ -82,7 +83,7 @@ def _status_json(status):
     return parsed if isinstance(parsed, dict) else {}
 
 
-def apply(client, params, check_mode):
+def apply(client: PinotClient, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """pinot_table_reload: reload each type of the table whose segments need it (or all, when told)."""
     name = raw_name(params["name"])
     reloads = [TableReload(client, name, kind).run(

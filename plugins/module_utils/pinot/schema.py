@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Any
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Handler, load_definition
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reload import TableReload
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.stored_form import UNRECOGNIZED, stored_form
@@ -53,7 +54,7 @@ def _as_bool(value):
     return value
 
 
-def normalise_default_null(data_type, value):
+def normalise_default_null(data_type: str | None, value: Any) -> Any:
     """One representation per type: numbers as floats, booleans as bools, epoch-0 timestamps as 0."""
     if data_type in NUMERIC_TYPES:
         return _as_number(value)
@@ -67,7 +68,7 @@ def normalise_default_null(data_type, value):
     return value
 
 
-def normalise_field(spec, field_type):
+def normalise_field(spec: dict[str, Any], field_type: str) -> dict[str, Any]:
     """Drop what the controller adds or omits when it equals Pinot's default."""
     field = dict(spec)
     field.pop("fieldType", None)
@@ -88,7 +89,7 @@ def normalise_field(spec, field_type):
     return field
 
 
-def normalise_schema(schema):
+def normalise_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Comparable form of a schema, applied to both the desired and the live object."""
     result = {key: value for key, value in schema.items() if key not in FIELD_LISTS}
     if result.get("enableColumnBasedNullHandling") is False:
@@ -106,7 +107,7 @@ def normalise_schema(schema):
     return result
 
 
-def columns(schema):
+def columns(schema: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
     """name -> (list key, field spec) for every column of a schema."""
     found = {}
     for list_key in FIELD_LISTS:
@@ -119,7 +120,7 @@ def columns(schema):
     return found
 
 
-def incompatibilities(old, new):
+def incompatibilities(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Pinot's backward-compatibility rule (Schema.isBackwardCompatibleWith, plus primary keys on 1.5+)."""
     problems = []
     old_columns, new_columns = columns(old), columns(new)
@@ -267,7 +268,7 @@ class SchemaHandler(Handler):
         self.client.delete(self.path)
 
 
-def build(client, params, check_mode):
+def build(client: PinotClient, params: dict[str, Any], check_mode: bool) -> tuple[SchemaHandler, dict[str, Any] | None]:
     desired = load_definition(params, "schema")
     if desired is None:
         if params["state"] == "present":
@@ -281,7 +282,7 @@ def build(client, params, check_mode):
     return handler, desired
 
 
-def read_info(client, params):
+def read_info(client: PinotClient, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("name"):
         return {"schema": client.get("/schemas/" + quote(params["name"], safe=""), missing_ok=True)}
     names = sorted(client.get("/schemas") or [])

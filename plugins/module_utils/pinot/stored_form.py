@@ -17,9 +17,11 @@ unknown, except the few legacy keys below.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from typing import Any
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 
 UNRECOGNIZED = "unrecognizedProperties"
 # Pinot reports these like any unknown key, but they were real in older versions and configs still carry them.
@@ -28,11 +30,11 @@ LEGACY_KEYS = {
 }
 
 
-def pointer_parts(pointer):
+def pointer_parts(pointer: str) -> list[str]:
     return [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
 
 
-def pointer_to_field(pointer, root):
+def pointer_to_field(pointer: str, root: str) -> str:
     """'/dimensionFieldSpecs/0/foo' -> 'schema.dimensionFieldSpecs[0].foo'."""
     text = root
     for part in pointer_parts(pointer):
@@ -61,7 +63,7 @@ def _value_at(obj, pointer):
     return None if found is None else found[0][found[1]]
 
 
-def probe_value(value):
+def probe_value(value: Any) -> Any:
     """Another value of the same JSON type, or None when there is no safe one to try."""
     if isinstance(value, bool):
         return not value
@@ -99,7 +101,8 @@ def _kept(client, path, desired, pointers):
     return {p for p in pointers if p not in still_unknown}
 
 
-def stored_form(client, path, desired, root, unwrap):
+def stored_form(client: PinotClient, path: str, desired: dict[str, Any], root: str,
+                unwrap: Callable[[Any], dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
     """(the object as the controller would store it, warnings). Raises SpecError naming an unknown key.
 
     `unwrap(verdict)` picks the stored object out of the validate answer (None if the server cannot say).

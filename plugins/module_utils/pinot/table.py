@@ -6,11 +6,13 @@ rebalance that follows a change of where segments live, or finds that they live 
 from __future__ import annotations
 
 import copy
+from typing import Any
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TABLE_TYPES, TYPE_SUFFIX
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import placement, zones
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.placement import DEFAULT_TENANT
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.rebalance import TableRebalance
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Handler, load_definition
@@ -59,7 +61,7 @@ for _pattern, _defaults in KNOWN_DEFAULTS.items():
     _DEFAULTS_BY_LEAF.setdefault((len(_pattern), _pattern[-1]), []).append((_pattern, _defaults))
 
 
-def is_default(path, value):
+def is_default(path: str, value: Any) -> bool:
     candidates = _DEFAULTS_BY_LEAF.get((len(path), path[-1]), []) + _DEFAULTS_BY_LEAF.get((len(path), "*"), [])
     for pattern, defaults in candidates:
         if all(part in ("*", key) for part, key in zip(pattern, path, strict=True)):
@@ -90,7 +92,7 @@ def _strip_defaults(value, path=()):
     return value
 
 
-def normalise_table(config):
+def normalise_table(config: dict[str, Any]) -> dict[str, Any]:
     """Comparable form of a table config, applied to both the desired and the live object (never changed: the
     sections changed here are copied first, and _strip_defaults builds new containers throughout)."""
     result = dict(config)
@@ -109,7 +111,7 @@ def normalise_table(config):
     return _strip_defaults(result)
 
 
-def as_created(stored, live):
+def as_created(stored: dict[str, Any], live: dict[str, Any] | None) -> dict[str, Any]:
     """What the write adds beyond /tables/validate: a dimension table's default storage quota."""
     if stored.get("isDimTable") and not (stored.get("quota") or {}).get("storage"):
         quota = ((live or {}).get("quota") or {}).get("storage")
@@ -334,7 +336,7 @@ class TableHandler(Handler):
                                                    for key, value in self.drift.items()}}
 
 
-def build(client, params, check_mode):
+def build(client: PinotClient, params: dict[str, Any], check_mode: bool) -> tuple[TableHandler, dict[str, Any] | None]:
     desired = load_definition(params, "table")
     table_type = params.get("table_type")
     zone_kinds, zone_option = (), None
@@ -361,7 +363,7 @@ def build(client, params, check_mode):
     return handler, desired
 
 
-def read_info(client, params):
+def read_info(client: PinotClient, params: dict[str, Any]) -> dict[str, Any]:
     table_type = params.get("table_type")
     type_param = {"type": table_type.lower()} if table_type else None
     if params.get("name"):

@@ -8,16 +8,17 @@ from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TABLE_TYPES, TYPE_SUFFIX
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient
 
 
-def raw_name(name):
+def raw_name(name: str) -> str:
     for suffix in TYPE_SUFFIX.values():
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
 
 
-def table_types(client, name, table_type=None):
+def table_types(client: PinotClient, name: str, table_type: str | None = None) -> list[str]:
     """The types of `name` that exist (only `table_type`, when given); SpecError when there is none."""
     found = client.get("/tables/" + quote(name, safe=""), missing_ok=True) or {}
     types = [kind for kind in TABLE_TYPES if found.get(kind) and table_type in (None, kind)]

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
@@ -12,13 +13,14 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.facts import (
     INSTANCE_PREFIX,
     SERVER_TAG_SUFFIXES,
 )
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import DEFINITIONS, Handler
 
 ROLES = ("BROKER", "SERVER")
 UNTAGGED = {"BROKER": "broker_untagged", "SERVER": "server_untagged"}
 
 
-def tenant_tags(name, role):
+def tenant_tags(name: str, role: str) -> list[str]:
     return [name + BROKER_TAG_SUFFIX] if role == "BROKER" else [name + suffix for suffix in SERVER_TAG_SUFFIXES]
 
 class TenantHandler(Handler):
@@ -164,7 +166,7 @@ class TenantHandler(Handler):
         self.client.delete(self.path, params={"type": self.role})
 
 
-def build(client, params, check_mode):
+def build(client: PinotClient, params: dict[str, Any], check_mode: bool) -> tuple[TenantHandler, dict[str, Any] | None]:
     name, role = params["name"], params["role"]
     instances = params.get("instances")
     explicit = instances is not None
@@ -201,7 +203,7 @@ def build(client, params, check_mode):
     return TenantHandler(client, name, role, check_mode=check_mode, explicit_instances=explicit), desired
 
 
-def read_info(client, params):
+def read_info(client: PinotClient, params: dict[str, Any]) -> dict[str, Any]:
     role = params.get("role")
     if params.get("name"):
         if not role:

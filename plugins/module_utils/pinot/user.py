@@ -9,9 +9,11 @@ requested one against that hash; nothing else ever sees either.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Handler
 
 try:
@@ -103,7 +105,7 @@ class UserHandler(Handler):
         self.client.delete(self.path, params={"component": self.component})
 
 
-def build(client, params, check_mode):
+def build(client: PinotClient, params: dict[str, Any], check_mode: bool) -> tuple[UserHandler, dict[str, Any] | None]:
     name, component = params["name"], params["component"]
     if not name or NOT_A_USERNAME.search(name):
         raise SpecError("name", f"'{name}' is not a Pinot username (no '.', no spaces, not empty)")
@@ -125,7 +127,7 @@ def _public(user):
     return {key: value for key, value in user.items() if key != "password"}
 
 
-def read_info(client, params):
+def read_info(client: PinotClient, params: dict[str, Any]) -> dict[str, Any]:
     """One user (needs its component) or every user; never a password or its hash."""
     if params.get("name"):
         if not params.get("component"):

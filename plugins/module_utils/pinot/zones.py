@@ -11,8 +11,11 @@ smallest selected pool can give each group (groups are equal in size).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.placement import (
     DEFAULT_TENANT,
     replication,
@@ -21,7 +24,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.placement impor
 )
 
 
-def requested_by(params, config):
+def requested_by(params: dict[str, Any], config: dict[str, Any]) -> str | None:
     """The option that makes the table zone-aware (zone_aware, or zone_aware_tenants naming its server tenant);
     None when none does."""
     if params.get("zone_aware"):
@@ -31,12 +34,12 @@ def requested_by(params, config):
     return None
 
 
-def zone_entry(tag, replicas):
+def zone_entry(tag: str, replicas: int) -> dict[str, Any]:
     return {"tagPoolConfig": {"tag": tag, "poolBased": True, "numPools": replicas},
             "replicaGroupPartitionConfig": {"replicaGroupBased": True, "numReplicaGroups": replicas}}
 
 
-def zone_entries(config, table_type):
+def zone_entries(config: dict[str, Any], table_type: str) -> dict[str, dict[str, Any]]:
     """{instance partitions type: entry} of one replica group per zone, for each type the definition does not
     assign itself: an entry the user wrote, or instance partitions given in instancePartitionsMap, win."""
     written = config.get("instanceAssignmentConfigMap") or {}
@@ -46,7 +49,7 @@ def zone_entries(config, table_type):
             if kind not in written and kind not in given}
 
 
-def is_zone_separated(config, table_type):
+def is_zone_separated(config: dict[str, Any], table_type: str) -> bool:
     """Whether Pinot keeps the table's replica groups in distinct pools: pool-based and replica-group based for
     every instance partitions type, with as many pools as groups (or all pools), or instance partitions given."""
     entries = config.get("instanceAssignmentConfigMap") or {}
@@ -65,7 +68,7 @@ def is_zone_separated(config, table_type):
     return True
 
 
-def read_pools(client, tags):
+def read_pools(client: PinotClient, tags: Iterable[str]) -> dict[str, dict[str, int | None]]:
     """{tag: {instance: pool or None}} of the servers of each tag: each tenant once, each instance once, the
     instances concurrently. A tag outside Pinot's naming, or without servers, maps to {}."""
     instances_of = {tag: tag_instances(client, tag) or [] for tag in tags}
@@ -75,5 +78,5 @@ def read_pools(client, tags):
             for tag, found in instances_of.items()}
 
 
-def distinct_pools(pools):
+def distinct_pools(pools: dict[str, int | None]) -> list[int]:
     return sorted({pool for pool in pools.values() if pool is not None}, key=str)
