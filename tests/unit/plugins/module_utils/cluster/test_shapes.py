@@ -11,8 +11,8 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster import shapes
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.groups import group_status
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.render import render_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout import Rollout
-from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster
 from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.rollout_plan import group_steps, rollout_units
+from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import normalise_cluster
 
 
 def assert_shape(value, shape):
