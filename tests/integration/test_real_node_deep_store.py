@@ -109,8 +109,9 @@ def instance_of(pod: str) -> str:
     return f"Server_{pod}.{group}-headless.{NS}.svc.cluster.local_8098"
 
 
-def counts(bed: Bed) -> dict[str, int]:
-    return {t: bed.cluster.sql(f"SELECT COUNT(*) FROM {t}")[0][0] for t in (OFFLINE, REALTIME)}
+def counts(bed: Bed) -> dict[str, int | None]:
+    """COUNT(*) of each table; None for a table the broker cannot answer for yet (one just created)."""
+    return {t: (bed.cluster.answer(f"SELECT COUNT(*) FROM {t}") or [[None]])[0][0] for t in (OFFLINE, REALTIME)}
 
 
 def steady_load(bed: Bed) -> QueryLoad:

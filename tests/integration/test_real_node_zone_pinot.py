@@ -99,8 +99,8 @@ def test_rows_in_every_segment_on_three_zones(bed: RealCluster) -> None:
     feed.start()
     time.sleep(4)
     seeded = feed.stop()
-    wait_until("every row", lambda: bed.sql(f"SELECT COUNT(*) FROM {OFFLINE}") == [[BATCHES * len(ROWS)]] and
-               bed.sql(f"SELECT COUNT(*) FROM {REALTIME}") == [[seeded]], timeout=120)
+    wait_until("every row", lambda: bed.answer(f"SELECT COUNT(*) FROM {OFFLINE}") == [[BATCHES * len(ROWS)]] and
+               bed.answer(f"SELECT COUNT(*) FROM {REALTIME}") == [[seeded]], timeout=120)
     for table in (f"{OFFLINE}_OFFLINE", f"{REALTIME}_REALTIME"):
         spread = zones_of_segments(bed, table)
         assert spread and all(zones == list(ZONES) for zones in spread.values()), (table, spread)
@@ -187,7 +187,7 @@ def test_a_zone_lost_under_load_then_back(bed: RealCluster) -> None:
     assert any("could share a zone" in w for w in results["default2"].get("warnings") or []), results["default2"]
     assert not any("could share a zone" in w for w in results["zoned2"].get("warnings") or [])
     wait_until("the control tables' rows", lambda: all(
-        bed.sql(f"SELECT COUNT(*) FROM {name}") == [[BATCHES * len(ROWS)]] for name in CONTROL), timeout=120)
+        bed.answer(f"SELECT COUNT(*) FROM {name}") == [[BATCHES * len(ROWS)]] for name in CONTROL), timeout=120)
     doomed = {name: sorted(s for s, zones in zones_of_segments(bed, f"{name}_OFFLINE").items() if set(zones) == {LOST})
               for name in CONTROL}
     assert doomed["zoned2"] == [], "a zone-aware table put both replicas of a segment in one zone"
