@@ -77,7 +77,6 @@ SERVICE_MONITOR_API = "monitoring.coreos.com/v1"
 METRICS_PORT_NAME = "metrics"
 
 
-
 def config_dir(role: str) -> str:
     return f"/var/pinot/{role}/config"
 

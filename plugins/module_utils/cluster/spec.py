@@ -543,7 +543,7 @@ def _pinot_config(raw, field, role, secret_env_names, env_names):
                 raise SpecError(sub, f"Pinot reads environment variables as ${{env:{bare.group(1)}}}, "
                                 f"not ${{{bare.group(1)}}}")
             _validate_env_references(ENV_REFERENCE.findall(text), "${{env:{}}}", sub, role=role,
-                                  secret_env_names=secret_env_names, env_names=env_names)
+                                     secret_env_names=secret_env_names, env_names=env_names)
             if SECRET_KEY_PATTERN.search(key):
                 match = ENV_REFERENCE.fullmatch(text)
                 if not match or match.group(1) not in secret_env_names:
@@ -565,7 +565,7 @@ def _validate_env_references(names, spelling, field, *, role, secret_env_names, 
 def _validate_jvm_opts(jvm_opts, field, role, secret_env_names, env_names):
     """No credential in plaintext in JAVA_OPTS (it is stored in the StatefulSet): `-Dkey=$(NAME)` from secret_env."""
     _validate_env_references(K8S_ENV_REFERENCE.findall(jvm_opts), "$({})", field, role=role,
-                          secret_env_names=secret_env_names, env_names=env_names)
+                             secret_env_names=secret_env_names, env_names=env_names)
     for option in jvm_opts.split():
         key, sep, value = option[2:].partition("=")
         if not option.startswith("-D") or not sep or not SECRET_KEY_PATTERN.search(key):

@@ -23,6 +23,7 @@ UNTAGGED = {"BROKER": "broker_untagged", "SERVER": "server_untagged"}
 def tenant_tags(name: str, role: str) -> list[str]:
     return [name + BROKER_TAG_SUFFIX] if role == "BROKER" else [name + suffix for suffix in SERVER_TAG_SUFFIXES]
 
+
 class TenantHandler(Handler):
     kind = "tenant"
 

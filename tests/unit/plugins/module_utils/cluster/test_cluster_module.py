@@ -24,8 +24,8 @@ def status(cluster, *names):
     report = {}
     for name in names:
         pods = [f"pinot-{name}-{i}" for i in range(replicas.get(name, 1))]
-        report[name] = {"pods": [{"name": pod, "instance": instance_id(roles.get(name, name), pod,
-                                                                     f"pinot-{name}-headless", "analytics")}
+        role, service = roles.get(name, name), f"pinot-{name}-headless"
+        report[name] = {"pods": [{"name": pod, "instance": instance_id(role, pod, service, "analytics")}
                                  for pod in pods]}
     return report
 
