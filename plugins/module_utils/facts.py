@@ -22,7 +22,7 @@ from typing import Any
 # -- Pinot -----------------------------------------------------------------------------------------------------
 
 # The roles of a Pinot node, in the order Pinot's upgrade documentation deploys them: the default
-# `deployment_order` and rollout order. (roles/pinot_cluster/tasks/main.yml has its own copy, in Jinja.)
+# `deployment_order` and rollout order (the pinot_cluster role loops over the `order` pinot_cluster returns).
 ROLES = ("controller", "broker", "server", "minion")
 DEFAULT_ORDER = ROLES
 
