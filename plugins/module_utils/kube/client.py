@@ -384,6 +384,7 @@ class K8sClient:
         self.sleep = sleep
         self.reads = 0
         self.writes = 0
+        self._served: dict[str, bool] = {}
         self.dry_runs = 0
         self.events = 0
         self.executed_requests = []
@@ -479,10 +480,13 @@ class K8sClient:
     def serves(self, kind: str) -> bool:
         """Whether the apiserver serves `kind` (for a custom resource: whether its CRD is installed), from the
         discovery document of its API group version, which every authenticated user may read."""
-        prefix, plural, _namespaced = KINDS[kind]
-        self._count("reads")
-        status, body = self.request("discover", kind, None, "GET", prefix)
-        return status != 404 and any(r.get("name") == plural for r in (body or {}).get("resources") or [])
+        if kind not in self._served:  # asked by the pre-flight, the plan and the prune of one run: read once
+            prefix, plural, _namespaced = KINDS[kind]
+            self._count("reads")
+            status, body = self.request("discover", kind, None, "GET", prefix)
+            self._served[kind] = status != 404 and any(r.get("name") == plural
+                                                       for r in (body or {}).get("resources") or [])
+        return self._served[kind]
 
     def list(self, kind: str, namespace: str | None = None,
              selector: dict[str, str] | str | None = None) -> KubeObjects:

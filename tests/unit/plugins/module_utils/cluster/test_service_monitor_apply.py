@@ -60,13 +60,21 @@ def test_service_monitors_are_listed_only_where_served():
     assert managed_kinds(Client(True))[0] == "ServiceMonitor"
 
 
-def test_serves_reads_the_group_versions_discovery(monkeypatch):
-    client = K8sClient.__new__(K8sClient)
-    client.reads = 0
-    client._lock = threading.Lock()
-    client.executed_requests = []
+def test_serves_reads_the_group_versions_discovery_once_per_client(monkeypatch):
     answers = {"/apis/monitoring.coreos.com/v1": (200, {"resources": [{"name": "servicemonitors"}]})}
-    monkeypatch.setattr(client, "request", lambda verb, kind, name, method, path, **kw: answers.get(path, (404, None)))
+
+    def discovering_client():
+        client = K8sClient.__new__(K8sClient)
+        client.reads = 0
+        client._served = {}
+        client._lock = threading.Lock()
+        client.executed_requests = []
+        monkeypatch.setattr(client, "request",
+                            lambda verb, kind, name, method, path, **kw: answers.get(path, (404, None)))
+        return client
+
+    client = discovering_client()
     assert client.serves("ServiceMonitor")
+    assert client.serves("ServiceMonitor") and client.reads == 1  # asked again in the same run: no second read
     answers.clear()
-    assert not client.serves("ServiceMonitor")
+    assert not discovering_client().serves("ServiceMonitor")
