@@ -129,12 +129,18 @@ test-integration-shared-bed: testbed-build
 	$(PYTEST) -m integration -v --durations=15 $(addprefix --ignore=,$(OWN_BED_TESTS)) tests/integration
 
 # $(1) and $(2): the targets of each lane, run with make -k so that a failure does not hide the next target's.
+# Each lane's lines also go to build/lanes/<lane>.log; at the end the failures and results of both lanes are printed
+# again, so that the last lines of a long run (all a CI page may show) say what failed.
+LANE_RESULT := ( (FAILED|ERROR|XPASS) |=+ .*(passed|failed|error).* =+$$|make(\[[0-9]+\])?: \*\*\*|fatal: \[|CRITICAL )
 define side_by_side
-( $(MAKE) --no-print-directory -k $(1) 2>&1 | sed -u 's/^/[$(patsubst test-integration-%,%,$(firstword $(1)))] /' ) &
+mkdir -p build/lanes
+( $(MAKE) --no-print-directory -k $(1) 2>&1 | sed -u 's/^/[$(patsubst test-integration-%,%,$(firstword $(1)))] /' | tee build/lanes/first.log ) &
 lane=$$!
 status=0
-$(MAKE) --no-print-directory -k $(2) 2>&1 | sed -u 's/^/[$(patsubst test-integration-%,%,$(firstword $(2)))] /' || status=$$?
+$(MAKE) --no-print-directory -k $(2) 2>&1 | sed -u 's/^/[$(patsubst test-integration-%,%,$(firstword $(2)))] /' | tee build/lanes/second.log || status=$$?
 wait $$lane || status=$$?
+echo "=== results of both lanes (exit $$status) ==="
+grep -h -E '$(LANE_RESULT)' build/lanes/first.log build/lanes/second.log || true
 exit $$status
 endef
 
