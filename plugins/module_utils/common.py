@@ -32,9 +32,10 @@ class SpecError(Exception):
         return SpecError(f"{prefix}.{self.field}" if self.field else prefix, self.message)
 
 
-def require_library(module, found, name, import_error):
-    """Fail the module, as Ansible does, when the Python library `name` it needs could not be imported."""
-    if not found:
+def require_library(module, name, import_error):
+    """Fail the module, as Ansible does, when the Python library `name` it needs could not be imported (its
+    import error is not None)."""
+    if import_error is not None:
         module.fail_json(msg=missing_required_lib(name), exception=import_error)
 
 

@@ -154,7 +154,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import require_library
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import (
-    HAS_REQUESTS,
     PINOT_CONNECTION_ARGS,
     REQUESTS_IMPORT_ERROR,
 )
@@ -188,7 +187,7 @@ def main():
         mutually_exclusive=[("instance", "instances")],
         supports_check_mode=True,
     )
-    require_library(module, HAS_REQUESTS, "requests", REQUESTS_IMPORT_ERROR)
+    require_library(module, "requests", REQUESTS_IMPORT_ERROR)
     params = module.params
     if params["before_restart"]:
         instances = params["instances"] or ([params["instance"]] if params["instance"] else [])

@@ -40,7 +40,6 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.cluster.spec import (
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError, fail_cleanly, require_library
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import LABEL_COMPONENT, LABEL_GROUP
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import (
-    HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     K8sClient,
     K8sError,
@@ -48,7 +47,6 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.kube.client import (
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.kube.events import EventRecorder
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import (
-    HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     PinotClient,
     PinotError,
@@ -56,7 +54,7 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import (
 
 
 def connect(module):
-    require_library(module, HAS_KUBERNETES, "kubernetes", KUBERNETES_IMPORT_ERROR)
+    require_library(module, "kubernetes", KUBERNETES_IMPORT_ERROR)
     reveal_kubeconfig(module)  # from here on errors name the kubeconfig file; a dict's credentials stay hidden
     return K8sClient.from_params(module.params)
 
@@ -198,7 +196,7 @@ def run_cluster_rollout(module: AnsibleModule) -> None:
     try:
         cluster = normalise_cluster(without_unset(params["cluster"], module.argument_spec["cluster"]["options"]))
         validate_options(cluster, params)
-        require_library(module, HAS_REQUESTS, "requests", REQUESTS_IMPORT_ERROR)
+        require_library(module, "requests", REQUESTS_IMPORT_ERROR)
         k8s = connect(module)
         pinot = PinotClient.from_params(params["pinot"])
         recorder = EventRecorder(k8s, enabled=params["events"] and not module.check_mode)

@@ -121,6 +121,12 @@ def _validate_keys(value, allowed, field, required=()):
             raise SpecError(_path(field, key), "is required")
 
 
+def _booleans(mapping, flags, field):
+    for flag in flags:
+        if mapping.get(flag) is not None and not isinstance(mapping[flag], bool):
+            raise SpecError(_path(field, flag), "must be a boolean")
+
+
 def _type(value, expected, field):
     if expected is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -316,9 +322,7 @@ def _volumes(volumes, field):
         if volume["mount_path"] in paths:
             raise SpecError(_path(sub, "mount_path"), f"two volumes are mounted at {volume['mount_path']}")
         paths.add(volume["mount_path"])
-        for flag in ("read_only", "optional"):
-            if volume.get(flag) is not None and not isinstance(volume[flag], bool):
-                raise SpecError(_path(sub, flag), "must be a boolean")
+        _booleans(volume, ("read_only", "optional"), sub)
         items = volume.get("items")
         if items is not None:
             _type(items, list, _path(sub, "items"))
@@ -336,9 +340,7 @@ def _metrics(metrics, field):
     """The fields of a profile's (or an `overrides`') `metrics`, each as given; what depends on the role is checked
     per group (_group_metrics)."""
     _validate_keys(metrics, METRICS_KEYS, field)
-    for flag in ("enabled", "service_monitor"):
-        if metrics.get(flag) is not None and not isinstance(metrics[flag], bool):
-            raise SpecError(_path(field, flag), "must be a boolean")
+    _booleans(metrics, ("enabled", "service_monitor"), field)
     port = metrics.get("port")
     if port is not None:
         _type(port, int, _path(field, "port"))
@@ -640,11 +642,9 @@ def _secret_env(raw, field):
             if role not in ROLES:
                 raise SpecError(_path(_path(sub, "roles"), rindex), f"unknown role {role!r}; expected one of "
                                 f"{', '.join(ROLES)}")
-        optional = item.get("optional", False)
-        if not isinstance(optional, bool):
-            raise SpecError(_path(sub, "optional"), "must be a boolean")
+        _booleans(item, ("optional",), sub)
         result.append({"name": name, "secret": item["secret"], "key": item["key"], "roles": sorted(set(roles)),
-                       "optional": optional})
+                       "optional": item.get("optional", False)})
     return result
 
 

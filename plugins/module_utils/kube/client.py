@@ -26,10 +26,8 @@ try:
     from kubernetes import config as k8s_config
     from kubernetes.client.exceptions import ApiException
 
-    HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by ansible-test import sanity
-    HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
     ApiException = Exception
 

@@ -19,10 +19,8 @@ try:
     from requests.adapters import HTTPAdapter
     from requests.utils import get_environ_proxies, get_netrc_auth
 
-    HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by ansible-test import sanity
-    HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = exc
 
 PINOT_CONNECTION_ARGS = dict(

@@ -17,7 +17,6 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.common import (
     secret_values,
 )
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import (
-    HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     PinotClient,
     PinotError,
@@ -37,7 +36,7 @@ Bulk = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def connect(module):
-    require_library(module, HAS_REQUESTS, "requests", REQUESTS_IMPORT_ERROR)
+    require_library(module, "requests", REQUESTS_IMPORT_ERROR)
     return PinotClient.from_params(module.params)
 
 

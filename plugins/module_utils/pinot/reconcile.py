@@ -230,3 +230,14 @@ def load_definition(params: dict[str, Any], option: str, src_option: str = "src"
     if not isinstance(loaded, dict):
         raise SpecError(src_option, f"{src} must hold one JSON/YAML object, not {type(loaded).__name__}")
     return loaded
+
+
+def name_in_definition(definition: dict[str, Any], key: str, name: str | None, option: str) -> str:
+    """The object's name as the definition's `key` holds it, filled from the module's `name` when absent;
+    `option` names the definition's option in errors."""
+    given = definition.get(key)
+    if given is None and name:
+        definition[key] = given = name
+    if not isinstance(given, str) or not given:
+        raise SpecError(f"{option}.{key}", "is required")
+    return given

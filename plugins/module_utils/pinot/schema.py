@@ -11,7 +11,11 @@ from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Handler, load_definition
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import (
+    Handler,
+    load_definition,
+    name_in_definition,
+)
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reload import TableReload
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.stored_form import UNRECOGNIZED, stored_form
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import table_types
@@ -142,11 +146,7 @@ def validate_schema(schema, name):
     """Local checks whose failures name the field; the server's validate endpoint does the rest."""
     if not isinstance(schema, dict):
         raise SpecError("schema", f"must be a JSON object, not {type(schema).__name__}")
-    schema_name = schema.get("schemaName")
-    if schema_name is None and name:
-        schema["schemaName"] = schema_name = name
-    if not isinstance(schema_name, str) or not schema_name:
-        raise SpecError("schema.schemaName", "is required")
+    schema_name = name_in_definition(schema, "schemaName", name, "schema")
     if name and name != schema_name:
         raise SpecError("name", f"'{name}' does not match schema.schemaName '{schema_name}'")
     if "__" in schema_name:

@@ -15,7 +15,11 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot import placemen
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.placement import DEFAULT_TENANT
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.rebalance import TableRebalance
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Handler, load_definition
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import (
+    Handler,
+    load_definition,
+    name_in_definition,
+)
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.stored_form import stored_form
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.table_names import raw_name
 
@@ -132,11 +136,7 @@ def validate_table(config, name, table_type):
     config_type = config_type.upper()
     if table_type and table_type != config_type:
         raise SpecError("table_type", f"{table_type} does not match table.tableType {config_type}")
-    config_name = config.get("tableName")
-    if config_name is None and name:
-        config["tableName"] = config_name = name
-    if not isinstance(config_name, str) or not config_name:
-        raise SpecError("table.tableName", "is required")
+    config_name = name_in_definition(config, "tableName", name, "table")
     raw = raw_name(config_name)
     if config_name != raw and not config_name.endswith(TYPE_SUFFIX[config_type]):
         raise SpecError("table.tableName", f"'{config_name}' has a type suffix that is not {config_type}")

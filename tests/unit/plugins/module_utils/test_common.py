@@ -64,8 +64,8 @@ def test_poll_until_raises_what_the_last_value_makes_or_returns_it():
 
 
 def test_a_missing_library_fails_as_ansible_says_it():
-    require_library(FakeModule(), True, "requests", None)  # found: nothing happens
+    require_library(FakeModule(), "requests", None)  # found: nothing happens
     with pytest.raises(Failed) as failed:
-        require_library(FakeModule(), False, "requests", "Traceback: no module named requests")
+        require_library(FakeModule(), "requests", "Traceback: no module named requests")
     details = failed.value.args[0]
     assert "requests" in details["msg"] and details["exception"] == "Traceback: no module named requests"
