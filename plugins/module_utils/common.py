@@ -51,7 +51,8 @@ def fail_cleanly(module, exc, sent, **extra):
 def poll_until(read, done, timeout, timed_out, *, interval=2.0, clock=None, sleep=None):
     """Call `read()` until `done(value)` and return that value; after `timeout` seconds, raise
     `timed_out(value)` (an exception made from the last value), or return that value when `timed_out` is None.
-    The wait loop of both stacks; `clock` and `sleep` default to the time module's."""
+    The last sleep ends at the deadline, where `read()` has its last try. The wait loop of both stacks; `clock`
+    and `sleep` default to the time module's."""
     clock = clock or time.monotonic
     sleep = sleep or time.sleep
     deadline = clock() + timeout
@@ -63,7 +64,7 @@ def poll_until(read, done, timeout, timed_out, *, interval=2.0, clock=None, slee
             if timed_out is None:
                 return value
             raise timed_out(value)
-        sleep(interval)
+        sleep(min(interval, max(0.0, deadline - clock())))
 
 
 def diff_paths(before: Any, after: Any, prefix: str = "") -> list[str]:

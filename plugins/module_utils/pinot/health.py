@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ansible_collections.pinotops.k8s.plugins.module_utils.common import poll_until
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import INSTANCE_PREFIX, ROLES, TABLE_TYPES, TYPE_SUFFIX
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
 
@@ -245,15 +246,17 @@ def gate_message(check: dict[str, Any], component: str, label: str, elapsed: flo
 
 
 def wait_for_gate(probe, checks, timeout, interval, *, clock=time.monotonic, sleep=time.sleep):
+    """Run the checks until all pass or `timeout` ends: (the last results, how many tries, seconds taken)."""
     start = clock()
-    attempts = 0
-    while True:
-        attempts += 1
-        results = run_once(probe, checks)
-        elapsed = clock() - start
-        if all(r["ok"] for r in results) or elapsed >= timeout:
-            return results, attempts, round(elapsed, 2)
-        sleep(min(interval, max(0.0, timeout - elapsed)))
+    attempts = []
+
+    def attempt():
+        attempts.append(None)
+        return run_once(probe, checks)
+
+    results = poll_until(attempt, lambda found: all(r["ok"] for r in found), timeout, None, interval=interval,
+                         clock=clock, sleep=sleep)
+    return results, len(attempts), round(clock() - start, 2)
 
 
 def health_client(params: dict[str, Any], url: str) -> PinotClient:
