@@ -150,7 +150,7 @@ stats:
     C(totalDocs), C(timeUsedMs), C(numServersQueried), C(numServersResponded), C(numSegmentsQueried),
     C(numSegmentsProcessed), C(numSegmentsMatched), C(numEntriesScannedInFilter), C(requestId), C(brokerId). Which
     keys come depends on the Pinot version and the engine.
-  returned: success, and on a failure that Pinot answered with exceptions
+  returned: success
   type: dict
   sample: {"numDocsScanned": 3, "totalDocs": 3, "timeUsedMs": 4, "numServersQueried": 1, "numServersResponded": 1}
 via:

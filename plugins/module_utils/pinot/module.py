@@ -118,7 +118,7 @@ def mask_secrets(module: AnsibleModule, desired: Any) -> None:
 def fail(module, client, exc):
     """One clear message; what was already written (if anything) is listed for the operator, with the HTTP status."""
     status = {"status": exc.status} if isinstance(exc, PinotError) else {}
-    # What the failure itself carries for the operator (pinot_query: Pinot's exceptions and statistics).
+    # What the failure itself carries for the operator (pinot_query: Pinot's exceptions).
     fail_cleanly(module, exc, client.executed_requests, **status, **getattr(exc, "extra_result", {}))
 
 

@@ -33,12 +33,12 @@ HTTP_MARGIN = 5.0
 
 
 class QueryFailed(PinotError):
-    """A query Pinot answered with exceptions, or with a partial result the task does not accept; the result keys
-    it carries (`exceptions`, `stats`) go into the failure report."""
+    """A query Pinot answered with exceptions, or with a partial result the task does not accept; Pinot's
+    `exceptions` go into the failure report (the message names the servers that did not respond)."""
 
-    def __init__(self, path: str, reason: str, exceptions: list[dict[str, Any]], stats: dict[str, Any]) -> None:
+    def __init__(self, path: str, reason: str, exceptions: list[dict[str, Any]]) -> None:
         super().__init__("POST", path, reason=reason)
-        self.extra_result = {"exceptions": exceptions, "stats": stats}
+        self.extra_result = {"exceptions": exceptions}
 
 
 def check_sql(sql: Any) -> str:
@@ -122,12 +122,11 @@ def answer(response: Any, path: str, fail_on_partial: bool) -> dict[str, Any]:
         raise PinotError("POST", path, reason=f"the answer is not a query response: {str(response)[:500]!r}")
     exceptions = [{"errorCode": item.get("errorCode"), "message": item.get("message")}
                   for item in response.get("exceptions") or [] if isinstance(item, dict)]
-    stats = stats_of(response)
     problems = _problems(response)
     table = response.get("resultTable")
     if problems and (fail_on_partial or not isinstance(table, dict)):
         what = "Pinot could not run the query" if not isinstance(table, dict) else "the result is partial"
-        raise QueryFailed(path, f"{what}: " + "; ".join(problems), exceptions, stats)
+        raise QueryFailed(path, f"{what}: " + "; ".join(problems), exceptions)
     schema = (table or {}).get("dataSchema") or {}
     columns = list(schema.get("columnNames") or [])
     rows = [list(row) for row in (table or {}).get("rows") or []]
@@ -143,7 +142,7 @@ def answer(response: Any, path: str, fail_on_partial: bool) -> dict[str, Any]:
         num_rows=len(rows),
         partial=bool(problems),
         exceptions=exceptions,
-        stats=stats,
+        stats=stats_of(response),
         warnings=warnings,
     )
 
