@@ -24,6 +24,8 @@ CLUSTER_MODULES = ("pinot_cluster", "pinot_cluster_event", "pinot_cluster_info",
                    "pinot_health")
 # Examples that name instances: run by their module's own test with the names standing for the test bed's.
 INSTANCE_MODULES = ("pinot_instance",)
+# Examples that query a table with rows: run by their module's own test with the table standing for one of its own.
+QUERY_MODULES = ("pinot_query",)
 RESULT = re.compile(r"^localhost \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
 
 

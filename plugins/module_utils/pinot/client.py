@@ -82,6 +82,8 @@ def _was_not_sent(exc):
 class PinotClient:
     """Talks to one controller; records every write so modules can report exactly what they did."""
 
+    component = "controller"  # what base_url is, in messages (pinot_query also talks to a broker)
+
     def __init__(self, controller_url: str, *, username: str | None = None, password: str | None = None,
                  token: str | None = None, validate_certs: bool = True, ca_cert: str | None = None,
                  client_cert: str | None = None, client_key: str | None = None, timeout: float = 30.0,
@@ -151,13 +153,13 @@ class PinotClient:
             except requests.exceptions.SSLError as exc:
                 # A certificate problem is not transient: no retries, and say what to do about it.
                 raise PinotError(method, display, reason=f"TLS connection to {self.base_url} failed: "
-                                 f"{_ssl_reason(exc)} (give ca_cert with the CA that signed the controller's "
+                                 f"{_ssl_reason(exc)} (give ca_cert with the CA that signed the {self.component}'s "
                                  "certificate, or validate_certs=false)") from None
             except requests.exceptions.RequestException as exc:
                 if not last and (read_only or method in IDEMPOTENT_METHODS or _was_not_sent(exc)):
                     self._sleep(attempt)
                     continue
-                raise PinotError(method, display, reason=f"cannot reach the controller at {self.base_url}: "
+                raise PinotError(method, display, reason=f"cannot reach the {self.component} at {self.base_url}: "
                                  f"{type(exc).__name__}") from None
             if response.status_code == 404 and missing_ok:
                 return None

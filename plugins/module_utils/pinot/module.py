@@ -118,13 +118,15 @@ def mask_secrets(module: AnsibleModule, desired: Any) -> None:
 def fail(module, client, exc):
     """One clear message; what was already written (if anything) is listed for the operator, with the HTTP status."""
     status = {"status": exc.status} if isinstance(exc, PinotError) else {}
-    fail_cleanly(module, exc, client.executed_requests, **status)
+    # What the failure itself carries for the operator (pinot_query: Pinot's exceptions).
+    fail_cleanly(module, exc, client.executed_requests, **status, **getattr(exc, "extra_result", {}))
 
 
 def run_operation(module: AnsibleModule,
                   operate: Callable[[PinotClient, dict[str, Any], bool], dict[str, Any]]) -> None:
     """Modules that act on a live object rather than store one (pause a table): `operate(client, params,
-    check_mode)` reads, decides and writes; it returns the result, with `diff` and `warnings` for the glue."""
+    check_mode)` reads, decides and writes; it returns the result, with `diff` (None when there is nothing to diff)
+    and `warnings` for the glue."""
     client = connect(module)
     try:
         result = operate(client, module.params, module.check_mode)
@@ -133,7 +135,7 @@ def run_operation(module: AnsibleModule,
     for warning in result.pop("warnings", []):
         module.warn(warning)
     diff = result.pop("diff")
-    if module._diff:
+    if module._diff and diff is not None:
         result["diff"] = diff
     module.exit_json(executed_requests=client.executed_requests, **result)
 
