@@ -24,6 +24,8 @@ CLUSTER_MODULES = ("pinot_cluster", "pinot_cluster_event", "pinot_cluster_info",
                    "pinot_health")
 # Examples that name instances: run by their module's own test with the names standing for the test bed's.
 INSTANCE_MODULES = ("pinot_instance",)
+# Examples run by their modules' own test (tests/integration/test_pinot_quota.py).
+QUOTA_MODULES = ("pinot_application_quota", "pinot_database", "pinot_quota_info")
 RESULT = re.compile(r"^localhost \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
 
 
