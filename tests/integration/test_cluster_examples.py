@@ -24,8 +24,7 @@ import pytest
 
 from tests.support.examples import (
     CLUSTER_MODULES,
-    INSTANCE_MODULES,
-    QUERY_MODULES,
+    EXAMPLES_IN_OWN_TEST,
     REPO,
     RESOURCE_MODULES,
     Runner,
@@ -43,7 +42,9 @@ CANARY_IMAGE = "apachepinot/pinot:1.5.2"
 def test_every_module_has_its_examples_run():
     """The example suites together cover every module of the collection."""
     modules = {path.stem for path in (REPO / "plugins" / "modules").glob("*.py") if path.stem != "__init__"}
-    assert modules == set(RESOURCE_MODULES) | set(CLUSTER_MODULES) | set(INSTANCE_MODULES) | set(QUERY_MODULES)
+    assert modules == set(RESOURCE_MODULES) | set(CLUSTER_MODULES) | set(EXAMPLES_IN_OWN_TEST)
+    for module, test_file in EXAMPLES_IN_OWN_TEST.items():  # and the test named runs that module's examples
+        assert f'"{module}"' in (REPO / "tests" / "integration" / test_file).read_text(), (module, test_file)
     for module in modules:  # and every module has examples to run
         assert any(isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "EXAMPLES"
                    for node in ast.parse((REPO / "plugins" / "modules" / f"{module}.py").read_text()).body), module

@@ -22,10 +22,15 @@ RESOURCE_MODULES = ("pinot_schema", "pinot_schema_info", "pinot_table", "pinot_t
                     "pinot_tenant_info", "pinot_tenant_rebalance", "pinot_user", "pinot_user_info")
 CLUSTER_MODULES = ("pinot_cluster", "pinot_cluster_event", "pinot_cluster_info", "pinot_cluster_rollout",
                    "pinot_health")
-# Examples that name instances: run by their module's own test with the names standing for the test bed's.
-INSTANCE_MODULES = ("pinot_instance",)
-# Examples that query a table with rows: run by their module's own test with the table standing for one of its own.
-QUERY_MODULES = ("pinot_query",)
+# Examples run by their module's own integration test (they name instances, need a table with rows, ...), with the
+# test file that runs them.
+EXAMPLES_IN_OWN_TEST = {
+    "pinot_instance": "test_pinot_instance.py",
+    "pinot_query": "test_pinot_query.py",
+    "pinot_application_quota": "test_pinot_quota.py",
+    "pinot_database": "test_pinot_quota.py",
+    "pinot_quota_info": "test_pinot_quota.py",
+}
 RESULT = re.compile(r"^localhost \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
 
 

@@ -125,8 +125,11 @@ class PinotClient:
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
                 missing_ok: bool = False, retry_if: Callable[[int, str], bool] | None = None,
-                read_only: bool | None = None) -> Any:
+                read_only: bool | None = None, headers: dict[str, str] | None = None) -> Any:
         """Send one request and return the parsed body (None for 404 when missing_ok).
+
+        `headers` are added to this request only (e.g. Pinot's `database` header, which names the database a
+        request is about).
 
         Retries connection failures and 502/503/504 for idempotent methods only; a POST is retried
         only when it provably never reached the server, or when `retry_if(status, message)` says the
@@ -139,6 +142,8 @@ class PinotClient:
         if body is not None:
             kwargs["data"] = json.dumps(body)
             kwargs["headers"] = {"Content-Type": "application/json"}
+        if headers:
+            kwargs["headers"] = dict(kwargs.get("headers") or {}, **headers)
         display = path + _query_string(params)
         if read_only is None:
             read_only = method == "GET"
@@ -177,8 +182,9 @@ class PinotClient:
     def _sleep(self, attempt):
         time.sleep(min(self.backoff * (2 ** attempt), 8.0))
 
-    def get(self, path: str, params: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
-        return self.request("GET", path, params=params, missing_ok=missing_ok)
+    def get(self, path: str, params: dict[str, Any] | None = None, missing_ok: bool = False,
+            headers: dict[str, str] | None = None) -> Any:
+        return self.request("GET", path, params=params, missing_ok=missing_ok, **_only_given(headers=headers))
 
     def get_once(self, path: str, params: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
         """A GET whose answer does not change during one module run (does this tenant exist?): sent once."""
@@ -199,8 +205,8 @@ class PinotClient:
         return self.request("POST", path, params=params, body=body, read_only=True)
 
     def post(self, path: str, body: Any = None, params: dict[str, Any] | None = None,
-             retry_if: Callable[[int, str], bool] | None = None) -> Any:
-        return self.request("POST", path, params=params, body=body, retry_if=retry_if)
+             retry_if: Callable[[int, str], bool] | None = None, headers: dict[str, str] | None = None) -> Any:
+        return self.request("POST", path, params=params, body=body, retry_if=retry_if, **_only_given(headers=headers))
 
     def put(self, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
         return self.request("PUT", path, params=params, body=body)
@@ -208,6 +214,12 @@ class PinotClient:
     def delete(self, path: str, params: dict[str, Any] | None = None,
                retry_if: Callable[[int, str], bool] | None = None) -> Any:
         return self.request("DELETE", path, params=params, retry_if=retry_if)
+
+
+def _only_given(**kwargs):
+    """The keyword arguments that are set: a request() without headers keeps the signature the scripted clients of
+    the unit tests override."""
+    return {key: value for key, value in kwargs.items() if value is not None}
 
 
 def _query_string(params):

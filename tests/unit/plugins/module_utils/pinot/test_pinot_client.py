@@ -17,6 +17,7 @@ class Script(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         self.server.seen.append((self.command, self.path, self.headers.get("Authorization"),
                                  self.rfile.read(length).decode()))
+        self.server.headers_seen.append(dict(self.headers))
         status, body = self.server.script.pop(0) if self.server.script else (200, {})
         payload = json.dumps(body).encode()
         self.send_response(status)
@@ -34,7 +35,7 @@ class Script(BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Script)
-    httpd.script, httpd.seen = [], []
+    httpd.script, httpd.seen, httpd.headers_seen = [], [], []
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd
@@ -98,6 +99,17 @@ def test_unreachable_controller_fails_clearly_without_secrets():
     message = str(raised.value)
     assert message.startswith("GET /tables failed: cannot reach the controller at http://127.0.0.1:")
     assert "pa55word" not in message
+
+
+def test_headers_go_with_one_request_only(server):
+    """Pinot's `database` header names the database of one request (the quota APIs refuse a mismatch)."""
+    client = client_for(server)
+    client.get("/databases/sales/quotas", headers={"database": "sales"})
+    client.post("/databases/sales/quotas", body={"x": 1}, headers={"database": "sales"})
+    client.get("/tables")
+    sent = [(headers.get("database"), headers.get("Content-Type")) for headers in server.headers_seen]
+    assert sent == [("sales", None), ("sales", "application/json"), (None, None)]
+    assert client.executed_requests == ["POST /databases/sales/quotas"]
 
 
 def test_reads_and_writes_are_counted_separately(server):
