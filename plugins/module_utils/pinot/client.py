@@ -184,7 +184,7 @@ class PinotClient:
 
     def get(self, path: str, params: dict[str, Any] | None = None, missing_ok: bool = False,
             headers: dict[str, str] | None = None) -> Any:
-        return self.request("GET", path, params=params, missing_ok=missing_ok, **_only_given(headers=headers))
+        return self.request("GET", path, params=params, missing_ok=missing_ok, headers=headers)
 
     def get_once(self, path: str, params: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
         """A GET whose answer does not change during one module run (does this tenant exist?): sent once."""
@@ -206,7 +206,7 @@ class PinotClient:
 
     def post(self, path: str, body: Any = None, params: dict[str, Any] | None = None,
              retry_if: Callable[[int, str], bool] | None = None, headers: dict[str, str] | None = None) -> Any:
-        return self.request("POST", path, params=params, body=body, retry_if=retry_if, **_only_given(headers=headers))
+        return self.request("POST", path, params=params, body=body, retry_if=retry_if, headers=headers)
 
     def put(self, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
         return self.request("PUT", path, params=params, body=body)
@@ -214,12 +214,6 @@ class PinotClient:
     def delete(self, path: str, params: dict[str, Any] | None = None,
                retry_if: Callable[[int, str], bool] | None = None) -> Any:
         return self.request("DELETE", path, params=params, retry_if=retry_if)
-
-
-def _only_given(**kwargs):
-    """The keyword arguments that are set: a request() without headers keeps the signature the scripted clients of
-    the unit tests override."""
-    return {key: value for key, value in kwargs.items() if value is not None}
 
 
 def _query_string(params):

@@ -20,7 +20,8 @@ class FakeController(PinotClient):
         self.tables = dict(tables or {})
         self.gets = Counter()
 
-    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
+    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None,
+                headers=None):
         if method == "GET":
             self.read_count += 1
             self.gets[path] += 1

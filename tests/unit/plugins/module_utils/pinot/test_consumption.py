@@ -37,7 +37,8 @@ class RealtimeTable(PinotClient):
         self.sequence += 1
         return [f"events__0__{self.sequence}__x"]
 
-    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
+    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None,
+                headers=None):
         if not path.startswith(("/tables/events/", "/tables/forceCommitStatus/")):
             raise PinotError(method, path, 404, "Table not found")
         if method == "GET" and path.endswith("/pauseStatus"):

@@ -35,7 +35,8 @@ class Controller(PinotClient):
         return {seg: sorted(servers[(i + k) % len(servers)] for k in range(self.replication))
                 for i, seg in enumerate(sorted(self.ideal))}
 
-    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
+    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None,
+                headers=None):
         if not (read_only or method == "GET"):
             self.executed_requests.append(f"{method} {path}")
         self.sent.append(f"{method} {path}")

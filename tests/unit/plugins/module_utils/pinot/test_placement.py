@@ -128,7 +128,8 @@ class Controller(PinotClient):
         """The same controller as the next task sees it: nothing read yet."""
         return Controller(self.tables, self.ideal, self.servers, self.pools, **changes)
 
-    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
+    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None,
+                headers=None):
         path, query = (path.split("?", 1) + [""])[:2]
         parts = path.strip("/").split("/")
         if method == "GET":

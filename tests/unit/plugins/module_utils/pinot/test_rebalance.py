@@ -20,7 +20,8 @@ class RebalancingController(PinotClient):
         self.reads = 0
         self.sent = []
 
-    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
+    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None,
+                headers=None):
         if method == "GET" and path == "/tables/events":
             return {"OFFLINE": {"tableName": "events_OFFLINE"}}
         if method == "GET" and path.startswith("/rebalanceStatus/"):
@@ -139,7 +140,8 @@ class TenantController(PinotClient):
         self.reads = 0
         self.bodies = []
 
-    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
+    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None,
+                headers=None):
         if method == "GET" and path == "/tenants":
             return {"SERVER_TENANTS": ["DefaultTenant"], "BROKER_TENANTS": ["DefaultTenant"]}
         if method == "GET" and path == "/tenants/rebalanceStatus/tenant-job":

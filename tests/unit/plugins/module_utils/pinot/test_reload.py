@@ -20,7 +20,8 @@ class ReloadingController(PinotClient):
         self.types, self.need, self.segments, self.lag = types, set(need), segments, lag
         self.jobs = {}
 
-    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
+    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None,
+                headers=None):
         if method == "GET" and path == "/tables/events":
             return {kind: {"tableName": f"events_{kind}"} for kind in self.types}
         if method == "GET" and path.startswith("/tables/"):

@@ -17,7 +17,8 @@ class TaggedInstances(PinotClient):
         super().__init__("http://pinot.invalid")
         self.tags = {name: list(value) for name, value in tags.items()}
 
-    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
+    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None,
+                headers=None):
         kind, name = path.strip("/").split("/", 1)
         if method == "GET" and kind == "instances":
             return {"instanceName": name, "tags": self.tags[name]} if name in self.tags else None

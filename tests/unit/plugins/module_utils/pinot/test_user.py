@@ -17,7 +17,8 @@ class UserStore(PinotClient):
         self.users = dict(users or {})
         self.bodies = []
 
-    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None):
+    def request(self, method, path, *, params=None, body=None, missing_ok=False, retry_if=None, read_only=None,
+                headers=None):
         if method == "POST":
             key = f"{body['username']}_{body['component']}"
         else:
