@@ -116,9 +116,10 @@ def mask_secrets(module: AnsibleModule, desired: Any) -> None:
 
 
 def fail(module, client, exc):
-    """One clear message; what was already written (if anything) is listed for the operator, with the HTTP status."""
+    """One clear message; what was already written (if anything) is listed for the operator, with the HTTP status,
+    and what the error carries for the report (`result`: the minion tasks that failed, say)."""
     status = {"status": exc.status} if isinstance(exc, PinotError) else {}
-    fail_cleanly(module, exc, client.executed_requests, **status)
+    fail_cleanly(module, exc, client.executed_requests, **status, **redact(getattr(exc, "result", None) or {}))
 
 
 def run_operation(module: AnsibleModule,
