@@ -22,8 +22,9 @@ RESOURCE_MODULES = ("pinot_schema", "pinot_schema_info", "pinot_table", "pinot_t
                     "pinot_tenant_info", "pinot_tenant_rebalance", "pinot_user", "pinot_user_info")
 CLUSTER_MODULES = ("pinot_cluster", "pinot_cluster_event", "pinot_cluster_info", "pinot_cluster_rollout",
                    "pinot_health")
-# Examples that name instances: run by their module's own test with the names standing for the test bed's.
-INSTANCE_MODULES = ("pinot_instance",)
+# Examples that name instances, or need data the test sets up first (pinot_task: a table whose minion task has
+# input files): run by their module's own test with the names standing for the test bed's.
+INSTANCE_MODULES = ("pinot_instance", "pinot_task")
 RESULT = re.compile(r"^localhost \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
 
 
