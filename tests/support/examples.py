@@ -27,6 +27,7 @@ CLUSTER_MODULES = ("pinot_cluster", "pinot_cluster_event", "pinot_cluster_info",
 EXAMPLES_IN_OWN_TEST = {
     "pinot_instance": "test_pinot_instance.py",
     "pinot_query": "test_pinot_query.py",
+    "pinot_task": "test_pinot_task.py",
     "pinot_application_quota": "test_pinot_quota.py",
     "pinot_database": "test_pinot_quota.py",
     "pinot_quota_info": "test_pinot_quota.py",

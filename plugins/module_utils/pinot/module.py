@@ -116,10 +116,11 @@ def mask_secrets(module: AnsibleModule, desired: Any) -> None:
 
 
 def fail(module, client, exc):
-    """One clear message; what was already written (if anything) is listed for the operator, with the HTTP status."""
+    """One clear message; what was already written (if anything) is listed for the operator, with the HTTP status,
+    and what the error carries for the report (`extra_result`: Pinot's exceptions of a query, the minion tasks
+    that failed)."""
     status = {"status": exc.status} if isinstance(exc, PinotError) else {}
-    # What the failure itself carries for the operator (pinot_query: Pinot's exceptions).
-    fail_cleanly(module, exc, client.executed_requests, **status, **getattr(exc, "extra_result", {}))
+    fail_cleanly(module, exc, client.executed_requests, **status, **redact(getattr(exc, "extra_result", None) or {}))
 
 
 def run_operation(module: AnsibleModule,
