@@ -24,6 +24,9 @@ CLUSTER_MODULES = ("pinot_cluster", "pinot_cluster_event", "pinot_cluster_info",
                    "pinot_health")
 # Examples that name instances: run by their module's own test with the names standing for the test bed's.
 INSTANCE_MODULES = ("pinot_instance",)
+# Examples that change the cluster-wide config every test shares: run by their module's own test, which puts back
+# what the keys held before (tests/integration/test_pinot_cluster_config.py).
+CLUSTER_CONFIG_MODULES = ("pinot_cluster_config", "pinot_cluster_config_info")
 RESULT = re.compile(r"^localhost \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
 
 
