@@ -27,8 +27,8 @@ from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import P
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Handler
 
 PATH = "/cluster/configs"
-# What the controller writes into a new cluster's config (the same four on Pinot 1.4.0 and 1.5.1; 1.5 also puts
-# back a missing one at each controller start). They may be set like any key, never deleted.
+# What the controller writes into a new cluster's config (the same four on Pinot 1.4.0 and 1.5.1), and puts back
+# when one is missing at each start. They may be set like any key, never deleted.
 PINOT_KEYS = ("allowParticipantAutoJoin", "default.hyperloglog.log2m", "enable.case.insensitive",
               "pinot.broker.enable.query.limit.override")
 # Helix's switch that lets new instances register themselves; false would keep every new pod out of the cluster.
