@@ -78,13 +78,16 @@ EXAMPLES = r"""
 RETURN = r"""
 cluster_configs:
   description:
-    - The named keys that exist after the run, name to stored string (predicted in check mode); null when none
-      does. Values under secret-looking names are masked.
+    - The named keys after the run, name to stored string (predicted in check mode); null after O(state=absent).
+      Values under secret-looking names are masked.
   returned: always
   type: dict
   sample: {"pinot.server.max.segment.preprocess.parallelism": "4"}
 changes:
-  description: The named keys that changed (or would change in check mode), with C((added)) or C((removed)).
+  description:
+    - With O(state=present), the named keys set (or that would be set in check mode), a new one with C((added)).
+    - With O(state=absent), C(. (deleted)) when one of the named keys was deleted; the diff and
+      RV(executed_requests) name them.
   returned: always
   type: list
   elements: str

@@ -64,6 +64,7 @@ def test_set_compare_and_delete_only_the_named_keys(pinot, prefix):
 
     created = config_module(pinot, configs={a: 4, b: True, c: 0.5})
     assert created["executed_requests"] == ["POST /cluster/configs"]
+    assert created["changes"] == [f"{b} (added)", f"{a} (added)", f"{c} (added)"]
     assert not created.get("warnings"), created["warnings"]
     stored = live(pinot)
     assert {name: stored[name] for name in (a, b, c)} == {a: "4", b: "true", c: "0.5"}
@@ -88,6 +89,7 @@ def test_set_compare_and_delete_only_the_named_keys(pinot, prefix):
     assert (predicted_removal["changed"], predicted_removal["executed_requests"]) == (True, [])
     assert predicted_removal["diff"] == {"before": {a: "8", b: "true"}, "after": {}}
     removed = config_module(pinot, names=[a, b, prefix + "never.set"], state="absent")
+    assert removed["changes"] == [". (deleted)"] and removed["cluster_configs"] is None
     assert sorted(removed["executed_requests"]) == sorted(f"DELETE /cluster/configs/{name}" for name in (a, b))
     assert a not in live(pinot) and b not in live(pinot) and c in live(pinot)
     gone = config_module(pinot, names=[a, b], state="absent")

@@ -120,18 +120,20 @@ def read_configs(client: PinotClient) -> dict[str, Any]:
 
 
 class ClusterConfigHandler(Handler):
-    """The named keys of the cluster config as one object."""
+    """The named keys of the cluster config as one object. To set them, the object always exists (none of the keys
+    set yet is an empty map, so `changes` name each key added); to delete them, it exists while one of them does."""
 
     kind = "cluster_configs"
 
-    def __init__(self, client, names, check_mode=False):
+    def __init__(self, client, names, check_mode=False, deleting=False):
         super().__init__(client, ", ".join(names), check_mode)
         self.names = list(names)
+        self.deleting = deleting
 
     def read(self):
         live = read_configs(self.client)
         owned = {name: live[name] for name in self.names if name in live}
-        return owned or None
+        return None if self.deleting and not owned else owned
 
     def normalise(self, obj):
         return dict(sorted(obj.items()))
@@ -150,7 +152,7 @@ class ClusterConfigHandler(Handler):
 def build(client: PinotClient, params: dict[str, Any],
           check_mode: bool) -> tuple[ClusterConfigHandler, dict[str, str] | None]:
     if params.get("state") == "absent":
-        return ClusterConfigHandler(client, names_to_delete(params), check_mode), None
+        return ClusterConfigHandler(client, names_to_delete(params), check_mode, deleting=True), None
     if params.get("names") is not None:
         raise SpecError("names", "is for state=absent; to set keys, give configs with their values")
     desired = desired_configs(params.get("configs"))

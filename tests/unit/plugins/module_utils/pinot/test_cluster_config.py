@@ -47,7 +47,9 @@ def test_only_the_named_keys_are_written_compared_and_shown():
     configs = {"cc.parallelism": 4, "cc.enabled": True, "cc.ratio": 0.5, "cc.name": "a b"}
     predicted = _run(client, check_mode=True, configs=configs)
     assert (predicted["changed"], client.executed_requests) == (True, [])
-    assert predicted["before"] is None
+    assert predicted["before"] == {}
+    assert predicted["changes"] == [f"{name} (added)" for name in ("cc.enabled", "cc.name", "cc.parallelism",
+                                                                   "cc.ratio")]
     assert predicted["after"] == {"cc.enabled": "true", "cc.name": "a b", "cc.parallelism": "4", "cc.ratio": "0.5"}
 
     applied = _run(client, configs=configs)
