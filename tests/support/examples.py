@@ -29,6 +29,8 @@ EXAMPLES_IN_OWN_TEST = {
     "pinot_query": "test_pinot_query.py",
     "pinot_task": "test_pinot_task.py",
     "pinot_application_quota": "test_pinot_quota.py",
+    "pinot_cluster_config": "test_pinot_cluster_config.py",
+    "pinot_cluster_config_info": "test_pinot_cluster_config.py",
     "pinot_database": "test_pinot_quota.py",
     "pinot_quota_info": "test_pinot_quota.py",
 }
