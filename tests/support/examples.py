@@ -22,6 +22,8 @@ RESOURCE_MODULES = ("pinot_schema", "pinot_schema_info", "pinot_table", "pinot_t
                     "pinot_tenant_info", "pinot_tenant_rebalance", "pinot_user", "pinot_user_info")
 CLUSTER_MODULES = ("pinot_cluster", "pinot_cluster_event", "pinot_cluster_info", "pinot_cluster_rollout",
                    "pinot_health")
+# Whose examples test_pinot_logical_table.py runs, with the tables they name.
+LOGICAL_TABLE_MODULES = ("pinot_logical_table", "pinot_logical_table_info")
 # Examples that name instances: run by their module's own test with the names standing for the test bed's.
 INSTANCE_MODULES = ("pinot_instance",)
 RESULT = re.compile(r"^localhost \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
