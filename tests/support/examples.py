@@ -26,6 +26,8 @@ CLUSTER_MODULES = ("pinot_cluster", "pinot_cluster_event", "pinot_cluster_info",
 # test file that runs them.
 EXAMPLES_IN_OWN_TEST = {
     "pinot_instance": "test_pinot_instance.py",
+    "pinot_logical_table": "test_pinot_logical_table.py",
+    "pinot_logical_table_info": "test_pinot_logical_table.py",
     "pinot_query": "test_pinot_query.py",
     "pinot_task": "test_pinot_task.py",
     "pinot_application_quota": "test_pinot_quota.py",

@@ -13,7 +13,7 @@ from ansible.errors import AnsibleActionFail, AnsibleFileNotFound
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
 
-from ansible_collections.pinotops.k8s.plugins.action import pinot_schema, pinot_table
+from ansible_collections.pinotops.k8s.plugins.action import pinot_logical_table, pinot_schema, pinot_table
 
 MODULE_RESULT = {"changed": False, "schema": {}}
 
@@ -114,3 +114,4 @@ def test_the_search_is_ansibles_own(playbook):
 
 def test_pinot_table_uses_the_same_plugin():
     assert pinot_table.ActionModule is pinot_schema.ActionModule
+    assert pinot_logical_table.ActionModule is pinot_schema.ActionModule
