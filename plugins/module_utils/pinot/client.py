@@ -38,6 +38,7 @@ PINOT_CONNECTION_ARGS = dict(
 
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
 RETRYABLE_STATUS = frozenset((502, 503, 504))
+VERSION_NUMBERS = re.compile(r"\d+\.\d+(?:\.\d+)?")  # of `1.5.1-<commit>`, as GET /version gives it
 
 
 class PinotError(Exception):
@@ -193,6 +194,17 @@ class PinotClient:
             self._once[key] = self.get(path, params=params, missing_ok=missing_ok)
         return self._once[key]
 
+    def pinot_version(self) -> str | None:
+        """The controller's Pinot version (`1.5.1`), from `GET /version` read once a run; None when it does not say."""
+        found = self.get_once("/version", missing_ok=True)
+        if not isinstance(found, dict):
+            return None
+        for value in (found.get("pinot-controller"), *found.values()):
+            match = VERSION_NUMBERS.match(str(value or ""))
+            if match:
+                return match.group(0)
+        return None
+
     def get_many(self, paths: list[str], missing_ok: bool = True, workers: int = 8) -> list[Any]:
         """GET several paths concurrently; results in the order of `paths`."""
         if len(paths) <= 1:
@@ -214,6 +226,11 @@ class PinotClient:
     def delete(self, path: str, params: dict[str, Any] | None = None,
                retry_if: Callable[[int, str], bool] | None = None) -> Any:
         return self.request("DELETE", path, params=params, retry_if=retry_if)
+
+
+def older_than(version: str | None, since: tuple[int, ...]) -> bool:
+    """Whether a known Pinot version (`1.4.0`) is older than `since` (`(1, 5)`); an unknown one is not."""
+    return version is not None and tuple(int(part) for part in version.split(".")) < since
 
 
 def _query_string(params):

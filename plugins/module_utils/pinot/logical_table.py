@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
 from ansible_collections.pinotops.k8s.plugins.module_utils.facts import TABLE_TYPES, TYPE_SUFFIX
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, older_than
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.placement import DEFAULT_TENANT
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import (
     Handler,
@@ -69,27 +69,9 @@ def normalise_logical_table(config: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def pinot_version(client: PinotClient) -> str | None:
-    """The controller's version as `GET /version` gives it (`pinot-controller`: `1.5.1-<commit>`), or None."""
-    found = client.get("/version", missing_ok=True)
-    if not isinstance(found, dict):
-        return None
-    version = found.get("pinot-controller") or next(iter(found.values()), None)
-    return str(version).split("-", 1)[0] if version and version != "UNKNOWN" else None
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for part in version.split("."):
-        if not part.isdigit():
-            break
-        parts.append(int(part))
-    return tuple(parts)
-
-
 def unsupported(client: PinotClient) -> SpecError:
     """The error for a controller without logical tables, naming its version."""
-    version = pinot_version(client)
+    version = client.pinot_version()
     return SpecError(None, f"Pinot {version or '(version unknown)'} has no logical tables (GET {PATH} is not "
                      f"found); they came with Pinot {SINCE}")
 
@@ -159,8 +141,8 @@ class LogicalTableHandler(Handler):
         remote = [name for name, entry in desired["physicalTableConfigMap"].items()
                   if (entry or {}).get(MULTI_CLUSTER)]
         if remote:
-            version = pinot_version(self.client)
-            if version and version_tuple(version) < MULTI_CLUSTER_SINCE:
+            version = self.client.pinot_version()
+            if older_than(version, MULTI_CLUSTER_SINCE):
                 raise SpecError(self.field("physicalTableConfigMap", remote[0]) + f".{MULTI_CLUSTER}",
                                 f"Pinot {version} has no physical tables of other clusters (Pinot 1.5 and later); "
                                 "it would drop the key")

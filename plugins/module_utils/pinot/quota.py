@@ -21,12 +21,11 @@ What the controller does (measured on 1.4.0 and 1.5.1):
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 from urllib.parse import quote
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.common import SpecError
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError, older_than
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.reconcile import Handler
 
 RATE = "max_queries_per_second"  # the option, as errors name it
@@ -36,28 +35,14 @@ DEFAULT_DATABASE = "default"  # the database of the tables without a prefix
 DATABASE_DEFAULT_KEY = "databaseMaxQueriesPerSecond"  # cluster configs: the limit of a database without a quota
 APPLICATION_DEFAULT_KEY = "applicationMaxQueriesPerSecond"
 QUOTAS_SINCE = (1, 3)  # /databases/{db}/quotas and /applicationQuotas
-VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-def controller_version(client: PinotClient) -> str | None:
-    """The controller's version as `GET /version` reports it (e.g. `1.5.1-<commit>`), None when it does not say."""
-    found = client.get_once("/version", missing_ok=True)
-    if not isinstance(found, dict):
-        return None
-    text = found.get("pinot-controller") or next((value for value in found.values() if VERSION.match(str(value))),
-                                                 None)
-    return str(text) if text and VERSION.match(str(text)) else None
 
 
 def require_quotas(client: PinotClient) -> None:
     """Refuse, naming the version, a controller older than the quota APIs (an unknown version is let through)."""
-    text = controller_version(client)
-    if text is None:
-        return
-    match = VERSION.match(text)
-    if (int(match.group(1)), int(match.group(2))) < QUOTAS_SINCE:
+    version = client.pinot_version()
+    if older_than(version, QUOTAS_SINCE):
         raise SpecError(None, f"database and application query quotas need Pinot "
-                        f"{'.'.join(map(str, QUOTAS_SINCE))} or later; this controller runs Pinot {text}")
+                        f"{'.'.join(map(str, QUOTAS_SINCE))} or later; this controller runs Pinot {version}")
 
 
 def parse_rate(value: Any, field: str = RATE) -> float | None:

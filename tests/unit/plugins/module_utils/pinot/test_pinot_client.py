@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError
+from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.client import PinotClient, PinotError, older_than
 
 
 class Script(BaseHTTPRequestHandler):
@@ -166,3 +166,22 @@ def test_environment_is_read_once_not_per_request(clean_environment, server):
     clean_environment.setenv("NETRC", "/nonexistent")
     assert client.get("/health") == {}
     assert server.seen == [("GET", "/health", None, "")]
+
+
+@pytest.mark.parametrize("answer, version", [
+    ({"pinot-controller": "1.5.1-020ff0d1a2"}, "1.5.1"),
+    ({"pinot-segment-spi": "1.4.0", "pinot-controller": "UNKNOWN"}, "1.4.0"),
+    ({"pinot-controller": "UNKNOWN"}, None),
+    ([], None),
+])
+def test_the_pinot_version_is_read_once_and_unknown_is_none(server, answer, version):
+    server.script = [(200, answer)]
+    client = client_for(server)
+    assert client.pinot_version() == version
+    assert client.pinot_version() == version
+    assert len(server.seen) == 1
+
+
+def test_only_a_known_older_version_is_older():
+    assert older_than("1.4.0", (1, 5)) and not older_than("1.5.1", (1, 5)) and not older_than("1.10", (1, 5))
+    assert not older_than(None, (1, 5))
