@@ -66,8 +66,8 @@ def test_a_count_and_a_selection_through_the_controller_and_the_broker_in_check_
         counted = query(pinot, sql=f"SELECT COUNT(*) AS total FROM {table}", **broker)
         assert not counted.get("failed"), counted
         assert (counted["changed"], counted["executed_requests"], counted["via"]) == (False, [], via)
-        assert (counted["columns"], counted["column_types"], counted["records"]) == (["total"], ["LONG"],
-                                                                                      [{"total": 3}])
+        assert (counted["columns"], counted["column_types"]) == (["total"], ["LONG"])
+        assert counted["records"] == [{"total": 3}]
         assert counted["stats"].items() >= {"numDocsScanned": 3, "totalDocs": 3, "numSegmentsQueried": 1,
                                             "numServersQueried": 1, "numServersResponded": 1}.items()
         for check in (False, True):  # a read: check mode runs it and answers the same

@@ -136,6 +136,8 @@ def test_site_playbook_installs_a_working_cluster_on_real_pods(bed: RealCluster)
         pod = pods[config["hostName"].split(".", 1)[0]]
         declared = {p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
         assert registered <= declared, (instance, registered, declared)
+    # The role applied the described cluster config (test_second_run_changes_nothing: and leaves it be).
+    assert bed.controller("GET", "/cluster/configs").json()["cluster.tenant.isolation.enable"] == "true"
 
 
 def test_second_run_changes_nothing(bed: RealCluster) -> None:

@@ -77,7 +77,7 @@ def zone_groups(name: str, role: str, zones: Sequence[str], **keys: Any) -> list
 
 
 def resources(kafka: PinotCluster, topic: str) -> dict[str, Any]:
-    """An OFFLINE table (replication 2) for batch rows and a REALTIME one on `topic`."""
+    """An OFFLINE table (replication 2) for batch rows and a REALTIME one on `topic`; one cluster config."""
     time_spec = [{"name": "ts", "dataType": "LONG", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}]
     schemas = [
         {"schemaName": OFFLINE, "dimensionFieldSpecs": [{"name": "id", "dataType": "STRING"},
@@ -99,7 +99,8 @@ def resources(kafka: PinotCluster, topic: str) -> dict[str, Any]:
              "stream.kafka.consumer.prop.auto.offset.reset": "smallest"}},
          "metadata": {}},
     ]
-    return {"pinot_cluster_schemas": schemas, "pinot_cluster_tables": tables}
+    return {"pinot_cluster_schemas": schemas, "pinot_cluster_tables": tables,
+            "pinot_cluster_configs": {"cluster.tenant.isolation.enable": True}}
 
 
 def timestamp(value: str) -> datetime:
