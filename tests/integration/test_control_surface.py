@@ -43,8 +43,8 @@ def run_play(workdir: Path, extra_vars: dict) -> list[dict]:
 
 def write_csv(directory: Path, file: str, ids: list[str]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / file).write_text("id,ts\n" + "".join(f"{row_id},{1700000000000 + n}\n" for n, row_id in
-                                                         enumerate(ids)))
+    rows = [f"{row_id},{1700000000000 + n}\n" for n, row_id in enumerate(ids)]
+    (directory / file).write_text("id,ts\n" + "".join(rows))
 
 
 @pytest.mark.every_version

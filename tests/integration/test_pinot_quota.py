@@ -50,7 +50,7 @@ def database(pinot):
 
 @pytest.fixture
 def applications(pinot):
-    names = ["quota" + secrets.token_hex(3) for _ in range(2)]
+    names = ["quota" + secrets.token_hex(3) for _index in range(2)]
     yield names
     forget_applications(pinot.controller_url, *names)
 
@@ -222,6 +222,6 @@ def test_examples_run_as_written(pinot, tmp_path: Path):
     finally:
         forget_databases(url, *EXAMPLE_DATABASES)
         forget_applications(url, *EXAMPLE_APPLICATIONS)
-    assert {module_name for module_name, _ in runner.ran} == {"pinot_database", "pinot_application_quota",
+    assert {module_name for module_name, _title in runner.ran} == {"pinot_database", "pinot_application_quota",
                                                               "pinot_quota_info"}
     assert len(runner.ran) == 8

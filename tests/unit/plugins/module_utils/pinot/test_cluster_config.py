@@ -99,7 +99,7 @@ def test_stored_form_is_what_pinot_stores_for_a_json_scalar():
                 (0.30000000000000004, "0.30000000000000004"), (1.7976931348623157e308, "1.7976931348623157E308"),
                 (True, "true"), (False, "false"), (8, "8"), (12345678901234567890, "12345678901234567890"),
                 ("", ""), ("True", "True"), (-2.5, "-2.5")]
-    assert [(value, cluster_config.stored_form(value)) for value, _ in measured] == measured
+    assert [(value, cluster_config.stored_form(value)) for value, _stored in measured] == measured
 
 
 @pytest.mark.parametrize(("params", "field", "fragment"), [
