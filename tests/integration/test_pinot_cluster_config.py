@@ -104,7 +104,7 @@ def test_set_compare_and_delete_only_the_named_keys(pinot, prefix):
     ({"configs": {"NAME.nested": {"a": 1}}}, "configs.NAME.nested"),
     ({"configs": {"NAME.list": [1, 2]}}, "configs.NAME.list"),
     ({"configs": {"NAME.ok": 1, "NAME/slash": "x"}}, "configs"),
-    ({"configs": {"allowParticipantAutoJoin": "false"}}, "configs"),
+    ({"configs": {"allowParticipantAutoJoin": "false"}}, "configs.allowParticipantAutoJoin"),
     ({"names": ["enable.case.insensitive"], "state": "absent"}, "names[0]"),
 ])
 def test_bad_input_names_the_field_and_writes_nothing(pinot, prefix, args, field):

@@ -31,7 +31,8 @@ PATH = "/cluster/configs"
 # when one is missing at each start. They may be set like any key, never deleted.
 PINOT_KEYS = ("allowParticipantAutoJoin", "default.hyperloglog.log2m", "enable.case.insensitive",
               "pinot.broker.enable.query.limit.override")
-# Helix's switch that lets new instances register themselves; false would keep every new pod out of the cluster.
+# Helix's switch that lets new instances register themselves: a pod of pinotops joins the cluster that way when it
+# starts, so false would keep every new or rescheduled pod out of it.
 AUTO_JOIN = "allowParticipantAutoJoin"
 
 
@@ -68,9 +69,6 @@ def check_name(name: Any, field: str) -> str:
         raise SpecError(field, f"{name!r} is not a cluster config name (a non-empty string)")
     if "/" in name:  # the controller answers DELETE /cluster/configs/a%2Fb with HTTP 500: it could never be removed
         raise SpecError(field, f"'{name}': a name with '/' cannot be deleted through Pinot's API, so it is refused")
-    if name == AUTO_JOIN:
-        raise SpecError(field, f"'{AUTO_JOIN}' is Helix's own switch that lets new Pinot instances join the "
-                        "cluster; pinotops leaves it to Pinot")
     return name
 
 
@@ -92,6 +90,9 @@ def desired_configs(configs: Any, option: str = "configs") -> dict[str, str]:
         if not isinstance(value, (str, int, float)):
             raise SpecError(field, f"must be a string, number or boolean, not a {type(value).__name__}")
         desired[name] = stored_form(value)
+        if name == AUTO_JOIN and desired[name] != "true":
+            raise SpecError(field, "false would keep every new or rescheduled Pinot pod out of the cluster (a pod "
+                            "joins it when it starts); only true is accepted")
     return desired
 
 

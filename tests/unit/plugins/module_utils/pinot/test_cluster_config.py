@@ -111,7 +111,7 @@ def test_stored_form_is_what_pinot_stores_for_a_json_scalar():
     ({"configs": {"  ": "v"}}, "configs", "not a cluster config name"),
     ({"configs": {1: "v"}}, "configs", "not a cluster config name"),
     ({"configs": {"cc/x": "v"}}, "configs", "cannot be deleted through Pinot's API"),
-    ({"configs": {"allowParticipantAutoJoin": "true"}}, "configs", "Helix's own switch"),
+    ({"configs": {"allowParticipantAutoJoin": False}}, "configs.allowParticipantAutoJoin", "only true is accepted"),
     ({"configs": {}}, "configs", "at least one"),
     ({"configs": {"cc.x": 1}, "names": ["cc.x"]}, "names", "is for state=absent"),
     ({"names": [], "state": "absent"}, "names", "at least one"),
@@ -134,6 +134,9 @@ def test_pinot_keys_may_be_set():
     client = ClusterConfigs()
     result = _run(client, configs={"enable.case.insensitive": False})
     assert client.bodies == [{"enable.case.insensitive": "false"}] and result["changes"] == ["enable.case.insensitive"]
+    # Auto-join may be described as it is (true): nothing to write.
+    assert _run(client, configs={"allowParticipantAutoJoin": True})["changed"] is False
+    assert len(client.bodies) == 1
 
 
 def test_info_reads_every_config_or_the_named_ones():
