@@ -222,6 +222,6 @@ def test_examples_run_as_written(pinot, tmp_path: Path):
     finally:
         forget_databases(url, *EXAMPLE_DATABASES)
         forget_applications(url, *EXAMPLE_APPLICATIONS)
-    assert {module_name for module_name, _title in runner.ran} == {"pinot_database", "pinot_application_quota",
-                                                              "pinot_quota_info"}
+    ran = {module_name for module_name, _title in runner.ran}
+    assert ran == {"pinot_database", "pinot_application_quota", "pinot_quota_info"}
     assert len(runner.ran) == 8
