@@ -26,8 +26,8 @@ options:
       - Cluster config names and their values (strings, numbers or booleans; a list, mapping or null is refused
         before any request). With O(state=present), each named key is set where it is missing or differs.
       - With O(state=absent), the names of the keys to delete (their values are not looked at); or use O(names).
-      - C(allowParticipantAutoJoin) (Helix's switch that lets new instances join) may only be V(true): a Pinot
-        pod joins the cluster when it starts. A name with C(/) is refused (Pinot's API could not delete it).
+      - C(allowParticipantAutoJoin) (Helix's switch that lets new instances join) may only be V(true), since a
+        Pinot pod joins the cluster when it starts. A name with C(/) is refused (Pinot's API could not delete it).
     type: dict
   names:
     description:
