@@ -9,12 +9,13 @@ they were before, so the test leaves the cluster as it found it).
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import pytest
 import requests
 
 from ansible_collections.pinotops.k8s.plugins.module_utils.pinot.cluster_config import PINOT_KEYS
-from tests.support.examples import CLUSTER_CONFIG_MODULES, Runner, assert_ok, examples
+from tests.support.examples import Runner, assert_ok, examples, modules_run_by
 from tests.support.modules import run_module
 
 pytestmark = pytest.mark.integration
@@ -151,5 +152,5 @@ def test_examples_run_as_written(pinot, tmp_path):
         if kept:
             requests.post(f"{url}/cluster/configs", json=kept, timeout=10).raise_for_status()
     assert pinots_own(live(pinot)) == before_pinots
-    expected = {(module, title) for module in CLUSTER_CONFIG_MODULES for title in examples(module, url)}
+    expected = {(module, title) for module in modules_run_by(Path(__file__).name) for title in examples(module, url)}
     assert runner.ran == expected

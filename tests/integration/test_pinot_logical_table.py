@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.examples import LOGICAL_TABLE_MODULES, Runner, assert_ok, examples
+from tests.support.examples import Runner, assert_ok, examples, modules_run_by
 from tests.support.modules import run_module
 from tests.support.polling import wait_until
 from tests.support.tables import id_ts_schema, offline_table, row_counts
@@ -188,4 +188,4 @@ def test_examples_run_as_written(pinot, orders, tmp_path: Path):
     removed = runner.run("pinot_logical_table", "Remove the logical table (its physical tables stay)")
     assert_ok(removed, changed=True)
     assert stored(pinot, "orders") is None
-    assert runner.ran == {(module, task) for module in LOGICAL_TABLE_MODULES for task in examples(module)}
+    assert runner.ran == {(module, task) for module in modules_run_by(Path(__file__).name) for task in examples(module)}

@@ -36,6 +36,13 @@ EXAMPLES_IN_OWN_TEST = {
     "pinot_database": "test_pinot_quota.py",
     "pinot_quota_info": "test_pinot_quota.py",
 }
+
+
+def modules_run_by(test_file: str) -> list[str]:
+    """The modules whose examples `test_file` runs (EXAMPLES_IN_OWN_TEST)."""
+    return [module for module, runner in EXAMPLES_IN_OWN_TEST.items() if runner == test_file]
+
+
 RESULT = re.compile(r"^localhost \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.MULTILINE)
 
 
