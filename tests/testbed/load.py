@@ -138,9 +138,12 @@ class QueryLoad(threading.Thread):
 
     def kept_pace(self, since: float, until: float) -> tuple[int, int]:
         """(queries sent in the window, queries the rate asks for in it): a load that stalled or died sent fewer,
-        and then its lack of failed queries proves nothing."""
-        sent = sum(1 for a in self.answers if since <= a.at < until)
-        return sent, int((until - since) * self.rate * 0.8)
+        and then its lack of failed queries proves nothing. One thread asks, so the time it spent waiting for
+        slow answers (a query in flight to a lost node waits up to its timeout; a loaded machine answers late) is
+        time it could not send in: the rate asks nothing for it."""
+        chosen = [a for a in self.answers if since <= a.at < until]
+        waited = sum(max(0.0, a.latency_ms / 1000.0 - 1.0 / self.rate) for a in chosen)
+        return len(chosen), int(max(0.0, until - since - waited) * self.rate * 0.8)
 
 
 def _ms(since: float) -> float:
