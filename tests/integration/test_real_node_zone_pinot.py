@@ -11,6 +11,7 @@ file order.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Iterator
@@ -99,11 +100,22 @@ def test_rows_in_every_segment_on_three_zones(bed: RealCluster) -> None:
     feed.start()
     time.sleep(4)
     seeded = feed.stop()
+    tables = (f"{OFFLINE}_OFFLINE", f"{REALTIME}_REALTIME")
+    spread: dict[str, dict[str, list[str]]] = {}
+
+    def each_zone_serves_every_segment() -> bool:
+        spread.update({table: zones_of_segments(bed, table) for table in tables})
+        return all(found and all(zones == list(ZONES) for zones in found.values()) for found in spread.values())
+
+    # First every replica serving: on a loaded machine a zone's server can still be loading a new segment when the
+    # counts are already right (the broker may leave out a new segment's unconverged replica without a word, #32),
+    # and the next test reads its expected counts from this state.
+    with contextlib.suppress(AssertionError):
+        wait_until("a replica of every segment serving in each zone", each_zone_serves_every_segment, timeout=180)
+    for table in tables:
+        assert spread[table] and all(zones == list(ZONES) for zones in spread[table].values()), (table, spread)
     wait_until("every row", lambda: bed.answer(f"SELECT COUNT(*) FROM {OFFLINE}") == [[BATCHES * len(ROWS)]] and
                bed.answer(f"SELECT COUNT(*) FROM {REALTIME}") == [[seeded]], timeout=120)
-    for table in (f"{OFFLINE}_OFFLINE", f"{REALTIME}_REALTIME"):
-        spread = zones_of_segments(bed, table)
-        assert spread and all(zones == list(ZONES) for zones in spread.values()), (table, spread)
 
 
 def test_a_zone_at_a_time_upgrade_under_load_loses_no_query(bed: RealCluster) -> None:
